@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything the project needs from Debian's packages, idempotently:
+# nothing is downloaded when every package is already there. Then fetches the
+# pinned Kafka broker from Maven Central (deploy/kafka/fetch.sh).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libpq-dev librdkafka-dev libprotobuf-dev protobuf-compiler libabsl-dev
+  libgtest-dev libgmock-dev libcpp-httplib-dev clang-format
+  postgresql-15 postgresql-client-15
+  openjdk-17-jre-headless maven
+  procps iproute2 util-linux passwd
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "install-deps: all Debian packages present" >&2
+fi
+
+"$(dirname "$0")/kafka/fetch.sh"

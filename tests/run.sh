@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs what is missing, builds, and
+# runs every test through CTest: unit tests (no servers), integration tests
+# (each binary starts its own real PostgreSQL and Kafka), and the format check.
+#
+#   tests/run.sh                 everything
+#   tests/run.sh -L unit         only a label (any ctest arguments pass through)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+"$root/deploy/install-deps.sh"
+
+build=${ENRICH_BUILD_DIR:-$root/build}
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -- -j"$(nproc)"
+
+rm -rf "$build/test-results"
+set +e
+ctest --test-dir "$build" --output-on-failure -j2 --timeout 2400 "$@" | tee "$build/ctest.log"
+rc=${PIPESTATUS[0]}
+set -e
+
+# Integration binaries are one CTest entry each; list the test cases they ran.
+if compgen -G "$build/test-results/*.xml" >/dev/null; then
+  echo
+  echo "Integration test cases:"
+  for xml in "$build"/test-results/*.xml; do
+    suite=$(basename "$xml" .xml)
+    # One <testcase .../> per test; one left open holds a <failure>.
+    grep -o '<testcase [^>]*>' "$xml" | while read -r line; do
+      attr() { sed -n "s/.* $1=\"\([^\"]*\)\".*/\1/p" <<<"$line"; }
+      verdict=passed
+      [[ "$line" == */\> ]] || verdict=FAILED
+      echo "  $suite: $(attr classname).$(attr name) $verdict ($(attr time)s)"
+    done
+  done
+fi
+echo
+grep -E "tests passed|tests failed" "$build/ctest.log" | tail -n 1 || true
+exit "$rc"

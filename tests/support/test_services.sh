@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Ephemeral PostgreSQL + Kafka for one integration-test binary, the way
+# Testcontainers gives them: free ports, a private state dir, torn down at the
+# end. Used by tests/support/services_environment.cc.
+#
+#   test_services.sh start STATE_DIR OWNER_PID   prints KEY=VALUE lines
+#   test_services.sh stop STATE_DIR
+#
+# `start` also leaves a reaper that stops everything once OWNER_PID is gone,
+# so a crashed or killed test binary does not leak servers.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+source "$root/deploy/lib/services.sh"
+
+cmd=${1:-}; state=${2:-}
+[[ -n "$state" ]] || { echo "usage: $0 start|stop STATE_DIR [OWNER_PID]" >&2; exit 2; }
+
+case "$cmd" in
+  start)
+    owner=${3:?owner pid required}
+    mkdir -p "$state"
+    # fsync off: tests never crash the server, only our processes.
+    pg_start "$state" "$(free_port)" off >&2
+    kafka_port=$(free_port)
+    controller_port=$(free_port)
+    while [[ "$controller_port" == "$kafka_port" ]]; do controller_port=$(free_port); done
+    kafka_start "$state" "$kafka_port" "$controller_port" >&2
+    setsid nohup bash -c '
+      while kill -0 "$1" 2>/dev/null; do sleep 1; done
+      exec "$2" stop "$3"' reaper "$owner" "$0" "$state" >/dev/null 2>&1 </dev/null &
+    echo "ENRICH_TEST_PG_DSN=$(pg_dsn "$state")"
+    echo "ENRICH_TEST_KAFKA_BROKERS=$(kafka_brokers "$state")"
+    ;;
+  stop)
+    [[ -d "$state" ]] || exit 0
+    kafka_stop "$state"
+    data=$(pg_datadir "$state")
+    pg_stop "$state"
+    case "$data" in
+      /var/tmp/enrich-pg-*) rm -rf "$(dirname "$data")" ;;
+    esac
+    rm -rf "$state"
+    ;;
+  *)
+    echo "usage: $0 start|stop STATE_DIR [OWNER_PID]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,252 @@
+#include "processor/core/affected_conversations.h"
+
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "cdc/common/status_macros.h"
+
+namespace enrich::processor {
+namespace {
+
+using ::enrich::v1::ChangeEvent;
+using ::enrich::v1::Column;
+using ::enrich::v1::Operation;
+using ::enrich::v1::Row;
+
+// The value of `name` in `row`: its text, or nullopt when the row does not
+// carry the column or carries it as an unchanged TOAST marker (the value is
+// then the old row's). NULL is an error: every column the planner reads is a
+// key that is NOT NULL in the source schema, or a key whose NULL reaches no
+// enriched row.
+absl::StatusOr<std::optional<std::string>> ColumnText(const Row& row,
+                                                      absl::string_view name,
+                                                      absl::string_view side) {
+  for (const Column& column : row.columns()) {
+    if (column.name() != name) continue;
+    switch (column.value_case()) {
+      case Column::kText:
+        return std::optional<std::string>(column.text());
+      case Column::kNull:
+        return absl::InvalidArgumentError(
+            absl::StrCat(side, " column ", name, " is NULL"));
+      case Column::kUnchangedToast:
+        return std::optional<std::string>();
+      case Column::VALUE_NOT_SET:
+        return absl::InvalidArgumentError(
+            absl::StrCat(side, " column ", name, " carries no value"));
+    }
+  }
+  return std::optional<std::string>();
+}
+
+std::optional<std::string> KeyText(const ChangeEvent& event,
+                                   absl::string_view name) {
+  for (const Column& column : event.key()) {
+    if (column.name() == name && column.has_text()) return column.text();
+  }
+  return std::nullopt;
+}
+
+// The values of the column that links `event`'s row to conversations, before
+// and after the change (one value when they are equal or only one exists).
+// `is_primary_key`: the column is the table's primary key, so under REPLICA
+// IDENTITY DEFAULT the event's key and an absent old row still tell its old
+// value; otherwise (messages.conversation_id) the old value needs REPLICA
+// IDENTITY FULL.
+absl::StatusOr<std::vector<std::string>> LinkValues(const ChangeEvent& event,
+                                                    absl::string_view column,
+                                                    bool is_primary_key) {
+  std::optional<std::string> before, after;
+  const Operation op = event.op();
+  const bool has_new = op == enrich::v1::INSERT || op == enrich::v1::UPDATE ||
+                       op == enrich::v1::SNAPSHOT_READ;
+  const bool has_old = op == enrich::v1::UPDATE || op == enrich::v1::DELETE;
+  if (has_new) {
+    ASSIGN_OR_RETURN(after, ColumnText(event.new_row(), column, "new"));
+  }
+  if (has_old && event.has_old_row()) {
+    ASSIGN_OR_RETURN(before, ColumnText(event.old_row(), column, "old"));
+  }
+  if (!before && has_old) {
+    if (is_primary_key) {
+      // DEFAULT identity: DELETE carries the key; an UPDATE without an old
+      // row did not change the key.
+      before = KeyText(event, column);
+      if (!before && op == enrich::v1::UPDATE) before = after;
+    }
+  }
+  if (!after && has_new) {
+    // An unchanged TOAST value in the new row equals the old value.
+    after = before;
+  }
+  if ((has_new && !after) || (has_old && !before)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "no ", has_old && !before ? "old" : "new", " value of ", column,
+        is_primary_key ? ""
+                       : " (UPDATE and DELETE need the old row: set REPLICA "
+                         "IDENTITY FULL on the source table)"));
+  }
+  std::vector<std::string> values;
+  if (before) values.push_back(*before);
+  if (after && after != before) values.push_back(*after);
+  return values;
+}
+
+bool IsHex(char c) {
+  return absl::ascii_isxdigit(static_cast<unsigned char>(c));
+}
+
+}  // namespace
+
+absl::string_view SourceTableName(SourceTable table) {
+  switch (table) {
+    case SourceTable::kConversations:
+      return "raw_support_conversations";
+    case SourceTable::kMessages:
+      return "support_conversation_messages";
+    case SourceTable::kSubscribersInsights:
+      return "subscribers_insights";
+    case SourceTable::kLinearIssues:
+      return "linear_issues";
+  }
+  return "";
+}
+
+absl::StatusOr<SourceTable> SourceTableFromName(absl::string_view name) {
+  for (SourceTable table :
+       {SourceTable::kConversations, SourceTable::kMessages,
+        SourceTable::kSubscribersInsights, SourceTable::kLinearIssues}) {
+    if (SourceTableName(table) == name) return table;
+  }
+  return absl::NotFoundError(absl::StrCat("unknown table ", name));
+}
+
+absl::StatusOr<std::string> CanonicalUuid(absl::string_view text) {
+  bool ok = text.size() == 36;
+  for (size_t i = 0; ok && i < text.size(); ++i) {
+    const bool dash_position = i == 8 || i == 13 || i == 18 || i == 23;
+    ok = dash_position ? text[i] == '-' : IsHex(text[i]);
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "not a uuid: \"", absl::CEscape(text.substr(0, 64)), "\""));
+  }
+  return absl::AsciiStrToLower(text);
+}
+
+AffectedConversationsPlanner::AffectedConversationsPlanner(std::string schema)
+    : schema_(std::move(schema)) {}
+
+absl::Status AffectedConversationsPlanner::Add(const ChangeEvent& event) {
+  const std::string where =
+      absl::StrCat(event.schema(), ".", event.table(), " ",
+                   enrich::v1::Operation_Name(event.op()), ": ");
+  if (event.schema() != schema_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, "unexpected schema (the processor reads ", schema_, ")"));
+  }
+  absl::StatusOr<SourceTable> table = SourceTableFromName(event.table());
+  if (!table.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, table.status().message()));
+  }
+
+  switch (event.op()) {
+    case enrich::v1::OPERATION_UNSPECIFIED:
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "operation unspecified"));
+    case enrich::v1::TRUNCATE:
+      switch (*table) {
+        case SourceTable::kConversations:
+          plan_.truncated.conversations = true;
+          break;
+        case SourceTable::kMessages:
+          plan_.truncated.messages = true;
+          break;
+        case SourceTable::kSubscribersInsights:
+          plan_.truncated.subscribers_insights = true;
+          break;
+        case SourceTable::kLinearIssues:
+          plan_.truncated.linear_issues = true;
+          break;
+      }
+      break;
+    case enrich::v1::INSERT:
+    case enrich::v1::UPDATE:
+    case enrich::v1::DELETE:
+    case enrich::v1::SNAPSHOT_READ: {
+      absl::StatusOr<std::vector<std::string>> values;
+      switch (*table) {
+        case SourceTable::kConversations:
+          values = LinkValues(event, "id", /*is_primary_key=*/true);
+          break;
+        case SourceTable::kMessages:
+          values = LinkValues(event, "conversation_id",
+                              /*is_primary_key=*/false);
+          break;
+        case SourceTable::kSubscribersInsights:
+          values = LinkValues(event, "distinct_id", /*is_primary_key=*/true);
+          break;
+        case SourceTable::kLinearIssues:
+          values = LinkValues(event, "id", /*is_primary_key=*/true);
+          break;
+      }
+      if (!values.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, values.status().message()));
+      }
+      // Validate everything before touching the plan, so a bad event leaves
+      // it unchanged.
+      if (*table == SourceTable::kConversations ||
+          *table == SourceTable::kMessages) {
+        for (std::string& value : *values) {
+          absl::StatusOr<std::string> uuid = CanonicalUuid(value);
+          if (!uuid.ok()) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(where, uuid.status().message()));
+          }
+          value = *std::move(uuid);
+        }
+      }
+      absl::btree_set<std::string>* target = nullptr;
+      switch (*table) {
+        case SourceTable::kConversations:
+        case SourceTable::kMessages:
+          target = &plan_.conversation_ids;
+          break;
+        case SourceTable::kSubscribersInsights:
+          target = &plan_.user_ids;
+          break;
+        case SourceTable::kLinearIssues:
+          target = &plan_.linear_issue_ids;
+          break;
+      }
+      for (std::string& value : *values) target->insert(std::move(value));
+      break;
+    }
+    default:
+      // Operation values a newer proto adds (proto3 enums are open).
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "unknown operation ", event.op()));
+  }
+  if (event.commit_lsn() > plan_.max_commit_lsn) {
+    plan_.max_commit_lsn = event.commit_lsn();
+  }
+  if (event.commit_time_us() > plan_.max_commit_time_us) {
+    plan_.max_commit_time_us = event.commit_time_us();
+  }
+  ++plan_.event_count;
+  return absl::OkStatus();
+}
+
+AffectedConversations AffectedConversationsPlanner::Take() {
+  AffectedConversations plan = std::move(plan_);
+  plan_ = AffectedConversations();
+  return plan;
+}
+
+}  // namespace enrich::processor

@@ -1,0 +1,141 @@
+// Affected-row planning: from the change events of one batch, the coalesced
+// set of enriched rows that may have changed. Pure: no libpq, no librdkafka.
+//
+// Which source changes reach which enriched rows (the reference view joins
+// raw_support_conversations c to support_conversation_messages m on
+// m.conversation_id = c.id, subscribers_insights u on u.distinct_id =
+// c.user_id and linear_issues li on li.id = c.linear_issue_id):
+//
+//   raw_support_conversations      the row's id, before and after
+//   support_conversation_messages  conversation_id, before and after (a moved
+//                                  message touches two conversations)
+//   subscribers_insights           distinct_id, before and after: a fan-out
+//                                  key, resolved later to every conversation
+//                                  whose user_id equals it
+//   linear_issues                  id, before and after: a fan-out key,
+//                                  resolved to conversations by
+//                                  linear_issue_id
+//   TRUNCATE of any of them        a "rebuild" flag for that table
+//
+// The plan only names keys; the writer recomputes each named row from the
+// source tables as they are when it runs. That is why duplicates, late and
+// out-of-order events are harmless here: an event only says "look again".
+//
+//   AffectedConversationsPlanner planner;
+//   for (const ChangeEvent& e : events) {
+//     absl::Status s = planner.Add(e);
+//     if (!s.ok()) SendToDeadLetter(e, s.message());  // plan unchanged
+//   }
+//   AffectedConversations plan = planner.Take();
+//
+// Not thread-safe; one planner per batch builder.
+#ifndef ENRICH_PROCESSOR_CORE_AFFECTED_CONVERSATIONS_H_
+#define ENRICH_PROCESSOR_CORE_AFFECTED_CONVERSATIONS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/container/btree_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "change_event.pb.h"
+
+namespace enrich::processor {
+
+// The four source tables of the contract.
+enum class SourceTable {
+  kConversations,        // raw_support_conversations
+  kMessages,             // support_conversation_messages
+  kSubscribersInsights,  // subscribers_insights
+  kLinearIssues,         // linear_issues
+};
+
+// The table's name in the source schema ("raw_support_conversations"...).
+absl::string_view SourceTableName(SourceTable table);
+
+// The table named `name`; NotFound for any other name.
+absl::StatusOr<SourceTable> SourceTableFromName(absl::string_view name);
+
+// Which source tables a batch saw truncated. A truncate leaves no per-row
+// events behind, so the affected rows are "every row the table reached":
+//   conversations  every enriched row (deleted unless the conversation was
+//                  reloaded in the meantime)
+//   messages       every conversation
+//   subscribers    every conversation with a user_id
+//   linear         every conversation with a linear_issue_id
+struct TruncatedTables {
+  bool conversations = false;
+  bool messages = false;
+  bool subscribers_insights = false;
+  bool linear_issues = false;
+
+  bool any() const {
+    return conversations || messages || subscribers_insights || linear_issues;
+  }
+};
+
+// The work one batch requires. Sets are ordered, so iterating them yields the
+// key order the writer locks in.
+struct AffectedConversations {
+  // raw_support_conversations ids in PostgreSQL's canonical uuid text form
+  // (lower case, 8-4-4-4-12).
+  absl::btree_set<std::string> conversation_ids;
+  // subscribers_insights.distinct_id values: rewrite every conversation whose
+  // user_id is one of them.
+  absl::btree_set<std::string> user_ids;
+  // linear_issues.id values: rewrite every conversation whose linear_issue_id
+  // is one of them.
+  absl::btree_set<std::string> linear_issue_ids;
+  TruncatedTables truncated;
+
+  // Over the events planned (dead-lettered ones excluded): the highest source
+  // commit LSN and commit time (microseconds since the Unix epoch).
+  uint64_t max_commit_lsn = 0;
+  int64_t max_commit_time_us = 0;
+  size_t event_count = 0;
+
+  // True when no row needs rewriting.
+  bool empty() const {
+    return conversation_ids.empty() && user_ids.empty() &&
+           linear_issue_ids.empty() && !truncated.any();
+  }
+};
+
+// Builds the AffectedConversations of one batch, one event at a time.
+class AffectedConversationsPlanner {
+ public:
+  // Events must name `schema` (enrich-cdc publishes the source schema,
+  // "public" by default).
+  explicit AffectedConversationsPlanner(std::string schema = "public");
+  AffectedConversationsPlanner(const AffectedConversationsPlanner&) = delete;
+  AffectedConversationsPlanner& operator=(const AffectedConversationsPlanner&) =
+      delete;
+
+  // Adds the rows `event` affects. InvalidArgument, with the plan unchanged,
+  // when the event cannot be planned and belongs on the dead-letter topic:
+  // another schema, an unknown table, an unspecified operation, a required
+  // column missing or NULL (a message UPDATE or DELETE without its old
+  // conversation_id means the table is not REPLICA IDENTITY FULL), or a
+  // conversation id that is not a uuid. Columns the planner does not need
+  // are ignored, so a column added to a source table is not an error.
+  absl::Status Add(const enrich::v1::ChangeEvent& event);
+
+  const AffectedConversations& plan() const { return plan_; }
+
+  // Returns the plan and starts an empty one.
+  AffectedConversations Take();
+
+ private:
+  std::string schema_;
+  AffectedConversations plan_;
+};
+
+// `text` as PostgreSQL prints a uuid (lower-case 8-4-4-4-12 hex), accepting
+// upper-case hex; InvalidArgument for anything else.
+absl::StatusOr<std::string> CanonicalUuid(absl::string_view text);
+
+}  // namespace enrich::processor
+
+#endif  // ENRICH_PROCESSOR_CORE_AFFECTED_CONVERSATIONS_H_

@@ -1,0 +1,50 @@
+#include "processor/core/consumed_batch.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "change_event.pb.h"
+
+namespace enrich::processor {
+
+ConsumedBatchBuilder::ConsumedBatchBuilder(std::string schema)
+    : planner_(std::move(schema)) {}
+
+void ConsumedBatchBuilder::Add(const ConsumedRecord& record) {
+  ++records_;
+  int64_t& next = next_offsets_[{record.topic, record.partition}];
+  next = std::max(next, record.offset + 1);
+  if (!record.value) {
+    ++tombstones_;
+    return;
+  }
+  enrich::v1::ChangeEvent event;
+  if (!event.ParseFromString(*record.value)) {
+    dead_letters_.push_back(
+        {record, absl::StrCat("not a serialized enrich.v1.ChangeEvent (",
+                              record.value->size(), " bytes)")});
+    return;
+  }
+  absl::Status planned = planner_.Add(event);
+  if (!planned.ok()) {
+    dead_letters_.push_back({record, std::string(planned.message())});
+  }
+}
+
+ConsumedBatch ConsumedBatchBuilder::Take() {
+  ConsumedBatch batch;
+  batch.plan = planner_.Take();
+  for (const auto& [partition, next] : next_offsets_) {
+    batch.offsets.push_back({partition.first, partition.second, next});
+  }
+  batch.dead_letters = std::move(dead_letters_);
+  batch.records = records_;
+  batch.tombstones = tombstones_;
+  next_offsets_.clear();
+  dead_letters_.clear();
+  records_ = 0;
+  tombstones_ = 0;
+  return batch;
+}
+
+}  // namespace enrich::processor

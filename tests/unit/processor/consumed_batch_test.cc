@@ -1,0 +1,94 @@
+#include "processor/core/consumed_batch.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/processor/event_builders.h"
+
+namespace enrich::processor {
+namespace {
+
+using ::enrich::processor::testing::MakeEvent;
+using ::enrich::processor::testing::MakeRow;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr char kConvA[] = "00000000-0000-0000-0000-00000000000a";
+
+ConsumedRecord Record(const std::string& topic, int32_t partition,
+                      int64_t offset, std::optional<std::string> value) {
+  return {topic, partition, offset, "key", std::move(value)};
+}
+
+std::string ConversationInsert(const std::string& id) {
+  return MakeEvent(enrich::v1::INSERT, "raw_support_conversations",
+                   MakeRow({{"id", id}}), std::nullopt)
+      .SerializeAsString();
+}
+
+TEST(ConsumedBatchBuilderTest, PlansEventsAndTracksNextOffsets) {
+  ConsumedBatchBuilder builder;
+  builder.Add(Record("support.public.raw_support_conversations", 1, 41,
+                     ConversationInsert(kConvA)));
+  builder.Add(Record("support.public.raw_support_conversations", 1, 42,
+                     ConversationInsert(kConvA)));
+  builder.Add(Record("support.public.linear_issues", 0, 7,
+                     MakeEvent(enrich::v1::INSERT, "linear_issues",
+                               MakeRow({{"id", "lin-1"}}), std::nullopt)
+                         .SerializeAsString()));
+  EXPECT_EQ(builder.records(), 3u);
+  ConsumedBatch batch = builder.Take();
+  EXPECT_THAT(batch.plan.conversation_ids, ElementsAre(kConvA));
+  EXPECT_THAT(batch.plan.linear_issue_ids, ElementsAre("lin-1"));
+  EXPECT_THAT(
+      batch.offsets,
+      ElementsAre(
+          PartitionOffset{"support.public.linear_issues", 0, 8},
+          PartitionOffset{"support.public.raw_support_conversations", 1, 43}));
+  EXPECT_TRUE(batch.dead_letters.empty());
+  EXPECT_EQ(builder.records(), 0u);
+}
+
+TEST(ConsumedBatchBuilderTest, TombstonesAreSkippedButAdvanceTheOffset) {
+  ConsumedBatchBuilder builder;
+  builder.Add(Record("t", 0, 5, std::nullopt));
+  ConsumedBatch batch = builder.Take();
+  EXPECT_TRUE(batch.plan.empty());
+  EXPECT_EQ(batch.tombstones, 1u);
+  EXPECT_THAT(batch.offsets, ElementsAre(PartitionOffset{"t", 0, 6}));
+  EXPECT_TRUE(batch.dead_letters.empty());
+}
+
+TEST(ConsumedBatchBuilderTest, UndecodableRecordBecomesDeadLetter) {
+  ConsumedBatchBuilder builder;
+  builder.Add(Record("t", 2, 9, std::string("\xff\xff\xff garbage", 11)));
+  builder.Add(Record("t", 2, 10, ConversationInsert(kConvA)));
+  ConsumedBatch batch = builder.Take();
+  ASSERT_EQ(batch.dead_letters.size(), 1u);
+  EXPECT_EQ(batch.dead_letters[0].record.offset, 9);
+  EXPECT_THAT(batch.dead_letters[0].reason, HasSubstr("ChangeEvent"));
+  EXPECT_THAT(batch.plan.conversation_ids, ElementsAre(kConvA));
+  EXPECT_THAT(batch.offsets, ElementsAre(PartitionOffset{"t", 2, 11}));
+}
+
+TEST(ConsumedBatchBuilderTest, UnplannableEventBecomesDeadLetterWithReason) {
+  ConsumedBatchBuilder builder;
+  builder.Add(Record("t", 0, 0,
+                     MakeEvent(enrich::v1::INSERT, "mystery",
+                               MakeRow({{"id", "1"}}), std::nullopt)
+                         .SerializeAsString()));
+  ConsumedBatch batch = builder.Take();
+  ASSERT_EQ(batch.dead_letters.size(), 1u);
+  EXPECT_THAT(batch.dead_letters[0].reason, HasSubstr("unknown table mystery"));
+  EXPECT_TRUE(batch.plan.empty());
+  EXPECT_EQ(batch.plan.event_count, 0u);
+}
+
+TEST(ConsumedBatchBuilderTest, OffsetNeverMovesBackWithinABatch) {
+  ConsumedBatchBuilder builder;
+  builder.Add(Record("t", 0, 20, std::nullopt));
+  builder.Add(Record("t", 0, 3, std::nullopt));  // a redelivery
+  EXPECT_THAT(builder.Take().offsets, ElementsAre(PartitionOffset{"t", 0, 21}));
+}
+
+}  // namespace
+}  // namespace enrich::processor

@@ -1,0 +1,33 @@
+// librdkafka configuration passthrough: "key=value" pairs an operator adds to
+// the pipeline's own settings (security.protocol, sasl.*, ssl.*, tuning).
+// Pure functions, thread-safe.
+#ifndef ENRICH_CDC_KAFKA_KAFKA_PROPERTIES_H_
+#define ENRICH_CDC_KAFKA_KAFKA_PROPERTIES_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace enrich::kafka {
+
+using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
+
+// Parses "k1=v1;k2=v2" (';' or newlines separate entries; whitespace around
+// keys and entries is trimmed; empty entries are skipped; the value is
+// everything after the first '='). Values therefore cannot contain ';' or a
+// newline - give such settings as files (e.g. ssl.key.location). Errors are
+// InvalidArgument and never echo a secret value.
+absl::StatusOr<KafkaProperties> ParseKafkaProperties(absl::string_view text);
+
+// True for keys whose values must never be logged (passwords, keys, tokens).
+bool IsSecretKafkaProperty(absl::string_view key);
+
+// "k1=v1 k2=<redacted>" for logs.
+std::string RedactedKafkaProperties(const KafkaProperties& properties);
+
+}  // namespace enrich::kafka
+
+#endif  // ENRICH_CDC_KAFKA_KAFKA_PROPERTIES_H_

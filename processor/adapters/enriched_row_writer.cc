@@ -1,0 +1,384 @@
+#include "processor/adapters/enriched_row_writer.h"
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cdc/common/status_macros.h"
+#include "processor/adapters/pg_statement.h"
+
+namespace enrich::processor {
+namespace {
+
+// The reference view's columns after id, in its order.
+constexpr const char* kValueColumns[] = {
+    "source",
+    "external_id",
+    "title",
+    "description",
+    "status",
+    "priority",
+    "created_at",
+    "updated_at",
+    "resolved_at",
+    "user_uuid",
+    "user_id",
+    "assignee_id",
+    "tags",
+    "custom_fields",
+    "raw_data",
+    "synced_at",
+    "has_linear_ticket",
+    "linear_issue_id",
+    "linear_custom_field_id",
+    "income",
+    "net_worth",
+    "investing_activity",
+    "total_copies",
+    "total_subscriptions",
+    "app_sessions",
+    "message_count",
+    "last_message_at",
+    "all_messages",
+    "linear_identifier",
+    "linear_title",
+    "linear_state_name",
+    "linear_url",
+};
+
+std::string Columns(absl::string_view prefix) {
+  return absl::StrJoin(std::begin(kValueColumns), std::end(kValueColumns), ", ",
+                       [&](std::string* out, const char* c) {
+                         absl::StrAppend(out, prefix, c);
+                       });
+}
+
+// Step 1: fan-out keys to conversation ids. Each key is looked up on its own
+// (LATERAL ... OFFSET 0 keeps the planner from turning the lookups into a
+// hash join over the whole table), through the contract's indexes.
+const std::string& ResolveSql() {
+  static const std::string* sql = new std::string(
+      "SELECT c.id::text FROM unnest($1::text[]) AS k(user_id) "
+      "CROSS JOIN LATERAL (SELECT id FROM raw_support_conversations "
+      "WHERE user_id = k.user_id OFFSET 0) c "
+      "UNION "
+      "SELECT c.id::text FROM unnest($2::text[]) AS k(linear_issue_id) "
+      "CROSS JOIN LATERAL (SELECT id FROM raw_support_conversations "
+      "WHERE linear_issue_id = k.linear_issue_id OFFSET 0) c");
+  return *sql;
+}
+
+// Step 2: placeholders, inserted in the array's (id) order.
+const std::string& PlaceholderSql() {
+  static const std::string* sql = new std::string(
+      "INSERT INTO enriched_support_conversations (id) "
+      "SELECT id FROM unnest($1::uuid[]) WITH ORDINALITY AS a(id, n) "
+      "ORDER BY n ON CONFLICT (id) DO NOTHING");
+  return *sql;
+}
+
+// Step 3: row locks, taken one id at a time in the array's (id) order: a
+// subquery with FOR UPDATE is never flattened, so it runs per outer row.
+const std::string& LockSql() {
+  static const std::string* sql = new std::string(
+      "SELECT count(*) FROM unnest($1::uuid[]) WITH ORDINALITY AS a(id, n) "
+      "CROSS JOIN LATERAL (SELECT e.id FROM enriched_support_conversations e "
+      "WHERE e.id = a.id FOR UPDATE) l");
+  return *sql;
+}
+
+// Step 4: recompute, upsert what differs, delete what is gone; one statement,
+// so one snapshot. Every join is a per-conversation lookup (OFFSET 0 fences
+// keep them nested loops over indexes); the messages aggregate is the
+// reference view's, per conversation.
+const std::string& RewriteSql() {
+  static const std::string* sql = new std::string(absl::StrCat(
+      "WITH ids AS (SELECT DISTINCT id FROM unnest($1::uuid[]) AS a(id)), "
+      "fresh AS MATERIALIZED ("
+      " SELECT c.id, c.source, c.external_id, c.title, c.description,"
+      " c.status, c.priority, c.created_at, c.updated_at, c.resolved_at,"
+      " c.user_uuid, c.user_id, c.assignee_id, c.tags, c.custom_fields,"
+      " c.raw_data, c.synced_at, c.has_linear_ticket, c.linear_issue_id,"
+      " c.linear_custom_field_id,"
+      " u.income, u.net_worth, u.investing_activity,"
+      " u.total_copies, u.total_subscriptions, u.app_sessions,"
+      " m.message_count, m.last_message_at, m.all_messages,"
+      " li.identifier AS linear_identifier, li.title AS linear_title,"
+      " li.state_name AS linear_state_name, li.url AS linear_url"
+      " FROM ids"
+      " CROSS JOIN LATERAL (SELECT * FROM raw_support_conversations rc"
+      "   WHERE rc.id = ids.id OFFSET 0) c"
+      " LEFT JOIN LATERAL (SELECT * FROM subscribers_insights si"
+      "   WHERE si.distinct_id = c.user_id OFFSET 0) u ON true"
+      " LEFT JOIN LATERAL (SELECT * FROM linear_issues l"
+      "   WHERE l.id = c.linear_issue_id OFFSET 0) li ON true"
+      " CROSS JOIN LATERAL ("
+      "   SELECT count(sm.id)::integer AS message_count,"
+      "          max(sm.created_at) AS last_message_at,"
+      "          array_agg(sm.body ORDER BY sm.created_at, sm.id)"
+      "            FILTER (WHERE sm.body IS NOT NULL) AS all_messages"
+      "     FROM support_conversation_messages sm"
+      "    WHERE sm.conversation_id = c.id) m"
+      "), "
+      "upserted AS ("
+      " INSERT INTO enriched_support_conversations AS e (id, ",
+      Columns(""),
+      ", source_commit_lsn, source_commit_at, enriched_at)"
+      " SELECT f.*, $2::pg_lsn,"
+      "   CASE WHEN $3::bigint > 0 THEN"
+      "     'epoch'::timestamptz + $3::bigint * interval '1 microsecond' END,"
+      "   clock_timestamp()"
+      " FROM fresh f"
+      " ON CONFLICT (id) DO UPDATE SET (",
+      Columns(""), ", source_commit_lsn, source_commit_at, enriched_at) = (",
+      Columns("EXCLUDED."),
+      ", EXCLUDED.source_commit_lsn, EXCLUDED.source_commit_at,"
+      " EXCLUDED.enriched_at)"
+      " WHERE (",
+      Columns("e."), ") IS DISTINCT FROM (", Columns("EXCLUDED."),
+      ") RETURNING e.id), "
+      // The ids to delete as an array: an index condition whatever the
+      // planner estimates (a join on the ids may become a sequential scan).
+      "deleted AS ("
+      " DELETE FROM enriched_support_conversations e"
+      " WHERE e.id = ANY(ARRAY(SELECT ids.id FROM ids WHERE NOT EXISTS"
+      "   (SELECT 1 FROM fresh f WHERE f.id = ids.id)))"
+      " RETURNING e.id) "
+      "SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM "
+      "deleted)"));
+  return *sql;
+}
+
+// Step 5: offsets, never moved backwards (a batch re-applied by a consumer
+// that lost its partition must not undo its successor's progress).
+const std::string& OffsetsSql() {
+  static const std::string* sql = new std::string(
+      "INSERT INTO enrich_processor_offsets AS o "
+      "(consumer_group, topic, partition, next_offset) "
+      "SELECT $1, t, p, n FROM unnest($2::text[], $3::int[], $4::bigint[]) "
+      "AS x(t, p, n) "
+      "ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET "
+      "next_offset = GREATEST(o.next_offset, EXCLUDED.next_offset), "
+      "updated_at = now()");
+  return *sql;
+}
+
+// Truncate-driven rebuilds: the ids a truncated table reached.
+std::string RebuildIdsSql(const TruncatedTables& truncated) {
+  if (truncated.conversations || truncated.messages) {
+    return "SELECT id::text FROM raw_support_conversations UNION "
+           "SELECT id::text FROM enriched_support_conversations";
+  }
+  std::vector<std::string> parts;
+  if (truncated.subscribers_insights) {
+    parts.push_back(
+        "SELECT id::text FROM raw_support_conversations "
+        "WHERE user_id IS NOT NULL");
+  }
+  if (truncated.linear_issues) {
+    parts.push_back(
+        "SELECT id::text FROM raw_support_conversations "
+        "WHERE linear_issue_id IS NOT NULL");
+  }
+  return absl::StrJoin(parts, " UNION ");
+}
+
+std::string LsnText(uint64_t lsn) {
+  return absl::StrCat(absl::Hex(lsn >> 32), "/", absl::Hex(lsn & 0xffffffffu));
+}
+
+}  // namespace
+
+void EnrichedRowWriter::ConnDeleter::operator()(pg_conn* conn) const {
+  PQfinish(conn);
+}
+
+EnrichedRowWriter::EnrichedRowWriter(pg_conn* conn, Options options)
+    : conn_(conn), options_(std::move(options)) {}
+
+EnrichedRowWriter::~EnrichedRowWriter() = default;
+
+absl::StatusOr<std::unique_ptr<EnrichedRowWriter>> EnrichedRowWriter::Connect(
+    const std::string& dsn, Options options) {
+  ASSIGN_OR_RETURN(PGconn * conn, PgConnect(dsn));
+  std::unique_ptr<EnrichedRowWriter> writer(
+      new EnrichedRowWriter(conn, std::move(options)));
+  // The locking argument in the header needs READ COMMITTED, whatever the
+  // server's default is.
+  ASSIGN_OR_RETURN(PgResult ignored,
+                   PgExec(conn, "setting the isolation level",
+                          "SET default_transaction_isolation = "
+                          "'read committed'"));
+  return writer;
+}
+
+absl::Status EnrichedRowWriter::EnsureConnected() {
+  if (PQstatus(conn_.get()) == CONNECTION_OK) return absl::OkStatus();
+  PQreset(conn_.get());
+  if (PQstatus(conn_.get()) != CONNECTION_OK) {
+    return absl::UnavailableError(absl::StrCat("reconnecting to PostgreSQL: ",
+                                               PQerrorMessage(conn_.get())));
+  }
+  ASSIGN_OR_RETURN(PgResult ignored,
+                   PgExec(conn_.get(), "setting the isolation level",
+                          "SET default_transaction_isolation = "
+                          "'read committed'"));
+  return absl::OkStatus();
+}
+
+std::vector<WriterStatement> EnrichedRowWriter::HotStatements() {
+  return {{"resolve_fan_out", ResolveSql()},
+          {"insert_placeholders", PlaceholderSql()},
+          {"lock_rows", LockSql()},
+          {"rewrite_rows", RewriteSql()},
+          {"store_offsets", OffsetsSql()}};
+}
+
+absl::StatusOr<std::vector<std::string>> EnrichedRowWriter::ResolveIds(
+    const AffectedConversations& plan) {
+  std::vector<std::string> ids(plan.conversation_ids.begin(),
+                               plan.conversation_ids.end());
+  auto add_rows = [&ids](const PgResult& result) {
+    for (int r = 0; r < PQntuples(result.get()); ++r) {
+      ids.emplace_back(PQgetvalue(result.get(), r, 0));
+    }
+  };
+  if (!plan.user_ids.empty() || !plan.linear_issue_ids.empty()) {
+    ASSIGN_OR_RETURN(
+        PgResult result,
+        PgExec(conn_.get(), "resolving fan-out keys", ResolveSql(),
+               {PgArrayLiteral({plan.user_ids.begin(), plan.user_ids.end()}),
+                PgArrayLiteral({plan.linear_issue_ids.begin(),
+                                plan.linear_issue_ids.end()})}));
+    add_rows(result);
+  }
+  if (plan.truncated.any()) {
+    ASSIGN_OR_RETURN(PgResult result,
+                     PgExec(conn_.get(), "listing rows to rebuild",
+                            RebuildIdsSql(plan.truncated)));
+    add_rows(result);
+  }
+  // PostgreSQL prints uuids in lower-case hex, whose byte order is the uuid
+  // order the locks follow.
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+absl::Status EnrichedRowWriter::RewriteInTransaction(
+    const std::vector<std::string>& ids, const AffectedConversations& plan,
+    const std::vector<PartitionOffset>* offsets, WriteResult* result) {
+  PGconn* conn = conn_.get();
+  const std::string id_array = PgArrayLiteral(ids);
+  if (!ids.empty()) {
+    ASSIGN_OR_RETURN(
+        PgResult placeholders,
+        PgExec(conn, "inserting placeholders", PlaceholderSql(), {id_array}));
+    ASSIGN_OR_RETURN(PgResult locked,
+                     PgExec(conn, "locking rows", LockSql(), {id_array}));
+    if (options_.after_locks_for_testing) options_.after_locks_for_testing();
+    ASSIGN_OR_RETURN(PgResult rewritten,
+                     PgExec(conn, "rewriting rows", RewriteSql(),
+                            {id_array, LsnText(plan.max_commit_lsn),
+                             absl::StrCat(plan.max_commit_time_us)}));
+    result->rows_upserted +=
+        std::strtoull(PQgetvalue(rewritten.get(), 0, 0), nullptr, 10);
+    result->rows_deleted +=
+        std::strtoull(PQgetvalue(rewritten.get(), 0, 1), nullptr, 10);
+  }
+  if (offsets != nullptr && !offsets->empty()) {
+    std::vector<std::string> topics, partitions, next_offsets;
+    for (const PartitionOffset& o : *offsets) {
+      topics.push_back(o.topic);
+      partitions.push_back(absl::StrCat(o.partition));
+      next_offsets.push_back(absl::StrCat(o.next_offset));
+    }
+    ASSIGN_OR_RETURN(
+        PgResult stored,
+        PgExec(conn, "storing offsets", OffsetsSql(),
+               {options_.consumer_group, PgArrayLiteral(topics),
+                PgArrayLiteral(partitions), PgArrayLiteral(next_offsets)}));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
+    const AffectedConversations& plan,
+    const std::vector<PartitionOffset>& offsets) {
+  RETURN_IF_ERROR(EnsureConnected());
+  PGconn* conn = conn_.get();
+  auto rollback = [conn] {
+    if (PQstatus(conn) == CONNECTION_OK &&
+        PQtransactionStatus(conn) != PQTRANS_IDLE) {
+      PgResult ignored(PQexec(conn, "ROLLBACK"));
+    }
+  };
+  WriteResult result;
+  // A truncate rebuild commits every chunk but the last on its own; all
+  // other work, and the last chunk, goes in the transaction of the offsets.
+  std::vector<std::string> ids;
+  {
+    ASSIGN_OR_RETURN(PgResult begin,
+                     PgExec(conn, "beginning the batch", "BEGIN"));
+    absl::StatusOr<std::vector<std::string>> resolved = ResolveIds(plan);
+    if (!resolved.ok()) {
+      rollback();
+      return resolved.status();
+    }
+    ids = *std::move(resolved);
+  }
+  result.conversations = ids.size();
+  const size_t chunk =
+      plan.truncated.any()
+          ? std::max<size_t>(1, options_.max_rows_per_rebuild_transaction)
+          : std::max<size_t>(1, ids.size());
+  size_t start = 0;
+  do {
+    const size_t end = std::min(ids.size(), start + chunk);
+    const bool last = end == ids.size();
+    std::vector<std::string> part(ids.begin() + start, ids.begin() + end);
+    if (PQtransactionStatus(conn) == PQTRANS_IDLE) {
+      absl::StatusOr<PgResult> begin =
+          PgExec(conn, "beginning the batch", "BEGIN");
+      if (!begin.ok()) return begin.status();
+    }
+    absl::Status status =
+        RewriteInTransaction(part, plan, last ? &offsets : nullptr, &result);
+    if (status.ok()) {
+      absl::StatusOr<PgResult> commit =
+          PgExec(conn, "committing the batch", "COMMIT");
+      status = commit.status();
+    }
+    if (!status.ok()) {
+      rollback();
+      return status;
+    }
+    ++result.transactions;
+    start = end;
+  } while (start < ids.size());
+  return result;
+}
+
+absl::StatusOr<std::vector<PartitionOffset>> EnrichedRowWriter::StoredOffsets(
+    const std::string& topic) {
+  RETURN_IF_ERROR(EnsureConnected());
+  ASSIGN_OR_RETURN(
+      PgResult result,
+      PgExec(conn_.get(), "reading stored offsets",
+             "SELECT partition, next_offset FROM enrich_processor_offsets "
+             "WHERE consumer_group = $1 AND topic = $2 ORDER BY partition",
+             {options_.consumer_group, topic}));
+  std::vector<PartitionOffset> offsets;
+  for (int r = 0; r < PQntuples(result.get()); ++r) {
+    offsets.push_back(
+        {topic, static_cast<int32_t>(std::atoi(PQgetvalue(result.get(), r, 0))),
+         std::strtoll(PQgetvalue(result.get(), r, 1), nullptr, 10)});
+  }
+  return offsets;
+}
+
+}  // namespace enrich::processor

@@ -1,0 +1,140 @@
+// EnrichedRowWriter: applies one planned batch (AffectedConversations) to
+// enriched_support_conversations, and stores the batch's consumed offsets,
+// in ONE transaction on the target database (libpq; libpq-fe.h stays in the
+// .cc).
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<EnrichedRowWriter> writer,
+//                    EnrichedRowWriter::Connect(dsn, {.consumer_group = g}));
+//   ASSIGN_OR_RETURN(WriteResult r, writer->Apply(batch.plan, batch.offsets));
+//
+// One transaction, READ COMMITTED, five statements:
+//   1. resolve the fan-out keys to conversation ids through the source
+//      indexes on raw_support_conversations(user_id) and (linear_issue_id);
+//      with the planned ids, sort and deduplicate (uuid order);
+//   2. insert a bare (id) placeholder for every id that has no enriched row,
+//      in id order (ON CONFLICT DO NOTHING);
+//   3. lock every enriched row of those ids FOR UPDATE, one at a time in id
+//      order;
+//   4. in one statement: recompute the rows from the source tables with a
+//      per-conversation LATERAL aggregate driven by the ids, upsert those that
+//      differ from the stored row, delete those whose conversation no longer
+//      exists (this also removes the placeholders of deleted conversations);
+//   5. store the offsets (never moving one backwards).
+// A TRUNCATE in the plan widens the ids to every conversation the table
+// reached (see TruncatedTables); such a rebuild runs in key-ordered chunks of
+// Options::max_rows_per_rebuild_transaction, the offsets going with the last.
+//
+// Why a later write can never install an older state. Let W1 and W2 be two
+// transactions (any processes) that both rewrite conversation C. Both take
+// C's row lock in step 3 before step 4 reads anything, and hold it until
+// they commit; so one of them, say W1, commits before W2's step 3 returns.
+// Under READ COMMITTED every statement takes a new snapshot when it starts,
+// so W2's step 4 sees everything committed before it started: W1's commit and
+// every source commit W1 saw. W2 therefore writes a state at least as new as
+// W1's, and the writes to C are ordered by lock acquisition with
+// non-decreasing source states. The placeholder of step 2 is what makes this
+// hold for a conversation that has no enriched row yet (there is nothing to
+// lock otherwise; a concurrent insert of the same id waits for ours). Locks
+// are taken in id order to keep concurrent writers from deadlocking; a
+// deadlock or serialization failure that still happens is kAborted and the
+// caller retries the whole batch. The placeholder never becomes visible: it
+// is overwritten or deleted by step 4 of the same transaction.
+// Why every change is eventually reflected: enrich-cdc publishes an event
+// only after its source transaction committed, so the transaction that
+// applies the event starts after that commit and (step 4's snapshot) sees it.
+// A fan-out key is resolved in step 1 at apply time; a conversation that
+// joined the key after step 1 had its own change event, which rewrites it.
+// Events that arrive late, twice or out of order only cause an extra rewrite
+// of a row from the current source state, which changes nothing.
+//
+// Errors, by what the caller should do (processor/core/database_errors.h):
+// kAborted (retry the batch), kUnavailable (the connection is re-established
+// on the next Apply; retry), kPermissionDenied / kFailedPrecondition /
+// kInternal (stop without storing the offsets). Apply rolls back on any
+// error, so a failed batch left nothing behind.
+//
+// Not thread-safe: one writer per thread. Non-copyable; owns its connection.
+#ifndef ENRICH_PROCESSOR_ADAPTERS_ENRICHED_ROW_WRITER_H_
+#define ENRICH_PROCESSOR_ADAPTERS_ENRICHED_ROW_WRITER_H_
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "processor/core/affected_conversations.h"
+#include "processor/core/consumed_batch.h"
+
+struct pg_conn;
+
+namespace enrich::processor {
+
+struct WriteResult {
+  // Distinct conversation ids the batch rewrote (after fan-out resolution).
+  size_t conversations = 0;
+  // Rows inserted or updated (unchanged rows are not rewritten).
+  size_t rows_upserted = 0;
+  size_t rows_deleted = 0;
+  size_t transactions = 0;
+};
+
+// One of the writer's statements, as sent (parameters $1...), for plans.
+struct WriterStatement {
+  std::string name;
+  std::string sql;
+};
+
+class EnrichedRowWriter {
+ public:
+  struct Options {
+    // The group whose offsets Apply stores and StoredOffsets reads.
+    std::string consumer_group = "enrich-processor";
+    // Chunk size of a TRUNCATE-driven rebuild.
+    size_t max_rows_per_rebuild_transaction = 5000;
+    // Test seam: called inside the transaction after the row locks are held
+    // and before the fresh state is read (step 3 -> 4). Empty in production.
+    std::function<void()> after_locks_for_testing;
+  };
+
+  static absl::StatusOr<std::unique_ptr<EnrichedRowWriter>> Connect(
+      const std::string& dsn, Options options);
+  ~EnrichedRowWriter();
+  EnrichedRowWriter(const EnrichedRowWriter&) = delete;
+  EnrichedRowWriter& operator=(const EnrichedRowWriter&) = delete;
+
+  // Rewrites the rows `plan` names and stores `offsets`, atomically (see the
+  // file comment). An empty plan with offsets only stores the offsets.
+  absl::StatusOr<WriteResult> Apply(
+      const AffectedConversations& plan,
+      const std::vector<PartitionOffset>& offsets);
+
+  // The offsets stored for this writer's consumer group and `topic`.
+  absl::StatusOr<std::vector<PartitionOffset>> StoredOffsets(
+      const std::string& topic);
+
+  // The hot statements of Apply, for EXPLAIN in tests and operations.
+  static std::vector<WriterStatement> HotStatements();
+
+ private:
+  EnrichedRowWriter(pg_conn* conn, Options options);
+  absl::Status EnsureConnected();
+  absl::StatusOr<std::vector<std::string>> ResolveIds(
+      const AffectedConversations& plan);
+  absl::Status RewriteInTransaction(const std::vector<std::string>& ids,
+                                    const AffectedConversations& plan,
+                                    const std::vector<PartitionOffset>* offsets,
+                                    WriteResult* result);
+
+  struct ConnDeleter {
+    void operator()(pg_conn* conn) const;
+  };
+  std::unique_ptr<pg_conn, ConnDeleter> conn_;
+  Options options_;
+};
+
+}  // namespace enrich::processor
+
+#endif  // ENRICH_PROCESSOR_ADAPTERS_ENRICHED_ROW_WRITER_H_

@@ -1,0 +1,32 @@
+// The schema migrations of sql/, as data: which to apply, in which order.
+// Pure; the embedded copies come from the build (EmbeddedMigrations()), and
+// processor/adapters/schema_migrator.h applies them.
+#ifndef ENRICH_PROCESSOR_CORE_MIGRATIONS_H_
+#define ENRICH_PROCESSOR_CORE_MIGRATIONS_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace enrich::processor {
+
+struct Migration {
+  int version = 0;   // from the file name's leading digits: 002_x.sql -> 2
+  std::string name;  // the file name
+  std::string sql;
+};
+
+// Validates and orders (file name, text) pairs: every name must be
+// NNN_<words>.sql with a positive version, and versions must be unique.
+// InvalidArgument naming the offending file otherwise.
+absl::StatusOr<std::vector<Migration>> OrderMigrations(
+    std::vector<std::pair<std::string, std::string>> files);
+
+// The sql/ files compiled into the binary (generated at build time).
+const std::vector<std::pair<std::string, std::string>>& EmbeddedMigrations();
+
+}  // namespace enrich::processor
+
+#endif  // ENRICH_PROCESSOR_CORE_MIGRATIONS_H_

@@ -1,0 +1,49 @@
+#include "processor/core/migrations.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace enrich::processor {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(OrderMigrationsTest, OrdersByVersion) {
+  auto ordered = OrderMigrations(
+      {{"010_ten.sql", "b"}, {"002_two.sql", "a"}, {"1_one.sql", "c"}});
+  ASSERT_TRUE(ordered.ok()) << ordered.status();
+  ASSERT_EQ(ordered->size(), 3u);
+  EXPECT_EQ((*ordered)[0].version, 1);
+  EXPECT_EQ((*ordered)[1].name, "002_two.sql");
+  EXPECT_EQ((*ordered)[2].version, 10);
+  EXPECT_EQ((*ordered)[2].sql, "b");
+}
+
+TEST(OrderMigrationsTest, RejectsBadNamesAndDuplicateVersions) {
+  EXPECT_THAT(OrderMigrations({{"readme.sql", ""}}).status().message(),
+              HasSubstr("readme.sql"));
+  EXPECT_FALSE(OrderMigrations({{"001_x.txt", ""}}).ok());
+  EXPECT_FALSE(OrderMigrations({{"000_x.sql", ""}}).ok());
+  EXPECT_THAT(
+      OrderMigrations({{"001_a.sql", ""}, {"01_b.sql", ""}}).status().message(),
+      HasSubstr("share version 1"));
+}
+
+TEST(EmbeddedMigrationsTest, AreTheSqlDirectoryVerbatim) {
+  auto ordered = OrderMigrations(EmbeddedMigrations());
+  ASSERT_TRUE(ordered.ok()) << ordered.status();
+  ASSERT_GE(ordered->size(), 4u);
+  for (const Migration& migration : *ordered) {
+    std::ifstream in(std::string(ENRICH_SOURCE_DIR) + "/sql/" + migration.name);
+    ASSERT_TRUE(in) << migration.name;
+    std::stringstream text;
+    text << in.rdbuf();
+    EXPECT_EQ(migration.sql, text.str()) << migration.name;
+  }
+}
+
+}  // namespace
+}  // namespace enrich::processor

@@ -1,12 +1,66 @@
 // enrich-processor: consumes change events and keeps
 // enriched_support_conversations equal to the reference view by rewriting
 // only the affected rows.
+//
+//   enrich-processor migrate [options]   apply sql/ (compiled in); idempotent
+//   enrich-processor run|replay|reconcile [options]   not built yet (issue 4)
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "cdc/common/log.h"
 #include "cdc/common/options.h"
+#include "processor/adapters/schema_migrator.h"
+#include "processor/core/migrations.h"
+#include "processor/core/retry.h"
+
+namespace {
+
+int Migrate(const std::string& pg_dsn, enrich::Logger& log) {
+  if (pg_dsn.empty()) {
+    log.Error("--pg-dsn (or ENRICH_PG_DSN) is required");
+    return 2;
+  }
+  absl::StatusOr<std::vector<enrich::processor::Migration>> migrations =
+      enrich::processor::OrderMigrations(
+          enrich::processor::EmbeddedMigrations());
+  if (!migrations.ok()) {
+    log.Error("bad migrations", {{"error", migrations.status().ToString()}});
+    return 1;
+  }
+  enrich::processor::MigrationReport report;
+  enrich::processor::RetryPolicy policy;
+  policy.initial_backoff = absl::Seconds(1);
+  policy.max_attempts = 5;  // 003's lock_timeout: readers hold the view
+  absl::Status status = enrich::processor::RetryWithBackoff(
+      [&]() -> absl::Status {
+        absl::StatusOr<enrich::processor::MigrationReport> r =
+            enrich::processor::ApplyMigrations(pg_dsn, *migrations);
+        if (!r.ok()) return r.status();
+        report = *std::move(r);
+        return absl::OkStatus();
+      },
+      policy, [](absl::Duration d) { absl::SleepFor(d); }, nullptr,
+      [&](const absl::Status& error, absl::Duration backoff) {
+        log.Warn("migration will be retried",
+                 {{"error", error.ToString()},
+                  {"backoff", absl::FormatDuration(backoff)}});
+      });
+  if (!status.ok()) {
+    log.Error("migration failed", {{"error", status.ToString()}});
+    return 1;
+  }
+  log.Info("migrated",
+           {{"applied", absl::StrJoin(report.applied, ",")},
+            {"already_applied", absl::StrCat(report.already_applied.size())}});
+  return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::string pg_dsn, kafka_brokers, topic_prefix, group_id, metrics_addr;
@@ -33,14 +87,27 @@ int main(int argc, char** argv) {
       opts.Parse(args, [](const char* name) { return std::getenv(name); });
   if (!rest.ok()) {
     std::fprintf(stderr, "enrich-processor: %s\n",
-                 rest.status().message().data());
+                 std::string(rest.status().message()).c_str());
     return 2;
   }
   if (opts.help_requested()) {
     std::fputs(opts.Help().c_str(), stdout);
     return 0;
   }
-  std::fputs("enrich-processor: not built yet (issue 4); only --help works.\n",
-             stderr);
-  return 1;
+  if (rest->size() != 1) {
+    std::fprintf(stderr,
+                 "enrich-processor: expected one subcommand "
+                 "(migrate|run|replay|reconcile); see --help\n");
+    return 2;
+  }
+  enrich::Logger log("processor");
+  const std::string& command = rest->front();
+  if (command == "migrate") return Migrate(pg_dsn, log);
+  if (command == "run" || command == "replay" || command == "reconcile") {
+    log.Error("subcommand not built yet (issue 4)", {{"subcommand", command}});
+    return 1;
+  }
+  std::fprintf(stderr, "enrich-processor: unknown subcommand %s\n",
+               command.c_str());
+  return 2;
 }

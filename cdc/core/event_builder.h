@@ -1,0 +1,89 @@
+// EventBuilder turns decoded pgoutput row changes into the records enrich-cdc
+// publishes: a serialized enrich.v1.ChangeEvent (without its transaction
+// coordinates, which are known only at commit), the Kafka key and the routing
+// value that picks the partition.
+//
+// Contracts:
+//  * Key: the primary key's text value; for a composite key the values in key
+//    order joined by the byte 0x1F. Stable across restarts and versions.
+//  * Routing: the value of the table's routing column (by default the
+//    conversation id for conversations and messages, so one conversation's
+//    events share a partition), falling back to the key when that column is
+//    absent (for example a DELETE under REPLICA IDENTITY DEFAULT).
+//  * TOAST: an UPDATE's unchanged TOASTed columns are filled from the old row
+//    when the server sent it in full (REPLICA IDENTITY FULL); otherwise they
+//    stay marked UnchangedToast.
+//  * An old row sent as key only ('K') carries just the key columns.
+// Not thread-safe; cheap to construct.
+#ifndef ENRICH_CDC_CORE_EVENT_BUILDER_H_
+#define ENRICH_CDC_CORE_EVENT_BUILDER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "cdc/pgoutput/messages.h"
+#include "cdc/pgoutput/relation_cache.h"
+
+namespace enrich::cdc {
+
+// One record to publish, before transaction coordinates are appended.
+struct BuiltEvent {
+  std::string topic;
+  std::string key;
+  std::string routing_value;
+  // Serialized enrich.v1.ChangeEvent without commit_lsn, end_lsn, xid,
+  // commit_time_us, index_in_tx, last_in_tx (appended at commit: protobuf
+  // merges concatenated messages field by field).
+  std::string partial_event;
+  // A DELETE is followed by a tombstone with the same key.
+  bool tombstone_after = false;
+  // TRUNCATE goes to every partition of the topic.
+  bool all_partitions = false;
+};
+
+struct TableRouting {
+  // Primary-key column names in key order, as read from the catalog at start.
+  std::vector<std::string> primary_key;
+  // Column whose value picks the partition; empty means the key.
+  std::string routing_column;
+};
+
+class EventBuilder {
+ public:
+  // `tables` is keyed by "schema.table". Changes of other tables are errors.
+  EventBuilder(std::string topic_prefix,
+               absl::flat_hash_map<std::string, TableRouting> tables);
+
+  absl::StatusOr<BuiltEvent> Insert(const pgoutput::Relation& relation,
+                                    const pgoutput::Tuple& new_tuple) const;
+  absl::StatusOr<BuiltEvent> Update(const pgoutput::Relation& relation,
+                                    const pgoutput::Update& update) const;
+  absl::StatusOr<BuiltEvent> Delete(const pgoutput::Relation& relation,
+                                    const pgoutput::Delete& del) const;
+  // Also used for snapshot reads: a row as text values in column order.
+  absl::StatusOr<BuiltEvent> SnapshotRead(const pgoutput::Relation& relation,
+                                          const pgoutput::Tuple& row) const;
+  absl::StatusOr<BuiltEvent> Truncate(const pgoutput::Relation& relation,
+                                      bool cascade,
+                                      bool restart_identity) const;
+
+  std::string TopicFor(const pgoutput::Relation& relation) const;
+
+ private:
+  struct Draft;  // the event under construction (event_builder.cc)
+  absl::StatusOr<std::unique_ptr<Draft>> Start(
+      const pgoutput::Relation& relation, int op) const;
+
+  std::string topic_prefix_;
+  absl::flat_hash_map<std::string, TableRouting> tables_;
+};
+
+// The default routing of the four contract tables in schema `public`.
+absl::flat_hash_map<std::string, std::string> DefaultRoutingColumns();
+
+}  // namespace enrich::cdc
+
+#endif  // ENRICH_CDC_CORE_EVENT_BUILDER_H_

@@ -1,0 +1,216 @@
+#include "cdc/core/replication_publisher.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "cdc/common/status_macros.h"
+#include "proto/change_event.pb.h"
+
+namespace enrich::cdc {
+
+ReplicationPublisher::ReplicationPublisher(const EventBuilder* builder,
+                                           RecordSink* sink, AckTracker* acks,
+                                           Options options)
+    : builder_(builder),
+      sink_(sink),
+      acks_(acks),
+      options_(std::move(options)) {}
+
+bool ReplicationPublisher::in_transaction() const {
+  return current_ != nullptr || !streams_.empty();
+}
+
+absl::Status ReplicationPublisher::OnBegin(const pgoutput::Begin& m) {
+  if (current_ != nullptr) {
+    return absl::DataLossError(absl::StrCat("Begin of xid ", m.xid,
+                                            " inside open transaction ",
+                                            current_begin_.xid));
+  }
+  current_ = std::make_unique<TransactionBuffer>(
+      options_.spill_dir, options_.transaction_memory_budget);
+  current_begin_ = m;
+  current_origin_.clear();
+  return absl::OkStatus();
+}
+
+absl::Status ReplicationPublisher::OnCommit(const pgoutput::Commit& m) {
+  if (current_ == nullptr) {
+    return absl::DataLossError(
+        absl::StrCat("Commit at ", m.commit_lsn, " without Begin"));
+  }
+  std::unique_ptr<TransactionBuffer> buffer = std::move(current_);
+  return PublishBuffered(buffer.get(),
+                         {m.commit_lsn, m.end_lsn, current_begin_.xid,
+                          m.commit_time_us, current_origin_});
+}
+
+absl::Status ReplicationPublisher::OnOrigin(const pgoutput::Origin& m) {
+  current_origin_ = m.name;
+  return absl::OkStatus();
+}
+
+absl::Status ReplicationPublisher::OnType(const pgoutput::TypeInfo&) {
+  // Columns carry type OIDs; the names are not needed for text values.
+  return absl::OkStatus();
+}
+
+absl::Status ReplicationPublisher::OnRelation(
+    const pgoutput::RelationMessage& m) {
+  relations_.Put(m.relation);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TransactionBuffer*> ReplicationPublisher::CurrentBuffer() {
+  if (stream_xid_ != 0) {
+    auto& buffer = streams_[stream_xid_];
+    if (buffer == nullptr) {
+      buffer = std::make_unique<TransactionBuffer>(
+          options_.spill_dir, options_.transaction_memory_budget);
+    }
+    return buffer.get();
+  }
+  if (current_ == nullptr) {
+    return absl::DataLossError("row change outside a transaction");
+  }
+  return current_.get();
+}
+
+absl::Status ReplicationPublisher::Buffer(uint32_t xid,
+                                          absl::StatusOr<BuiltEvent> event) {
+  if (!event.ok()) return event.status();
+  ASSIGN_OR_RETURN(TransactionBuffer * buffer, CurrentBuffer());
+  return buffer->Append(xid, *std::move(event));
+}
+
+absl::Status ReplicationPublisher::OnInsert(const pgoutput::Insert& m) {
+  ASSIGN_OR_RETURN(const pgoutput::Relation* relation,
+                   relations_.Get(m.relation_oid));
+  return Buffer(m.xid, builder_->Insert(*relation, m.new_tuple));
+}
+
+absl::Status ReplicationPublisher::OnUpdate(const pgoutput::Update& m) {
+  ASSIGN_OR_RETURN(const pgoutput::Relation* relation,
+                   relations_.Get(m.relation_oid));
+  return Buffer(m.xid, builder_->Update(*relation, m));
+}
+
+absl::Status ReplicationPublisher::OnDelete(const pgoutput::Delete& m) {
+  ASSIGN_OR_RETURN(const pgoutput::Relation* relation,
+                   relations_.Get(m.relation_oid));
+  return Buffer(m.xid, builder_->Delete(*relation, m));
+}
+
+absl::Status ReplicationPublisher::OnTruncate(const pgoutput::Truncate& m) {
+  for (uint32_t oid : m.relation_oids) {
+    ASSIGN_OR_RETURN(const pgoutput::Relation* relation, relations_.Get(oid));
+    RETURN_IF_ERROR(Buffer(
+        m.xid, builder_->Truncate(*relation, m.cascade, m.restart_identity)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReplicationPublisher::OnMessage(
+    const pgoutput::LogicalMessage& m) {
+  if (!m.transactional && m.prefix == kHeartbeatPrefix) {
+    heartbeat_lsn_ = std::max(heartbeat_lsn_, m.lsn);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReplicationPublisher::OnStreamStart(
+    const pgoutput::StreamStart& m) {
+  if (m.xid == 0) return absl::DataLossError("Stream Start with xid 0");
+  stream_xid_ = m.xid;
+  return CurrentBuffer().status();
+}
+
+absl::Status ReplicationPublisher::OnStreamStop(const pgoutput::StreamStop&) {
+  stream_xid_ = 0;
+  return absl::OkStatus();
+}
+
+absl::Status ReplicationPublisher::OnStreamCommit(
+    const pgoutput::StreamCommit& m) {
+  auto it = streams_.find(m.xid);
+  if (it == streams_.end()) {
+    // A streamed transaction whose changes were all on unpublished tables.
+    acks_->SealTransaction(m.end_lsn);
+    ++counters_.transactions;
+    return absl::OkStatus();
+  }
+  std::unique_ptr<TransactionBuffer> buffer = std::move(it->second);
+  streams_.erase(it);
+  return PublishBuffered(buffer.get(), {m.commit_lsn, m.end_lsn, m.xid,
+                                        m.commit_time_us, std::string()});
+}
+
+absl::Status ReplicationPublisher::OnStreamAbort(
+    const pgoutput::StreamAbort& m) {
+  auto it = streams_.find(m.xid);
+  if (it == streams_.end()) return absl::OkStatus();
+  if (m.subxid == 0 || m.subxid == m.xid) {
+    streams_.erase(it);
+    ++counters_.aborted_streams;
+  } else {
+    it->second->Abort(m.subxid);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReplicationPublisher::PublishBuffered(
+    TransactionBuffer* buffer, const Coordinates& coordinates) {
+  if (buffer->spilled()) ++counters_.spilled_transactions;
+  v1::ChangeEvent coords;
+  coords.set_commit_lsn(coordinates.commit_lsn);
+  coords.set_end_lsn(coordinates.end_lsn);
+  coords.set_xid(coordinates.xid);
+  coords.set_commit_time_us(coordinates.commit_time_us);
+  if (!coordinates.origin.empty()) coords.set_origin(coordinates.origin);
+  RETURN_IF_ERROR(buffer->Replay(
+      [&](BuiltEvent& event, uint64_t index, bool last) -> absl::Status {
+        coords.set_index_in_tx(index);
+        coords.set_last_in_tx(last);
+        // Concatenated serializations parse as one merged message.
+        std::string value = event.partial_event + coords.SerializeAsString();
+        return ProduceEvent(event, std::move(value));
+      }));
+  acks_->SealTransaction(coordinates.end_lsn);
+  ++counters_.transactions;
+  return absl::OkStatus();
+}
+
+absl::Status ReplicationPublisher::ProduceEvent(BuiltEvent& event,
+                                                std::string value) {
+  ++counters_.events;
+  if (event.all_partitions) {
+    const int32_t partitions = sink_->PartitionCount(event.topic);
+    for (int32_t p = 0; p < partitions; ++p) {
+      RETURN_IF_ERROR(sink_->Produce(
+          {event.topic, p, event.key, value, acks_->NextSequence()}));
+    }
+    return absl::OkStatus();
+  }
+  const int32_t partition =
+      sink_->PartitionFor(event.topic, event.routing_value);
+  RETURN_IF_ERROR(sink_->Produce({event.topic, partition, event.key,
+                                  std::move(value), acks_->NextSequence()}));
+  if (event.tombstone_after) {
+    RETURN_IF_ERROR(sink_->Produce({event.topic, partition, event.key,
+                                    std::nullopt, acks_->NextSequence()}));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReplicationPublisher::PublishSnapshotRow(
+    const pgoutput::Relation& relation, const pgoutput::Tuple& row,
+    uint64_t consistent_lsn, uint64_t index) {
+  ASSIGN_OR_RETURN(BuiltEvent event, builder_->SnapshotRead(relation, row));
+  v1::ChangeEvent coords;
+  coords.set_commit_lsn(consistent_lsn);
+  coords.set_end_lsn(consistent_lsn);
+  coords.set_index_in_tx(index);
+  std::string value = event.partial_event + coords.SerializeAsString();
+  return ProduceEvent(event, std::move(value));
+}
+
+}  // namespace enrich::cdc

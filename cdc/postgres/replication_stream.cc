@@ -1,0 +1,100 @@
+#include "cdc/postgres/replication_stream.h"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "cdc/pgoutput/lsn.h"
+#include "cdc/pgoutput/walsender_protocol.h"
+
+namespace enrich::pg {
+namespace {
+
+std::string LastError(pg_conn* conn) {
+  return std::string(absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn)));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ReplicationStream>> ReplicationStream::Start(
+    std::unique_ptr<PgConnection> conn, const StreamOptions& options) {
+  std::string command = absl::StrCat(
+      "START_REPLICATION SLOT ", conn->QuoteIdentifier(options.slot),
+      " LOGICAL ", pgoutput::FormatLsn(options.start_lsn), " (proto_version '",
+      options.protocol_version, "', publication_names ",
+      conn->QuoteLiteral(options.publication));
+  if (options.streaming) absl::StrAppend(&command, ", streaming 'on'");
+  if (options.messages) absl::StrAppend(&command, ", messages 'true'");
+  absl::StrAppend(&command, ")");
+  std::unique_ptr<PGresult, decltype(&PQclear)> result(
+      PQexec(conn->raw(), command.c_str()), &PQclear);
+  if (PQresultStatus(result.get()) != PGRES_COPY_BOTH) {
+    const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+    std::string sqlstate = state ? state : "08006";
+    return absl::Status(
+        CodeForSqlState(sqlstate),
+        absl::StrCat("START_REPLICATION on ", conn->describe(), ": ",
+                     LastError(conn->raw()), " [", sqlstate, "]"));
+  }
+  return std::unique_ptr<ReplicationStream>(
+      new ReplicationStream(std::move(conn)));
+}
+
+absl::StatusOr<std::optional<std::string>> ReplicationStream::Read(
+    absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    char* buffer = nullptr;
+    int length = PQgetCopyData(conn_->raw(), &buffer, /*async=*/1);
+    if (length > 0) {
+      std::string message(buffer, length);
+      PQfreemem(buffer);
+      return message;
+    }
+    if (length == -1) {
+      std::unique_ptr<PGresult, decltype(&PQclear)> end(
+          PQgetResult(conn_->raw()), &PQclear);
+      return absl::UnavailableError(
+          absl::StrCat("the server ended the replication stream: ",
+                       end ? std::string(absl::StripTrailingAsciiWhitespace(
+                                 PQresultErrorMessage(end.get())))
+                           : std::string("no reason given")));
+    }
+    if (length == -2) {
+      return absl::UnavailableError(
+          absl::StrCat("replication connection to ", conn_->describe(),
+                       " failed: ", LastError(conn_->raw())));
+    }
+    absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) return std::nullopt;
+    pollfd fd{PQsocket(conn_->raw()), POLLIN, 0};
+    int waited =
+        poll(&fd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    if (waited < 0 && errno != EINTR) {
+      return absl::UnavailableError("poll on the replication socket failed");
+    }
+    if (waited > 0 && PQconsumeInput(conn_->raw()) == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("replication connection to ", conn_->describe(),
+                       " failed: ", LastError(conn_->raw())));
+    }
+    if (waited == 0) return std::nullopt;
+  }
+}
+
+absl::Status ReplicationStream::SendStatus(uint64_t write, uint64_t flush,
+                                           bool reply_requested) {
+  std::string update = pgoutput::EncodeStandbyStatusUpdate(
+      write, flush, flush, absl::ToUnixMicros(absl::Now()), reply_requested);
+  if (PQputCopyData(conn_->raw(), update.data(), update.size()) <= 0 ||
+      PQflush(conn_->raw()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot send status to ",
+                                               conn_->describe(), ": ",
+                                               LastError(conn_->raw())));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace enrich::pg

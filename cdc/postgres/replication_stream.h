@@ -1,0 +1,51 @@
+// ReplicationStream runs START_REPLICATION on a replication connection and
+// exchanges CopyData with the walsender: it hands out raw server messages
+// (parse them with pgoutput::ParseCopyData) and sends Standby Status Updates.
+// Not thread-safe; owns its connection.
+#ifndef ENRICH_CDC_POSTGRES_REPLICATION_STREAM_H_
+#define ENRICH_CDC_POSTGRES_REPLICATION_STREAM_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cdc/postgres/pg_connection.h"
+
+namespace enrich::pg {
+
+struct StreamOptions {
+  std::string slot;
+  std::string publication;
+  uint64_t start_lsn = 0;
+  int protocol_version = 1;  // 2 enables streaming of large transactions
+  bool streaming = false;
+  bool messages = true;  // logical decoding messages (heartbeats)
+};
+
+class ReplicationStream {
+ public:
+  // FailedPrecondition when the slot is in use by another process (a
+  // standby should wait and retry) or missing.
+  static absl::StatusOr<std::unique_ptr<ReplicationStream>> Start(
+      std::unique_ptr<PgConnection> conn, const StreamOptions& options);
+
+  // The next CopyData message, or nullopt when none arrived within
+  // `timeout`. Unavailable when the connection breaks or the server ends
+  // the stream.
+  absl::StatusOr<std::optional<std::string>> Read(absl::Duration timeout);
+
+  // Reports positions to the server; `flush` is what the slot may confirm.
+  absl::Status SendStatus(uint64_t write, uint64_t flush, bool reply_requested);
+
+ private:
+  explicit ReplicationStream(std::unique_ptr<PgConnection> conn)
+      : conn_(std::move(conn)) {}
+  std::unique_ptr<PgConnection> conn_;
+};
+
+}  // namespace enrich::pg
+
+#endif  // ENRICH_CDC_POSTGRES_REPLICATION_STREAM_H_

@@ -1,0 +1,140 @@
+#include "cdc/core/replication_publisher.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "proto/change_event.pb.h"
+#include "tests/unit/core/test_relations.h"
+
+namespace enrich::cdc {
+namespace {
+
+using testing::ContractRouting;
+using testing::MessagesRelation;
+using testing::Text;
+
+// Records what would go to Kafka; two partitions per topic.
+class RecordingSink : public RecordSink {
+ public:
+  int32_t PartitionFor(const std::string&, absl::string_view routing) override {
+    return routing == "c1" ? 0 : 1;
+  }
+  int32_t PartitionCount(const std::string&) override { return 2; }
+  absl::Status Produce(OutgoingRecord record) override {
+    records.push_back(std::move(record));
+    return absl::OkStatus();
+  }
+  std::vector<OutgoingRecord> records;
+};
+
+class ReplicationPublisherTest : public ::testing::Test {
+ protected:
+  ReplicationPublisherTest()
+      : builder_("support", ContractRouting()),
+        publisher_(&builder_, &sink_, &acks_, {::testing::TempDir(), 1 << 20}) {
+    EXPECT_TRUE(publisher_.OnRelation({0, MessagesRelation()}).ok());
+  }
+  pgoutput::Insert InsertOf(std::string id, std::string conversation,
+                            uint32_t xid = 0) {
+    return {xid, 16400, {Text(id), Text(conversation), Text("hello")}};
+  }
+  v1::ChangeEvent EventAt(size_t i) {
+    v1::ChangeEvent event;
+    EXPECT_TRUE(event.ParseFromString(*sink_.records.at(i).value));
+    return event;
+  }
+
+  EventBuilder builder_;
+  RecordingSink sink_;
+  AckTracker acks_;
+  ReplicationPublisher publisher_;
+};
+
+TEST_F(ReplicationPublisherTest, PublishesAtCommitWithTransactionCoordinates) {
+  ASSERT_TRUE(publisher_.OnBegin({1000, 1700000000000000, 77}).ok());
+  ASSERT_TRUE(publisher_.OnInsert(InsertOf("m1", "c1")).ok());
+  ASSERT_TRUE(publisher_.OnInsert(InsertOf("m2", "c2")).ok());
+  EXPECT_TRUE(sink_.records.empty());  // nothing before the commit
+  EXPECT_TRUE(publisher_.in_transaction());
+  ASSERT_TRUE(publisher_.OnCommit({0, 1000, 1100, 1700000000000000}).ok());
+  ASSERT_EQ(sink_.records.size(), 2u);
+  EXPECT_EQ(sink_.records[0].partition, 0);
+  EXPECT_EQ(sink_.records[1].partition, 1);
+  v1::ChangeEvent first = EventAt(0), second = EventAt(1);
+  EXPECT_EQ(first.op(), v1::INSERT);
+  EXPECT_EQ(first.commit_lsn(), 1000u);
+  EXPECT_EQ(first.end_lsn(), 1100u);
+  EXPECT_EQ(first.xid(), 77u);
+  EXPECT_EQ(first.index_in_tx(), 0u);
+  EXPECT_FALSE(first.last_in_tx());
+  EXPECT_EQ(second.index_in_tx(), 1u);
+  EXPECT_TRUE(second.last_in_tx());
+  EXPECT_EQ(second.new_row().columns(0).text(), "m2");
+  // Confirmable only once both records are acknowledged.
+  EXPECT_EQ(acks_.confirmable_lsn(), 0u);
+  ASSERT_TRUE(acks_.OnDelivered(sink_.records[1].sequence_number).ok());
+  ASSERT_TRUE(acks_.OnDelivered(sink_.records[0].sequence_number).ok());
+  EXPECT_EQ(acks_.confirmable_lsn(), 1100u);
+}
+
+TEST_F(ReplicationPublisherTest,
+       DeleteIsFollowedByTombstoneAndTruncateFansOut) {
+  ASSERT_TRUE(publisher_.OnBegin({2000, 0, 5}).ok());
+  pgoutput::Delete del{0, 16400, {Text("m1"), Text("c2"), Text("x")}, false};
+  ASSERT_TRUE(publisher_.OnDelete(del).ok());
+  ASSERT_TRUE(publisher_.OnTruncate({0, false, false, {16400}}).ok());
+  ASSERT_TRUE(publisher_.OnCommit({0, 2000, 2100, 0}).ok());
+  ASSERT_EQ(sink_.records.size(), 4u);  // delete, tombstone, truncate x2
+  EXPECT_TRUE(sink_.records[0].value.has_value());
+  EXPECT_FALSE(sink_.records[1].value.has_value());
+  EXPECT_EQ(sink_.records[1].key, "m1");
+  EXPECT_EQ(sink_.records[1].partition, sink_.records[0].partition);
+  EXPECT_EQ(EventAt(2).op(), v1::TRUNCATE);
+  EXPECT_EQ(sink_.records[2].partition, 0);
+  EXPECT_EQ(sink_.records[3].partition, 1);
+  EXPECT_TRUE(EventAt(3).last_in_tx());
+  EXPECT_EQ(EventAt(3).index_in_tx(), 1u);  // tombstones are not events
+}
+
+TEST_F(ReplicationPublisherTest, StreamedTransactionPublishesOnlyOnCommit) {
+  ASSERT_TRUE(publisher_.OnStreamStart({900, true}).ok());
+  ASSERT_TRUE(publisher_.OnInsert(InsertOf("m1", "c1", 900)).ok());
+  ASSERT_TRUE(publisher_.OnInsert(InsertOf("m2", "c1", 901)).ok());  // subxact
+  ASSERT_TRUE(publisher_.OnStreamStop({}).ok());
+  ASSERT_TRUE(publisher_.OnStreamStart({950, true}).ok());
+  ASSERT_TRUE(publisher_.OnInsert(InsertOf("other", "c1", 950)).ok());
+  ASSERT_TRUE(publisher_.OnStreamStop({}).ok());
+  ASSERT_TRUE(publisher_.OnStreamStart({900, false}).ok());
+  ASSERT_TRUE(publisher_.OnInsert(InsertOf("m3", "c1", 900)).ok());
+  ASSERT_TRUE(publisher_.OnStreamStop({}).ok());
+  EXPECT_TRUE(sink_.records.empty());
+  ASSERT_TRUE(publisher_.OnStreamAbort({900, 901}).ok());  // savepoint rollback
+  ASSERT_TRUE(publisher_.OnStreamAbort({950, 950}).ok());  // whole abort
+  ASSERT_TRUE(publisher_.OnStreamCommit({900, 0, 5000, 5100, 0}).ok());
+  ASSERT_EQ(sink_.records.size(), 2u);
+  EXPECT_EQ(EventAt(0).new_row().columns(0).text(), "m1");
+  EXPECT_EQ(EventAt(1).new_row().columns(0).text(), "m3");
+  EXPECT_EQ(EventAt(1).xid(), 900u);
+  EXPECT_TRUE(EventAt(1).last_in_tx());
+  EXPECT_FALSE(publisher_.in_transaction());
+  EXPECT_EQ(publisher_.counters().aborted_streams, 1u);
+}
+
+TEST_F(ReplicationPublisherTest, HeartbeatMessagesAreReportedOthersIgnored) {
+  ASSERT_TRUE(
+      publisher_.OnMessage({0, false, 4242, kHeartbeatPrefix, ""}).ok());
+  ASSERT_TRUE(publisher_.OnMessage({0, false, 9999, "someone_else", ""}).ok());
+  EXPECT_EQ(publisher_.heartbeat_lsn(), 4242u);
+  EXPECT_TRUE(sink_.records.empty());
+}
+
+TEST_F(ReplicationPublisherTest, ChangeOutsideTransactionIsAnError) {
+  EXPECT_EQ(publisher_.OnInsert(InsertOf("m1", "c1")).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(publisher_.OnInsert({0, 999, {}}).code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace enrich::cdc

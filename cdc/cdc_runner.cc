@@ -147,6 +147,7 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
   publisher_options.spill_dir = config_.spill_dir;
   publisher_options.transaction_memory_budget =
       static_cast<size_t>(config_.transaction_memory_mb) << 20;
+  publisher_options.metrics = metrics_;
   auto publisher = std::make_unique<ReplicationPublisher>(
       &builder, &partitioned, &acks, publisher_options);
 
@@ -186,6 +187,15 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
               .status());
       pg::SnapshotReader reader(conn.get(), log_);
       uint64_t index = 0;
+      // One row is held back so the snapshot's last event can say so.
+      const pg::PublishedTable* held_table = nullptr;
+      pgoutput::Tuple held_row;
+      auto publish_held = [&](bool last) -> absl::Status {
+        if (held_table == nullptr) return absl::OkStatus();
+        return publisher->PublishSnapshotRow(held_table->relation, held_row,
+                                             created.consistent_lsn, index++,
+                                             last);
+      };
       ASSIGN_OR_RETURN(
           pg::SnapshotProgress progress,
           reader.Read(source.tables, created.snapshot_name,
@@ -196,9 +206,12 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
                         }
                         health_->MarkLoopAlive();
                         sink_->Poll(absl::ZeroDuration());
-                        return publisher->PublishSnapshotRow(
-                            t.relation, row, created.consistent_lsn, index++);
+                        RETURN_IF_ERROR(publish_held(/*last=*/false));
+                        held_table = &t;
+                        held_row = std::move(row);
+                        return absl::OkStatus();
                       }));
+      RETURN_IF_ERROR(publish_held(/*last=*/true));
       acks.SealTransaction(created.consistent_lsn);
       RETURN_IF_ERROR(sink_->Flush(absl::Now() + absl::Minutes(5)));
       sink_->Poll(absl::ZeroDuration());
@@ -217,6 +230,19 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
                   {"tables", absl::StrCat(progress.tables_done)}});
     }
   }
+
+  Histogram* commit_to_ack = metrics_->AddHistogram(
+      "enrich_cdc_commit_to_ack_seconds",
+      "From a transaction's commit on the source to Kafka acknowledging all "
+      "of its events.",
+      LatencyBucketsSeconds());
+  int64_t confirmed_commit_time_us = 0;
+  acks.SetConfirmCallback([&](uint64_t, int64_t commit_time_us) {
+    if (commit_time_us <= 0) return;
+    confirmed_commit_time_us = commit_time_us;
+    commit_to_ack->Observe((absl::ToUnixMicros(absl::Now()) - commit_time_us) /
+                           1e6);
+  });
 
   pg::StreamOptions stream_options;
   stream_options.slot = config_.slot;
@@ -254,7 +280,8 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
       "WAL the server keeps for the slot (pg_current_wal_lsn - restart_lsn).");
   Gauge* confirmed_age = metrics_->AddGauge(
       "enrich_cdc_last_confirmed_commit_age_seconds",
-      "Seconds since the newest commit the slot is confirmed past.");
+      "Age of the newest source commit the slot is confirmed past (grows "
+      "while the published tables are idle).");
 
   pgoutput::PgoutputDecoder decoder(stream_options.protocol_version);
   uint64_t received_lsn = start_lsn;
@@ -263,7 +290,6 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
   absl::Time last_status = absl::InfinitePast();
   absl::Time last_heartbeat = absl::Now();
   absl::Time last_gauges = absl::InfinitePast();
-  absl::Time last_confirm_time = absl::Now();
 
   auto send_status = [&](bool force) -> absl::Status {
     const uint64_t flush = acks.confirmable_lsn();
@@ -272,7 +298,6 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
             absl::Milliseconds(config_.status_interval_ms)) {
       return absl::OkStatus();
     }
-    if (flush != reported_lsn) last_confirm_time = absl::Now();
     RETURN_IF_ERROR(
         stream->SendStatus(std::max(received_lsn, flush), flush, false));
     reported_lsn = flush;
@@ -355,7 +380,10 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
     if (now - last_gauges > absl::Seconds(5)) {
       last_gauges = now;
       in_flight_gauge->Set(static_cast<double>(acks.in_flight()));
-      confirmed_age->Set(absl::ToDoubleSeconds(now - last_confirm_time));
+      if (confirmed_commit_time_us > 0) {
+        confirmed_age->Set(
+            (absl::ToUnixMicros(now) - confirmed_commit_time_us) / 1e6);
+      }
       auto retained = conn->QueryParams(
           "SELECT pg_current_wal_lsn() - restart_lsn FROM "
           "pg_replication_slots WHERE slot_name = $1",

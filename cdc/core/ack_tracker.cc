@@ -9,7 +9,7 @@ namespace enrich::cdc {
 uint64_t AckTracker::NextSequence() {
   if (transactions_.empty() || transactions_.back().sealed) {
     transactions_.push_back(
-        {next_sequence_, next_sequence_, 0, 0, /*sealed=*/false});
+        {next_sequence_, next_sequence_, 0, 0, /*sealed=*/false, 0});
   }
   Transaction& open = transactions_.back();
   ++open.end_sequence;
@@ -19,15 +19,16 @@ uint64_t AckTracker::NextSequence() {
   return next_sequence_++;
 }
 
-void AckTracker::SealTransaction(uint64_t end_lsn) {
+void AckTracker::SealTransaction(uint64_t end_lsn, int64_t commit_time_us) {
   end_lsn = std::max(end_lsn, last_sealed_lsn_);
   last_sealed_lsn_ = end_lsn;
   if (transactions_.empty() || transactions_.back().sealed) {
-    transactions_.push_back(
-        {next_sequence_, next_sequence_, 0, end_lsn, /*sealed=*/true});
+    transactions_.push_back({next_sequence_, next_sequence_, 0, end_lsn,
+                             /*sealed=*/true, commit_time_us});
   } else {
     transactions_.back().end_lsn = end_lsn;
     transactions_.back().sealed = true;
+    transactions_.back().commit_time_us = commit_time_us;
   }
   ConfirmCompletedPrefix();
 }
@@ -66,6 +67,7 @@ void AckTracker::ConfirmCompletedPrefix() {
          transactions_.front().outstanding == 0) {
     const Transaction& done = transactions_.front();
     confirmable_ = std::max(confirmable_, done.end_lsn);
+    if (on_confirm_) on_confirm_(done.end_lsn, done.commit_time_us);
     // Drop the delivered flags of records that can no longer be reported.
     while (delivered_base_ < done.end_sequence) {
       delivered_.pop_front();

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 
 #include "absl/status/status.h"
 
@@ -33,8 +34,17 @@ class AckTracker {
 
   // Closes the open transaction: every record it has is numbered. A
   // transaction with no records is sealed too, so its end LSN is confirmed in
-  // turn. `end_lsn` must not go backwards.
-  void SealTransaction(uint64_t end_lsn);
+  // turn. `end_lsn` must not go backwards. `commit_time_us` (UNIX micros, 0
+  // when unknown) is reported back when the transaction is confirmed.
+  void SealTransaction(uint64_t end_lsn, int64_t commit_time_us = 0);
+
+  // Called once per transaction when it becomes confirmable, in commit order
+  // (for lag metrics). Optional.
+  using ConfirmCallback =
+      std::function<void(uint64_t end_lsn, int64_t commit_time_us)>;
+  void SetConfirmCallback(ConfirmCallback on_confirm) {
+    on_confirm_ = std::move(on_confirm);
+  }
 
   // Kafka acknowledged record `sequence`. FailedPrecondition for a number
   // never handed out or already acknowledged (a bug upstream, never ignored).
@@ -59,10 +69,12 @@ class AckTracker {
     uint64_t outstanding;
     uint64_t end_lsn;
     bool sealed;
+    int64_t commit_time_us;
   };
   void ConfirmCompletedPrefix();
 
   std::deque<Transaction> transactions_;
+  ConfirmCallback on_confirm_;
   uint64_t next_sequence_ = 1;
   uint64_t confirmable_;
   uint64_t in_flight_ = 0;

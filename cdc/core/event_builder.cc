@@ -171,6 +171,7 @@ struct EventBuilder::Draft {
     event.set_table(relation.table);
     event.set_relation_oid(relation.oid);
     built.topic = std::move(topic);
+    built.operation = op;
   }
   BuiltEvent Finish() {
     built.partial_event = event.SerializeAsString();
@@ -209,6 +210,7 @@ absl::StatusOr<BuiltEvent> EventBuilder::SnapshotRead(const Relation& relation,
   v1::ChangeEvent op_only;
   op_only.set_op(v1::SNAPSHOT_READ);
   built.partial_event += op_only.SerializeAsString();
+  built.operation = v1::SNAPSHOT_READ;
   return built;
 }
 

@@ -42,6 +42,8 @@ struct BuiltEvent {
   bool tombstone_after = false;
   // TRUNCATE goes to every partition of the topic.
   bool all_partitions = false;
+  // enrich.v1.Operation of the event (for metrics).
+  int operation = 0;
 };
 
 struct TableRouting {

@@ -134,7 +134,7 @@ absl::Status ReplicationPublisher::OnStreamCommit(
   auto it = streams_.find(m.xid);
   if (it == streams_.end()) {
     // A streamed transaction whose changes were all on unpublished tables.
-    acks_->SealTransaction(m.end_lsn);
+    acks_->SealTransaction(m.end_lsn, m.commit_time_us);
     ++counters_.transactions;
     return absl::OkStatus();
   }
@@ -174,14 +174,39 @@ absl::Status ReplicationPublisher::PublishBuffered(
         std::string value = event.partial_event + coords.SerializeAsString();
         return ProduceEvent(event, std::move(value));
       }));
-  acks_->SealTransaction(coordinates.end_lsn);
+  acks_->SealTransaction(coordinates.end_lsn, coordinates.commit_time_us);
   ++counters_.transactions;
   return absl::OkStatus();
+}
+
+ReplicationPublisher::EventCounters& ReplicationPublisher::CountersFor(
+    const BuiltEvent& event) {
+  auto key = std::make_pair(event.topic, event.operation);
+  auto it = event_counters_.find(key);
+  if (it != event_counters_.end()) return it->second;
+  MetricLabels labels = {
+      {"topic", event.topic},
+      {"op", v1::Operation_Name(static_cast<v1::Operation>(event.operation))}};
+  EventCounters counters{
+      options_.metrics->AddCounter("enrich_cdc_events_total",
+                                   "Change events published, by topic and "
+                                   "operation.",
+                                   labels),
+      options_.metrics->AddCounter("enrich_cdc_event_bytes_total",
+                                   "Serialized event bytes published, by "
+                                   "topic and operation.",
+                                   labels)};
+  return event_counters_.emplace(key, counters).first->second;
 }
 
 absl::Status ReplicationPublisher::ProduceEvent(BuiltEvent& event,
                                                 std::string value) {
   ++counters_.events;
+  if (options_.metrics != nullptr) {
+    EventCounters& counters = CountersFor(event);
+    counters.events->Increment();
+    counters.bytes->Increment(value.size());
+  }
   if (event.all_partitions) {
     const int32_t partitions = sink_->PartitionCount(event.topic);
     for (int32_t p = 0; p < partitions; ++p) {
@@ -203,12 +228,13 @@ absl::Status ReplicationPublisher::ProduceEvent(BuiltEvent& event,
 
 absl::Status ReplicationPublisher::PublishSnapshotRow(
     const pgoutput::Relation& relation, const pgoutput::Tuple& row,
-    uint64_t consistent_lsn, uint64_t index) {
+    uint64_t consistent_lsn, uint64_t index, bool last) {
   ASSIGN_OR_RETURN(BuiltEvent event, builder_->SnapshotRead(relation, row));
   v1::ChangeEvent coords;
   coords.set_commit_lsn(consistent_lsn);
   coords.set_end_lsn(consistent_lsn);
   coords.set_index_in_tx(index);
+  coords.set_last_in_tx(last);
   std::string value = event.partial_event + coords.SerializeAsString();
   return ProduceEvent(event, std::move(value));
 }

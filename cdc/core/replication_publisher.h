@@ -19,8 +19,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "cdc/common/metrics.h"
 #include "cdc/core/ack_tracker.h"
 #include "cdc/core/event_builder.h"
 #include "cdc/core/record_sink.h"
@@ -44,6 +46,8 @@ class ReplicationPublisher : public pgoutput::Handler {
   struct Options {
     std::string spill_dir = "/tmp";
     size_t transaction_memory_budget = 32 << 20;
+    // Where per-table event counters go; may be null.
+    MetricsRegistry* metrics = nullptr;
   };
   ReplicationPublisher(const EventBuilder* builder, RecordSink* sink,
                        AckTracker* acks, Options options);
@@ -67,7 +71,8 @@ class ReplicationPublisher : public pgoutput::Handler {
   // AckTracker as part of the snapshot "transaction" sealed by the caller.
   absl::Status PublishSnapshotRow(const pgoutput::Relation& relation,
                                   const pgoutput::Tuple& row,
-                                  uint64_t consistent_lsn, uint64_t index);
+                                  uint64_t consistent_lsn, uint64_t index,
+                                  bool last);
 
   // True between Begin and Commit, or while a streamed transaction is open.
   bool in_transaction() const;
@@ -106,6 +111,15 @@ class ReplicationPublisher : public pgoutput::Handler {
   // Stream Start..Stop block is being read (0 outside blocks).
   absl::flat_hash_map<uint32_t, std::unique_ptr<TransactionBuffer>> streams_;
   uint32_t stream_xid_ = 0;
+
+  // Per (topic, operation) counters, created on first use.
+  struct EventCounters {
+    Counter* events;
+    Counter* bytes;
+  };
+  EventCounters& CountersFor(const BuiltEvent& event);
+  absl::flat_hash_map<std::pair<std::string, int>, EventCounters>
+      event_counters_;
 
   uint64_t heartbeat_lsn_ = 0;
   PublisherCounters counters_;

@@ -99,6 +99,7 @@ absl::Status TransactionBuffer::Spill(const Record& record) {
   PutU32(&bytes, record.xid);
   bytes.push_back(static_cast<char>((record.event.tombstone_after ? 1 : 0) |
                                     (record.event.all_partitions ? 2 : 0)));
+  bytes.push_back(static_cast<char>(record.event.operation));
   PutString(&bytes, record.event.topic);
   PutString(&bytes, record.event.key);
   PutString(&bytes, record.event.routing_value);
@@ -147,7 +148,7 @@ absl::Status TransactionBuffer::Replay(const Visitor& visit) {
       absl::StatusOr<uint32_t> xid = ReadU32(spill_, spill_path_);
       std::string flags;
       if (xid.ok())
-        status = ReadExact(spill_, 1, &flags, spill_path_);
+        status = ReadExact(spill_, 2, &flags, spill_path_);
       else
         status = xid.status();
       if (status.ok())
@@ -162,6 +163,7 @@ absl::Status TransactionBuffer::Replay(const Visitor& visit) {
       record.xid = *xid;
       record.event.tombstone_after = flags[0] & 1;
       record.event.all_partitions = flags[0] & 2;
+      record.event.operation = static_cast<unsigned char>(flags[1]);
       status = ReplayOne(record, total, &index, visit);
       if (!status.ok()) break;
     }

@@ -119,3 +119,27 @@ TEST(AckTrackerTest, ShuffledDeliveriesNeverConfirmPastAGap) {
 
 }  // namespace
 }  // namespace enrich::cdc
+
+namespace enrich::cdc {
+namespace {
+
+TEST(AckTrackerTest, ReportsEachConfirmedTransactionInCommitOrder) {
+  AckTracker acks;
+  std::vector<std::pair<uint64_t, int64_t>> confirmed;
+  acks.SetConfirmCallback([&](uint64_t lsn, int64_t commit_time) {
+    confirmed.emplace_back(lsn, commit_time);
+  });
+  uint64_t a = acks.NextSequence();
+  acks.SealTransaction(10, 1000);
+  uint64_t b = acks.NextSequence();
+  acks.SealTransaction(20, 2000);
+  ASSERT_TRUE(acks.OnDelivered(b).ok());
+  EXPECT_TRUE(confirmed.empty());
+  ASSERT_TRUE(acks.OnDelivered(a).ok());
+  ASSERT_EQ(confirmed.size(), 2u);
+  EXPECT_EQ(confirmed[0], std::make_pair(uint64_t{10}, int64_t{1000}));
+  EXPECT_EQ(confirmed[1], std::make_pair(uint64_t{20}, int64_t{2000}));
+}
+
+}  // namespace
+}  // namespace enrich::cdc

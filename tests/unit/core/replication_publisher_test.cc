@@ -121,6 +121,28 @@ TEST_F(ReplicationPublisherTest, StreamedTransactionPublishesOnlyOnCommit) {
   EXPECT_EQ(publisher_.counters().aborted_streams, 1u);
 }
 
+TEST(ReplicationPublisherMetricsTest, CountsEventsAndBytesPerTopicAndOp) {
+  MetricsRegistry metrics;
+  EventBuilder builder("support", ContractRouting());
+  RecordingSink sink;
+  AckTracker acks;
+  ReplicationPublisher publisher(&builder, &sink, &acks,
+                                 {::testing::TempDir(), 1 << 20, &metrics});
+  ASSERT_TRUE(publisher.OnRelation({0, MessagesRelation()}).ok());
+  ASSERT_TRUE(publisher.OnBegin({1, 0, 1}).ok());
+  for (const char* id : {"m1", "m2"}) {
+    ASSERT_TRUE(
+        publisher.OnInsert({0, 16400, {Text(id), Text("c1"), Text("x")}}).ok());
+  }
+  ASSERT_TRUE(publisher.OnCommit({0, 1, 2, 0}).ok());
+  std::string text = metrics.Render();
+  EXPECT_NE(text.find("enrich_cdc_events_total{topic=\"support.public.support_"
+                      "conversation_messages\",op=\"INSERT\"} 2"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("enrich_cdc_event_bytes_total"), std::string::npos);
+}
+
 TEST_F(ReplicationPublisherTest, HeartbeatMessagesAreReportedOthersIgnored) {
   ASSERT_TRUE(
       publisher_.OnMessage({0, false, 4242, kHeartbeatPrefix, ""}).ok());

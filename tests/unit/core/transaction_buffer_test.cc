@@ -18,6 +18,7 @@ BuiltEvent Event(int i) {
   e.routing_value = absl::StrCat("r", i);
   e.partial_event = std::string(100, static_cast<char>('a' + i % 26));
   e.tombstone_after = i % 3 == 0;
+  e.operation = 1 + i % 5;
   return e;
 }
 
@@ -26,13 +27,15 @@ struct Seen {
   uint64_t index;
   bool last;
   bool tombstone;
+  int operation;
 };
 
 std::vector<Seen> ReplayAll(TransactionBuffer& buffer) {
   std::vector<Seen> seen;
   EXPECT_TRUE(buffer
                   .Replay([&](BuiltEvent& e, uint64_t index, bool last) {
-                    seen.push_back({e.key, index, last, e.tombstone_after});
+                    seen.push_back(
+                        {e.key, index, last, e.tombstone_after, e.operation});
                     return absl::OkStatus();
                   })
                   .ok());
@@ -62,6 +65,7 @@ TEST(TransactionBufferTest, SpillsPastTheBudgetAndReplaysIdentically) {
   for (int i = 0; i < 1000; ++i) {
     ASSERT_EQ(seen[i].key, absl::StrCat("k", i));
     ASSERT_EQ(seen[i].tombstone, i % 3 == 0);
+    ASSERT_EQ(seen[i].operation, 1 + i % 5);
   }
   EXPECT_TRUE(seen.back().last);
 }

@@ -110,6 +110,24 @@ absl::Status TransactionBuffer::Spill(const Record& record) {
   return absl::OkStatus();
 }
 
+// Reads one record written by Spill(); the layout is
+// xid u32 | flags u8 | operation u8 | topic | key | routing | event, each
+// string as u32 length + bytes.
+absl::StatusOr<TransactionBuffer::Record> TransactionBuffer::ReadRecord() {
+  Record record;
+  ASSIGN_OR_RETURN(record.xid, ReadU32(spill_, spill_path_));
+  std::string flags;
+  RETURN_IF_ERROR(ReadExact(spill_, 2, &flags, spill_path_));
+  record.event.tombstone_after = flags[0] & 1;
+  record.event.all_partitions = flags[0] & 2;
+  record.event.operation = static_cast<unsigned char>(flags[1]);
+  RETURN_IF_ERROR(ReadString(spill_, &record.event.topic, spill_path_));
+  RETURN_IF_ERROR(ReadString(spill_, &record.event.key, spill_path_));
+  RETURN_IF_ERROR(ReadString(spill_, &record.event.routing_value, spill_path_));
+  RETURN_IF_ERROR(ReadString(spill_, &record.event.partial_event, spill_path_));
+  return record;
+}
+
 void TransactionBuffer::Abort(uint32_t xid) { aborted_.insert(xid); }
 
 uint64_t TransactionBuffer::surviving_count() const {
@@ -144,27 +162,9 @@ absl::Status TransactionBuffer::Replay(const Visitor& visit) {
       int first = std::fgetc(spill_);
       if (first == EOF) break;
       std::ungetc(first, spill_);
-      Record record;
-      absl::StatusOr<uint32_t> xid = ReadU32(spill_, spill_path_);
-      std::string flags;
-      if (xid.ok())
-        status = ReadExact(spill_, 2, &flags, spill_path_);
-      else
-        status = xid.status();
-      if (status.ok())
-        status = ReadString(spill_, &record.event.topic, spill_path_);
-      if (status.ok())
-        status = ReadString(spill_, &record.event.key, spill_path_);
-      if (status.ok())
-        status = ReadString(spill_, &record.event.routing_value, spill_path_);
-      if (status.ok())
-        status = ReadString(spill_, &record.event.partial_event, spill_path_);
-      if (!status.ok()) break;
-      record.xid = *xid;
-      record.event.tombstone_after = flags[0] & 1;
-      record.event.all_partitions = flags[0] & 2;
-      record.event.operation = static_cast<unsigned char>(flags[1]);
-      status = ReplayOne(record, total, &index, visit);
+      absl::StatusOr<Record> record = ReadRecord();
+      status = record.ok() ? ReplayOne(*record, total, &index, visit)
+                           : record.status();
       if (!status.ok()) break;
     }
     std::fclose(spill_);

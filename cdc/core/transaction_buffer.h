@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "cdc/core/event_builder.h"
 
 namespace enrich::cdc {
@@ -55,6 +56,7 @@ class TransactionBuffer {
     BuiltEvent event;
   };
   absl::Status Spill(const Record& record);
+  absl::StatusOr<Record> ReadRecord();
   absl::Status ReplayOne(Record& record, uint64_t total, uint64_t* index,
                          const Visitor& visit);
 

@@ -372,6 +372,12 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
                                   "'')",
                                   {kHeartbeatPrefix})
                               .status();
+      if (absl::IsUnavailable(beat)) {
+        // The normal connection is gone: reconnect everything.
+        loop_status = beat;
+        *retry = true;
+        break;
+      }
       if (!beat.ok()) {
         log_->Warn("heartbeat failed",
                    {{"error", std::string(beat.message())}});

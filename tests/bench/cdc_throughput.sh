@@ -1,0 +1,342 @@
+#!/usr/bin/env bash
+# Throughput benchmark of enrich-cdc against pg_recvlogical (issue 3,
+# "Performance"). A benchmark, not a test: the numbers depend on the machine
+# and on whatever else runs on it.
+#
+#   tests/bench/cdc_throughput.sh
+#   BENCH_SMALL_TX=200 BENCH_LARGE_TX=20000 tests/bench/cdc_throughput.sh   # quick
+#
+# What it does, in one run:
+#   1. starts a private PostgreSQL 15 and Kafka under a temp state dir
+#      (deploy/lib/services.sh), or uses ENRICH_PG_DSN / ENRICH_KAFKA_BROKERS
+#      when set (the database must be a scratch one: rows are written to the
+#      contract tables; the run's slots and publication are dropped at the end);
+#   2. applies the contract's source_schema.sql, sets REPLICA IDENTITY FULL on
+#      the four tables, seeds conversations/users/issues, creates a publication
+#      and TWO pgoutput slots at the same point, before any measured change;
+#   3. generates the measured WAL: BENCH_SMALL_TX transactions of
+#      BENCH_SMALL_TX_ROWS message changes (half inserts, half updates) in two
+#      halves with one transaction of BENCH_LARGE_TX message inserts between
+#      them, bodies of about BENCH_BODY_BYTES bytes; records the WAL end LSN;
+#   4. (a) pg_recvlogical --start on slot 1 (proto_version=1) writing to a
+#      file, with --endpos = that LSN, timed until it exits by itself;
+#      (b) enrich-cdc on slot 2 (--snapshot=never: it uses the existing slot)
+#      publishing to Kafka, timed from its start until the slot's
+#      confirmed_flush_lsn reaches that LSN; its peak RSS (VmHWM) is read
+#      before it is stopped with SIGTERM;
+#   5. prints the table, and checks the counts (pg_recvlogical's file is
+#      decoded message by message; enrich-cdc's /metrics events counter).
+#
+# Environment (defaults in brackets):
+#   BENCH_SMALL_TX [10000]        small transactions
+#   BENCH_SMALL_TX_ROWS [50]      message changes per small transaction
+#   BENCH_LARGE_TX [500000]       inserts in the one large transaction
+#   BENCH_BODY_BYTES [400]        message body length
+#   BENCH_CONVERSATIONS [2000]    conversations the messages belong to
+#   BENCH_TIMEOUT [1800]          seconds each measured leg may take
+#   BENCH_KEEP [0]                1: keep the state dir (logs, output file)
+#   BENCH_CDC_ARGS []             extra enrich-cdc flags (e.g. --compression=none)
+#   ENRICH_CDC_BIN                enrich-cdc binary [build/bin/enrich-cdc, else
+#                                 build-bench/bin/enrich-cdc]; copied before use
+#   ENRICH_CONTRACT_DIR           [../shared/contract beside the repo]
+#   ENRICH_PG_DSN, ENRICH_KAFKA_BROKERS   use these servers instead of starting
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bench_dir="$root/tests/bench"
+source "$root/deploy/lib/services.sh"
+
+small_tx=${BENCH_SMALL_TX:-10000}
+small_rows=${BENCH_SMALL_TX_ROWS:-50}
+large_tx=${BENCH_LARGE_TX:-500000}
+body_bytes=${BENCH_BODY_BYTES:-400}
+conversations=${BENCH_CONVERSATIONS:-2000}
+leg_timeout=${BENCH_TIMEOUT:-1800}
+keep=${BENCH_KEEP:-0}
+contract=${ENRICH_CONTRACT_DIR:-$root/../shared/contract}
+for v in small_tx small_rows large_tx body_bytes conversations leg_timeout; do
+  [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "bench: $v must be a whole number" >&2; exit 2; }
+done
+((body_bytes >= 40)) || { echo "bench: BENCH_BODY_BYTES must be at least 40" >&2; exit 2; }
+((conversations >= 1)) || { echo "bench: BENCH_CONVERSATIONS must be at least 1" >&2; exit 2; }
+((small_tx * small_rows + large_tx > 0)) || { echo "bench: nothing to measure" >&2; exit 2; }
+
+cdc_bin=${ENRICH_CDC_BIN:-}
+if [[ -z "$cdc_bin" ]]; then
+  for c in "$root/build/bin/enrich-cdc" "$root/build-bench/bin/enrich-cdc"; do
+    [[ -x "$c" ]] && { cdc_bin=$c; break; }
+  done
+fi
+[[ -n "$cdc_bin" && -x "$cdc_bin" ]] || {
+  echo "bench: no enrich-cdc binary; build one (cmake --build build --target enrich-cdc)" \
+       "or set ENRICH_CDC_BIN" >&2; exit 2; }
+[[ -f "$contract/source_schema.sql" ]] || {
+  echo "bench: $contract/source_schema.sql not found (set ENRICH_CONTRACT_DIR)" >&2; exit 2; }
+
+pgbin=$(pg_bindir)
+recvlogical="$pgbin/pg_recvlogical"
+[[ -x "$recvlogical" ]] || recvlogical=$(command -v pg_recvlogical)
+clk_tck=$(getconf CLK_TCK)
+
+state=$(mktemp -d "${TMPDIR:-/tmp}/enrich-bench.XXXXXX")
+run="b$$x$RANDOM"               # names this run's slots, publication, topics, rows
+slot_recv="${run}_recvlogical"
+slot_cdc="${run}_cdc"
+publication="${run}_pub"
+topic_prefix="bench-$run"
+started_pg=0 started_kafka=0 cdc_pid="" recv_pid="" pg_dsn="" brokers=""
+
+log() { echo "bench: $*" >&2; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+psql_q() { "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -d "$pg_dsn" "$@"; }
+psql_val() { "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -At -d "$pg_dsn" -c "$1"; }
+# user+system CPU seconds of a process so far ("" when it is gone).
+cpu_seconds() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  stat=${stat##*) }
+  # after the comm field: state is field 3, utime 14, stime 15 (1-based).
+  awk -v t="$clk_tck" '{ printf "%.2f", ($12 + $13) / t }' <<<"$stat"
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT INT TERM
+  [[ -n "$recv_pid" ]] && kill -TERM "$recv_pid" 2>/dev/null && wait "$recv_pid" 2>/dev/null
+  if [[ -n "$cdc_pid" ]] && kill -0 "$cdc_pid" 2>/dev/null; then
+    kill -TERM "$cdc_pid"; wait "$cdc_pid" 2>/dev/null
+  fi
+  if ((started_pg == 0)) && [[ -n "$pg_dsn" ]]; then
+    # Servers we do not own: leave nothing that pins WAL or keeps our rows.
+    psql_q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+               WHERE slot_name IN ('$slot_recv', '$slot_cdc') AND NOT active" \
+           -c "DROP PUBLICATION IF EXISTS \"$publication\"" \
+           -c "DELETE FROM raw_support_conversations WHERE source = 'bench-$run'" \
+           -c "DELETE FROM subscribers_insights WHERE distinct_id LIKE '$run-user-%'" \
+           -c "DELETE FROM linear_issues WHERE id LIKE '$run-issue-%'" \
+           -c "DELETE FROM enrich_cdc_snapshots WHERE slot_name = '$slot_cdc'" \
+           >/dev/null 2>&1
+  fi
+  ((started_kafka)) && kafka_stop "$state"
+  if ((started_pg)); then
+    local data; data=$(pg_datadir "$state")
+    pg_stop "$state"
+    case "$data" in /var/tmp/enrich-pg-*) rm -rf "$(dirname "$data")" ;; esac
+  fi
+  if ((keep)); then log "state kept in $state"; else rm -rf "$state"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The binary may be rebuilt by someone else while we run: measure a copy.
+cp "$cdc_bin" "$state/enrich-cdc"
+cdc_bin_desc="$cdc_bin ($(date -u -r "$cdc_bin" +%Y-%m-%dT%H:%MZ), sha256 $(sha256sum "$cdc_bin" | cut -c1-12))"
+
+# --- 1. servers --------------------------------------------------------------
+if [[ -n "${ENRICH_PG_DSN:-}" ]]; then
+  pg_dsn=$ENRICH_PG_DSN
+  log "using PostgreSQL from ENRICH_PG_DSN"
+else
+  log "starting PostgreSQL 15 under $state"
+  started_pg=1
+  pg_start "$state" "$(free_port)" on >&2
+  pg_dsn=$(pg_dsn "$state")
+fi
+if [[ -n "${ENRICH_KAFKA_BROKERS:-}" ]]; then
+  brokers=$ENRICH_KAFKA_BROKERS
+  log "using Kafka from ENRICH_KAFKA_BROKERS"
+else
+  log "starting Kafka under $state"
+  started_kafka=1
+  kafka_port=$(free_port); controller_port=$(free_port)
+  while [[ "$controller_port" == "$kafka_port" ]]; do controller_port=$(free_port); done
+  kafka_start "$state" "$kafka_port" "$controller_port" >&2
+  brokers=$(kafka_brokers "$state")
+fi
+[[ "$(psql_val 'SHOW wal_level')" == logical ]] || {
+  log "the server's wal_level is not logical"; exit 1; }
+server_version=$(psql_val 'SHOW server_version')
+
+# --- 2. schema, seed rows, publication, two slots ----------------------------
+tables="raw_support_conversations, support_conversation_messages, subscribers_insights, linear_issues"
+log "applying $contract/source_schema.sql and seeding"
+psql_q -f "$contract/source_schema.sql" >/dev/null
+psql_q -c "ALTER TABLE raw_support_conversations REPLICA IDENTITY FULL;
+           ALTER TABLE support_conversation_messages REPLICA IDENTITY FULL;
+           ALTER TABLE subscribers_insights REPLICA IDENTITY FULL;
+           ALTER TABLE linear_issues REPLICA IDENTITY FULL" >/dev/null
+psql_q -v run="$run" -v conversations="$conversations" -v body_bytes="$body_bytes" \
+  -f "$bench_dir/workload.sql" >/dev/null
+psql_q -c "CREATE PUBLICATION \"$publication\" FOR TABLE $tables" >/dev/null
+psql_q -c "CHECKPOINT" >/dev/null 2>&1 || true
+# Both slots in one statement: no change can land between them.
+slot_lsns=$(psql_val "SELECT a.lsn || ' ' || b.lsn FROM
+  pg_create_logical_replication_slot('$slot_recv', 'pgoutput') a,
+  pg_create_logical_replication_slot('$slot_cdc', 'pgoutput') b")
+read -r start_lsn_recv start_lsn_cdc <<<"$slot_lsns"
+log "slots created: $slot_recv at $start_lsn_recv, $slot_cdc at $start_lsn_cdc"
+
+# --- 3. the measured WAL -----------------------------------------------------
+first_half=$((small_tx / 2)); second_half=$((small_tx - first_half))
+first_large_message=$((small_tx * ((small_rows + 1) / 2)))
+wal_before=$(psql_val "SELECT pg_current_wal_lsn()")
+t0=$(now)
+log "workload: $first_half small transactions of $small_rows changes"
+psql_q -c "CALL bench_small_transactions('$run', 0, $first_half, $small_rows, $conversations)"
+if ((large_tx > 0)); then
+  log "workload: one transaction of $large_tx inserts"
+  psql_q -c "CALL bench_large_transaction('$run', $first_large_message, $large_tx, $conversations)"
+fi
+log "workload: $second_half small transactions of $small_rows changes"
+psql_q -c "CALL bench_small_transactions('$run', $first_half, $second_half, $small_rows, $conversations)"
+end_lsn=$(psql_val "SELECT pg_current_wal_lsn()")
+t1=$(now)
+wal_bytes=$(psql_val "SELECT pg_wal_lsn_diff('$end_lsn', '$wal_before')::bigint")
+changes=$((small_tx * small_rows + large_tx))
+log "workload: $changes changes in $(elapsed "$t0" "$t1") s, $((wal_bytes / 1048576)) MiB of WAL, end LSN $end_lsn"
+
+# --- 4a. pg_recvlogical ------------------------------------------------------
+log "measuring pg_recvlogical (slot $slot_recv, --endpos $end_lsn)"
+sync; sleep 1
+recv_out="$state/recvlogical.out"
+t0=$(now)
+timeout "$leg_timeout" /usr/bin/time -f "%U %S %M" -o "$state/recvlogical.time" \
+  "$recvlogical" -d "$pg_dsn" --start -S "$slot_recv" -o proto_version=1 \
+  -o publication_names="$publication" -P pgoutput -f "$recv_out" --no-loop \
+  -E "$end_lsn" 2>"$state/recvlogical.err" &
+recv_pid=$!
+recv_ws_cpu=""
+while kill -0 "$recv_pid" 2>/dev/null; do
+  # CPU of the walsender serving it (the physical limit of both legs).
+  ws=$(psql_val "SELECT coalesce(active_pid, 0) FROM pg_replication_slots
+                 WHERE slot_name = '$slot_recv'" 2>/dev/null || echo 0)
+  if ((started_pg)) && [[ "$ws" =~ ^[1-9][0-9]*$ ]]; then
+    c=$(cpu_seconds "$ws"); [[ -n "$c" ]] && recv_ws_cpu=$c
+  fi
+  sleep 0.25
+done
+recv_rc=0; wait "$recv_pid" || recv_rc=$?
+t1=$(now)
+recv_pid=""
+recv_secs=$(elapsed "$t0" "$t1")
+if ((recv_rc != 0)); then
+  log "pg_recvlogical failed (exit $recv_rc):"; cat "$state/recvlogical.err" >&2; exit 1
+fi
+read -r recv_user recv_sys recv_maxrss_kb <"$state/recvlogical.time"
+recv_cpu=$(awk -v u="$recv_user" -v s="$recv_sys" 'BEGIN { printf "%.2f", u + s }')
+log "pg_recvlogical: $recv_secs s, $(($(stat -c %s "$recv_out") / 1048576)) MiB written"
+
+# --- 4b. enrich-cdc ----------------------------------------------------------
+log "measuring enrich-cdc (slot $slot_cdc, until confirmed_flush_lsn >= $end_lsn)"
+mkdir -p "$state/spill"
+sync; sleep 1
+cdc_log="$state/enrich-cdc.log"
+read -r -a extra_args <<<"${BENCH_CDC_ARGS:-}"
+t0=$(now)
+ENRICH_PG_DSN="$pg_dsn" ENRICH_KAFKA_BROKERS="$brokers" "$state/enrich-cdc" \
+  --slot="$slot_cdc" --publication="$publication" --topic-prefix="$topic_prefix" \
+  --snapshot=never --metrics-addr=127.0.0.1:0 --spill-dir="$state/spill" \
+  "${extra_args[@]}" >"$cdc_log" 2>&1 &
+cdc_pid=$!
+cdc_ws_cpu="" reached=0 deadline=$(($(date +%s) + leg_timeout))
+while :; do
+  row=$(psql_val "SELECT (confirmed_flush_lsn >= '$end_lsn'::pg_lsn)::int || ' ' ||
+                         coalesce(active_pid, 0)
+                  FROM pg_replication_slots WHERE slot_name = '$slot_cdc'" 2>/dev/null || true)
+  read -r done_flag ws <<<"${row:-0 0}"
+  if ((started_pg)) && [[ "$ws" =~ ^[1-9][0-9]*$ ]]; then
+    c=$(cpu_seconds "$ws"); [[ -n "$c" ]] && cdc_ws_cpu=$c
+  fi
+  [[ "$done_flag" == 1 ]] && { reached=1; break; }
+  kill -0 "$cdc_pid" 2>/dev/null || break
+  (($(date +%s) < deadline)) || break
+  sleep 0.25
+done
+t1=$(now)
+cdc_secs=$(elapsed "$t0" "$t1")
+cdc_hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$cdc_pid/status" 2>/dev/null || echo 0)
+cdc_cpu=$(cpu_seconds "$cdc_pid")
+metrics_addr=$(sed -n 's/.*msg="\{0,1\}metrics listening"\{0,1\} addr=\([0-9.:]*\).*/\1/p' "$cdc_log" | head -n 1)
+metrics=""
+[[ -n "$metrics_addr" ]] && metrics=$(curl -fsS --max-time 5 "http://$metrics_addr/metrics" 2>/dev/null || true)
+cdc_rc=0
+if kill -0 "$cdc_pid" 2>/dev/null; then
+  kill -TERM "$cdc_pid"
+  wait "$cdc_pid" || cdc_rc=$?
+else
+  wait "$cdc_pid" || cdc_rc=$?
+  log "enrich-cdc exited by itself (exit $cdc_rc)"
+fi
+cdc_pid=""
+if ((!reached)); then
+  log "enrich-cdc did not confirm $end_lsn (exit $cdc_rc, $cdc_secs s); its log ends with:"
+  tail -n 30 "$cdc_log" >&2
+  exit 1
+fi
+
+# --- 5. checks and the table -------------------------------------------------
+recv_counts=$(python3 "$bench_dir/count_pgoutput.py" "$recv_out" 2>&1) || {
+  log "cannot decode pg_recvlogical's output: $recv_counts"; exit 1; }
+recv_changes=$(sed -n 's/^changes=//p' <<<"$recv_counts")
+cdc_events=$(awk '/^enrich_cdc_events_total[{ ]/ { s += $NF; n++ } END { if (n) printf "%d", s }' <<<"$metrics")
+cdc_delivered=$(awk '/^enrich_cdc_records_delivered_total[{ ]/ { s += $NF; n++ } END { if (n) printf "%d", s }' <<<"$metrics")
+streaming_from=$(sed -n 's/.*msg="\{0,1\}streaming"\{0,1\} .*from=\([0-9A-F/]*\).*/\1/p' "$cdc_log" | head -n 1)
+# Seconds from enrich-cdc's "streaming" log line (after connecting, checking
+# the source and creating topics) to the confirmation: the stream alone.
+streaming_ts=$(grep -m1 'msg="\{0,1\}streaming"\{0,1\} ' "$cdc_log" | sed -n 's/^ts=\([^ ]*\) .*/\1/p')
+cdc_proto=$(grep -m1 'msg="\{0,1\}streaming"\{0,1\} ' "$cdc_log" | sed -n 's/.* protocol=\([0-9]*\).*/\1/p')
+stream_secs=""
+[[ -n "$streaming_ts" ]] && stream_secs=$(elapsed "$(date -d "$streaming_ts" +%s.%N)" "$t1")
+reconnects=$(grep -c 'reconnecting' "$cdc_log" || true)
+warnings=$(grep -c 'level=WARN\|level=warn' "$cdc_log" || true)
+errors=$(grep -c 'level=ERROR\|level=error' "$cdc_log" || true)
+
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
+recv_rate=$(rate "$changes" "$recv_secs")
+cdc_rate=$(rate "$changes" "$cdc_secs")
+ratio=$(awk -v a="$cdc_rate" -v b="$recv_rate" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+stream_rate="" stream_ratio=""
+if [[ -n "$stream_secs" ]]; then
+  stream_rate=$(rate "$changes" "$stream_secs")
+  stream_ratio=$(awk -v a="$stream_rate" -v b="$recv_rate" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+fi
+hwm_mb=$(awk -v k="$cdc_hwm_kb" 'BEGIN { printf "%.1f", k / 1024 }')
+recv_rss_mb=$(awk -v k="$recv_maxrss_kb" 'BEGIN { printf "%.1f", k / 1024 }')
+
+cat <<EOF
+
+enrich-cdc throughput benchmark  ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))
+PostgreSQL $server_version, Kafka at $brokers, enrich-cdc $cdc_bin_desc
+workload: $small_tx small tx x $small_rows message changes (half inserts, half updates)
+          + 1 tx of $large_tx inserts (between the two halves), bodies ~$body_bytes B,
+          REPLICA IDENTITY FULL, $((wal_bytes / 1048576)) MiB of WAL, end LSN $end_lsn
+
+| consumer                          | changes | seconds | changes/s | client CPU s | walsender CPU s | peak RSS MB |
+|-----------------------------------|---------|---------|-----------|--------------|-----------------|-------------|
+$(printf '| %-33s | %7s | %7s | %9s | %12s | %15s | %11s |' "pg_recvlogical -> file (proto 1)" "$changes" "$recv_secs" "$recv_rate" "$recv_cpu" "${recv_ws_cpu:-?}" "$recv_rss_mb")
+$(printf '| %-33s | %7s | %7s | %9s | %12s | %15s | %11s |' "enrich-cdc -> Kafka (proto ${cdc_proto:-?})" "$changes" "$cdc_secs" "$cdc_rate" "${cdc_cpu:-?}" "${cdc_ws_cpu:-?}" "$hwm_mb")
+
+ratio enrich-cdc / pg_recvlogical: $ratio
+enrich-cdc peak RSS (VmHWM): $hwm_mb MB
+(enrich-cdc from its "streaming" log line, without start-up: ${stream_secs:-?} s, ${stream_rate:-?} changes/s, ratio ${stream_ratio:-?})
+
+checks: pg_recvlogical's file decoded: $(tr '\n' ' ' <<<"$recv_counts")
+        enrich-cdc streamed from ${streaming_from:-?} (slot created at $start_lsn_cdc), events published ${cdc_events:-?}, records delivered ${cdc_delivered:-?} (tombstones and fan-out included),
+        log: $reconnects reconnect(s), $warnings warning(s), $errors error(s); exit after SIGTERM: $cdc_rc
+timing: pg_recvlogical from start to its exit at --endpos; enrich-cdc from process start
+        (connect, topic creation) until pg_replication_slots.confirmed_flush_lsn >= end LSN,
+        polled every 0.25 s (its status updates go out every second).
+EOF
+if [[ -n "$recv_changes" && "$recv_changes" != "$changes" ]]; then
+  log "WARNING: pg_recvlogical's file holds $recv_changes changes, expected $changes"
+fi
+if [[ -n "$cdc_events" && "$cdc_events" != "$changes" ]]; then
+  log "WARNING: enrich-cdc counted $cdc_events events, expected $changes (duplicates after a reconnect?)"
+fi
+if [[ -n "$streaming_from" && "$streaming_from" != "$start_lsn_cdc" ]]; then
+  log "WARNING: enrich-cdc streamed from $streaming_from, not the slot's $start_lsn_cdc"
+fi
+exit 0

@@ -3,22 +3,435 @@
 // only the affected rows.
 //
 //   enrich-processor migrate [options]   apply sql/ (compiled in); idempotent
-//   enrich-processor run|replay|reconcile [options]   not built yet (issue 4)
+//   enrich-processor run [options]       consume and rewrite until SIGTERM
+//   enrich-processor replay --from-beginning|--from-timestamp T|
+//                           --from-offsets t:p:o,...   re-apply history, then
+//                           exit (progress: events, rate, ETA)
+//   enrich-processor reconcile           not built yet (issue 4)
+#include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "cdc/common/http_endpoint.h"
 #include "cdc/common/log.h"
+#include "cdc/common/metrics.h"
 #include "cdc/common/options.h"
+#include "cdc/kafka/kafka_properties.h"
+#include "cdc/kafka/topic_admin.h"
+#include "cdc/kafka/topic_naming.h"
+#include "processor/adapters/enriched_row_writer.h"
+#include "processor/adapters/kafka_dead_letter_sink.h"
+#include "processor/adapters/kafka_record_source.h"
 #include "processor/adapters/schema_migrator.h"
 #include "processor/core/migrations.h"
+#include "processor/core/processor_loop.h"
 #include "processor/core/retry.h"
 
 namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void OnSignal(int) { g_stop.store(true); }
+
+struct RunConfig {
+  std::string pg_dsn;
+  std::string kafka_brokers;
+  std::string topic_prefix;
+  std::string group_id;
+  std::string metrics_addr;
+  std::string source_schema;
+  std::string kafka_properties;
+  int64_t batch_max_records = 5000;
+  int64_t batch_max_wait_ms = 200;
+  // replay only
+  bool from_beginning = false;
+  std::string from_timestamp;
+  std::string from_offsets;
+};
+
+// "topic:partition:offset,..." for --from-offsets.
+absl::StatusOr<std::vector<enrich::processor::PartitionOffset>> ParseOffsets(
+    const std::string& text) {
+  std::vector<enrich::processor::PartitionOffset> out;
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    std::vector<std::string> parts = absl::StrSplit(item, ':');
+    enrich::processor::PartitionOffset o;
+    int32_t partition = 0;
+    int64_t offset = 0;
+    if (parts.size() != 3 || !absl::SimpleAtoi(parts[1], &partition) ||
+        !absl::SimpleAtoi(parts[2], &offset) || offset < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--from-offsets: '", item, "' is not topic:partition:offset"));
+    }
+    out.push_back({parts[0], partition, offset});
+  }
+  if (out.empty()) {
+    return absl::InvalidArgumentError("--from-offsets: no offsets given");
+  }
+  return out;
+}
+
+// What the operator should do about an error that stops the processor.
+std::string ActionFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kPermissionDenied:
+      return "grant the role enrich_processor to the --pg-dsn user (see "
+             "sql/README.md, Roles), then restart";
+    case absl::StatusCode::kFailedPrecondition:
+      return "the target schema is missing or outdated: run `enrich-processor "
+             "migrate`, then restart";
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kAborted:
+      return "the database or Kafka stayed unavailable; check them and "
+             "restart (nothing was skipped)";
+    default:
+      return "nothing was skipped: the batch's offsets were not stored; fix "
+             "the cause and restart";
+  }
+}
+
+// `run` (replay false) or `replay`.
+int Run(const RunConfig& config, bool replay, enrich::Logger& log) {
+  using enrich::processor::EnrichedRowWriter;
+  using enrich::processor::KafkaDeadLetterSink;
+  using enrich::processor::KafkaRecordSource;
+  if (config.pg_dsn.empty()) {
+    log.Error("--pg-dsn (or ENRICH_PG_DSN) is required");
+    return 2;
+  }
+  auto properties =
+      enrich::kafka::ParseKafkaProperties(config.kafka_properties);
+  if (!properties.ok()) {
+    log.Error("bad --kafka-properties",
+              {{"error", std::string(properties.status().message())}});
+    return 2;
+  }
+  std::vector<std::string> topics;
+  for (const char* table :
+       {"raw_support_conversations", "support_conversation_messages",
+        "subscribers_insights", "linear_issues"}) {
+    auto topic = enrich::kafka::TopicNameFor(config.topic_prefix,
+                                             config.source_schema, table);
+    if (!topic.ok()) {
+      log.Error("bad topic name", {{"error", topic.status().ToString()}});
+      return 2;
+    }
+    topics.push_back(*topic);
+  }
+  const std::string dead_letter_topic =
+      config.topic_prefix.empty()
+          ? std::string("dead_letter")
+          : absl::StrCat(config.topic_prefix, ".dead_letter");
+
+  enrich::MetricsRegistry metrics;
+  enrich::HealthState health(absl::Seconds(60));
+  enrich::HttpEndpoint endpoint(&metrics, health.LivenessCheck(),
+                                health.ReadinessCheck());
+  std::string host;
+  int port = 0;
+  if (absl::Status s = enrich::ParseHostPort(config.metrics_addr, &host, &port);
+      !s.ok()) {
+    log.Error("bad --metrics-addr", {{"error", std::string(s.message())}});
+    return 2;
+  }
+  if (absl::Status s = endpoint.Start(host, port); !s.ok()) {
+    log.Error("cannot serve metrics", {{"error", std::string(s.message())}});
+    return 1;
+  }
+  log.Info("metrics listening",
+           {{"addr", absl::StrCat(host, ":", endpoint.port())}});
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+
+  // Statement latency, one series per statement of the writer.
+  std::map<std::string, enrich::Histogram*, std::less<>> statement_latency;
+  EnrichedRowWriter::Options writer_options;
+  // A replay stores its progress under a group of its own, so it never
+  // moves the offsets of `run`.
+  const std::string offsets_group =
+      replay ? absl::StrCat(config.group_id, ".replay") : config.group_id;
+  writer_options.consumer_group = offsets_group;
+  std::optional<absl::Time> start_time;
+  std::vector<enrich::processor::PartitionOffset> explicit_offsets;
+  if (replay) {
+    const int modes = (config.from_beginning ? 1 : 0) +
+                      (config.from_timestamp.empty() ? 0 : 1) +
+                      (config.from_offsets.empty() ? 0 : 1);
+    if (modes != 1) {
+      log.Error(
+          "replay needs exactly one of --from-beginning, --from-timestamp, "
+          "--from-offsets");
+      return 2;
+    }
+    if (!config.from_timestamp.empty()) {
+      absl::Time t;
+      std::string error;
+      if (!absl::ParseTime(absl::RFC3339_full, config.from_timestamp, &t,
+                           &error)) {
+        log.Error("bad --from-timestamp (RFC 3339, e.g. 2024-05-01T12:00:00Z)",
+                  {{"error", error}});
+        return 2;
+      }
+      start_time = t;
+    }
+    if (!config.from_offsets.empty()) {
+      auto parsed = ParseOffsets(config.from_offsets);
+      if (!parsed.ok()) {
+        log.Error("bad --from-offsets",
+                  {{"error", parsed.status().ToString()}});
+        return 2;
+      }
+      explicit_offsets = *std::move(parsed);
+    }
+  }
+  writer_options.statement_observer = [&](absl::string_view name,
+                                          absl::Duration d) {
+    auto it = statement_latency.find(name);
+    if (it == statement_latency.end()) {
+      it = statement_latency
+               .emplace(
+                   std::string(name),
+                   metrics.AddHistogram("enrich_processor_statement_seconds",
+                                        "Latency of the writer's statements.",
+                                        enrich::LatencyBucketsSeconds(),
+                                        {{"statement", std::string(name)}}))
+               .first;
+    }
+    it->second->Observe(absl::ToDoubleSeconds(d));
+  };
+  std::unique_ptr<EnrichedRowWriter> writer;
+  enrich::processor::RetryPolicy connect_policy;
+  connect_policy.max_backoff = absl::Seconds(5);
+  absl::Status connected = enrich::processor::RetryWithBackoff(
+      [&]() -> absl::Status {
+        auto w = EnrichedRowWriter::Connect(config.pg_dsn, writer_options);
+        if (!w.ok()) return w.status();
+        writer = *std::move(w);
+        return absl::OkStatus();
+      },
+      connect_policy, [](absl::Duration d) { absl::SleepFor(d); },
+      [] { return g_stop.load(); },
+      [&](const absl::Status& error, absl::Duration backoff) {
+        health.SetNotReady("connecting to PostgreSQL");
+        log.Warn("connecting to PostgreSQL failed; retrying",
+                 {{"error", error.ToString()},
+                  {"backoff", absl::FormatDuration(backoff)}});
+      });
+  if (!connected.ok()) {
+    log.Error(
+        "cannot connect to PostgreSQL",
+        {{"error", connected.ToString()}, {"action", ActionFor(connected)}});
+    return 1;
+  }
+  // Fail early, with the action to take, when the schema is not there.
+  if (auto stored = writer->StoredOffsets(topics[0]); !stored.ok()) {
+    log.Error("cannot read the offsets table",
+              {{"error", stored.status().ToString()},
+               {"action", ActionFor(stored.status())}});
+    return 1;
+  }
+
+  auto admin = enrich::kafka::TopicAdmin::Create(config.kafka_brokers,
+                                                 *properties, &log);
+  if (!admin.ok()) {
+    log.Error("cannot create the Kafka admin client",
+              {{"error", admin.status().ToString()}});
+    return 2;
+  }
+  auto dl_state = (*admin)->EnsureTopics({{dead_letter_topic, 1, 1, {}}},
+                                         absl::Seconds(60));
+  if (!dl_state.ok()) {
+    log.Error("cannot create the dead-letter topic",
+              {{"topic", dead_letter_topic},
+               {"error", dl_state.status().ToString()}});
+    return 1;
+  }
+  KafkaDeadLetterSink::Options dl_options;
+  dl_options.brokers = config.kafka_brokers;
+  dl_options.topic = dead_letter_topic;
+  dl_options.extra_properties = *properties;
+  auto dead_letters = KafkaDeadLetterSink::Create(dl_options);
+  if (!dead_letters.ok()) {
+    log.Error("cannot create the dead-letter producer",
+              {{"error", dead_letters.status().ToString()}});
+    return 2;
+  }
+
+  KafkaRecordSource::Options source_options;
+  source_options.brokers = config.kafka_brokers;
+  source_options.group_id = config.group_id;
+  source_options.topics = topics;
+  source_options.extra_properties = *properties;
+  if (replay) {
+    auto counts = (*admin)->PartitionCounts(topics, absl::Seconds(30));
+    if (!counts.ok()) {
+      log.Error("cannot list the topics' partitions",
+                {{"error", counts.status().ToString()}});
+      return 1;
+    }
+    for (const std::string& topic : topics) {
+      auto it = counts->find(topic);
+      if (it == counts->end()) {
+        log.Error("topic does not exist (has enrich-cdc run?)",
+                  {{"topic", topic}});
+        return 1;
+      }
+      for (int32_t p = 0; p < it->second; ++p) {
+        bool wanted = explicit_offsets.empty();
+        for (const auto& o : explicit_offsets) {
+          if (o.topic == topic && o.partition == p) wanted = true;
+        }
+        if (wanted) {
+          source_options.assign_directly.push_back(
+              {topic, p, enrich::processor::kOffsetBeginning});
+        }
+      }
+    }
+    if (source_options.assign_directly.empty()) {
+      log.Error("--from-offsets names no partition of the topics",
+                {{"topics", absl::StrJoin(topics, ",")}});
+      return 2;
+    }
+    source_options.start_time = start_time;
+    source_options.group_id = offsets_group;
+  }
+  source_options.start_offsets =
+      [&](std::vector<enrich::processor::PartitionOffset>* assigned)
+      -> absl::Status {
+    if (replay) {
+      for (auto& a : *assigned) {
+        a.next_offset = enrich::processor::kOffsetBeginning;
+        for (const auto& o : explicit_offsets) {
+          if (o.topic == a.topic && o.partition == a.partition) {
+            a.next_offset = o.next_offset;
+          }
+        }
+      }
+      return absl::OkStatus();
+    }
+    std::map<std::string, std::vector<enrich::processor::PartitionOffset>>
+        stored;
+    for (enrich::processor::PartitionOffset& a : *assigned) {
+      if (stored.count(a.topic) == 0) {
+        auto offsets = writer->StoredOffsets(a.topic);
+        if (!offsets.ok()) return offsets.status();
+        stored[a.topic] = *std::move(offsets);
+      }
+      for (const auto& s : stored[a.topic]) {
+        if (s.partition == a.partition) a.next_offset = s.next_offset;
+      }
+    }
+    return absl::OkStatus();
+  };
+  auto source = KafkaRecordSource::Create(source_options, &metrics, &log);
+  if (!source.ok()) {
+    log.Error("cannot create the Kafka consumer",
+              {{"error", source.status().ToString()}});
+    return 2;
+  }
+
+  enrich::processor::ProcessorProbe probe(&metrics);
+  enrich::processor::ProcessorLoopOptions loop_options;
+  loop_options.schema = config.source_schema;
+  loop_options.max_batch_records =
+      static_cast<size_t>(std::max<int64_t>(1, config.batch_max_records));
+  loop_options.max_batch_wait =
+      absl::Milliseconds(std::max<int64_t>(1, config.batch_max_wait_ms));
+  loop_options.on_iteration = [&] { health.MarkLoopAlive(); };
+  loop_options.on_readiness = [&](bool ready, const std::string& reason) {
+    if (ready) {
+      health.SetReady();
+    } else {
+      health.SetNotReady(reason);
+    }
+  };
+  // Replay: stop once every partition reached the end it had at the start,
+  // with a progress line every few seconds.
+  std::vector<enrich::processor::PartitionOffset> replay_end;
+  int64_t replay_total = 0;
+  int64_t replay_done = 0;
+  const absl::Time replay_start = absl::Now();
+  absl::Time last_progress = absl::Now();
+  auto remaining = [&]() -> int64_t {
+    int64_t left = 0;
+    for (const auto& end : replay_end) {
+      for (const auto& at : (*source)->Assignment()) {
+        if (at.topic == end.topic && at.partition == end.partition) {
+          left += std::max<int64_t>(
+              0, end.next_offset - std::max<int64_t>(0, at.next_offset));
+        }
+      }
+    }
+    return left;
+  };
+  if (replay) {
+    auto ends = (*source)->EndOffsets(absl::Seconds(30));
+    if (!ends.ok()) {
+      log.Error("cannot read the end offsets",
+                {{"error", ends.status().ToString()}});
+      return 1;
+    }
+    replay_end = *std::move(ends);
+    replay_total = remaining();
+    log.Info("replaying", {{"records", absl::StrCat(replay_total)},
+                           {"partitions", absl::StrCat(replay_end.size())},
+                           {"offsets_group", offsets_group}});
+    loop_options.finished = [&] { return remaining() == 0; };
+    loop_options.on_committed = [&](const enrich::processor::ConsumedBatch& b,
+                                    const enrich::processor::WriteResult&) {
+      replay_done += static_cast<int64_t>(b.records);
+      const absl::Time now = absl::Now();
+      if (now - last_progress < absl::Seconds(2)) return;
+      last_progress = now;
+      const double rate =
+          static_cast<double>(replay_done) /
+          std::max(1e-3, absl::ToDoubleSeconds(now - replay_start));
+      const int64_t left = remaining();
+      log.Info(
+          "replay progress",
+          {{"events", absl::StrCat(replay_done)},
+           {"remaining", absl::StrCat(left)},
+           {"rate_per_s", absl::StrFormat("%.0f", rate)},
+           {"eta_s", absl::StrFormat("%.1f", rate > 0 ? left / rate : 0.0)}});
+    };
+  }
+  enrich::processor::ProcessorLoop loop(source->get(), writer.get(),
+                                        dead_letters->get(), &probe, &log,
+                                        loop_options);
+  log.Info("consuming", {{"group", config.group_id},
+                         {"topics", absl::StrJoin(topics, ",")},
+                         {"dead_letter_topic", dead_letter_topic}});
+  absl::Status status = loop.Run(g_stop);
+  health.MarkLoopStopped("shutting down");
+  (*source)->Close();
+  endpoint.Stop();
+  if (!status.ok()) {
+    log.Error("enrich-processor stopped",
+              {{"error", status.ToString()}, {"action", ActionFor(status)}});
+    return 1;
+  }
+  if (replay) {
+    const double seconds = absl::ToDoubleSeconds(absl::Now() - replay_start);
+    log.Info("replay finished", {{"events", absl::StrCat(replay_done)},
+                                 {"seconds", absl::StrFormat("%.1f", seconds)},
+                                 {"remaining", absl::StrCat(remaining())}});
+  }
+  log.Info("stopped", {{"batches", absl::StrCat(probe.batches->Value())},
+                       {"records", absl::StrCat(probe.records->Value())}});
+  return 0;
+}
 
 int Migrate(const std::string& pg_dsn, enrich::Logger& log) {
   if (pg_dsn.empty()) {
@@ -63,7 +476,12 @@ int Migrate(const std::string& pg_dsn, enrich::Logger& log) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string pg_dsn, kafka_brokers, topic_prefix, group_id, metrics_addr;
+  RunConfig config;
+  std::string& pg_dsn = config.pg_dsn;
+  std::string& kafka_brokers = config.kafka_brokers;
+  std::string& topic_prefix = config.topic_prefix;
+  std::string& group_id = config.group_id;
+  std::string& metrics_addr = config.metrics_addr;
   enrich::OptionSet opts(
       "enrich-processor",
       "consumes change events from Kafka and rewrites the affected rows of\n"
@@ -82,6 +500,30 @@ int main(int argc, char** argv) {
                  "host:port of the /metrics endpoint; port 0 picks a free "
                  "port.",
                  &metrics_addr);
+  opts.AddString("source-schema", "ENRICH_SOURCE_SCHEMA", "public",
+                 "Schema of the source tables (the topics' middle part).",
+                 &config.source_schema);
+  opts.AddString("kafka-properties", "ENRICH_KAFKA_PROPERTIES", "",
+                 "Extra librdkafka properties, key=value;key2=value2.",
+                 &config.kafka_properties);
+  opts.AddInt("batch-max-records", "ENRICH_BATCH_MAX_RECORDS", 5000,
+              "A batch closes after this many records...",
+              &config.batch_max_records);
+  opts.AddInt("batch-max-wait-ms", "ENRICH_BATCH_MAX_WAIT_MS", 200,
+              "...or this long after its first record.",
+              &config.batch_max_wait_ms);
+  opts.AddBool("from-beginning", "", false,
+               "replay: from the first retained record of every partition "
+               "(enrich-cdc's snapshot events make this a full rebuild).",
+               &config.from_beginning);
+  opts.AddString("from-timestamp", "", "",
+                 "replay: from the first record at or after this RFC 3339 "
+                 "time.",
+                 &config.from_timestamp);
+  opts.AddString("from-offsets", "", "",
+                 "replay: topic:partition:offset,... (other partitions are "
+                 "not replayed).",
+                 &config.from_offsets);
   std::vector<std::string> args(argv + 1, argv + argc);
   auto rest =
       opts.Parse(args, [](const char* name) { return std::getenv(name); });
@@ -103,7 +545,9 @@ int main(int argc, char** argv) {
   enrich::Logger log("processor");
   const std::string& command = rest->front();
   if (command == "migrate") return Migrate(pg_dsn, log);
-  if (command == "run" || command == "replay" || command == "reconcile") {
+  if (command == "run") return Run(config, /*replay=*/false, log);
+  if (command == "replay") return Run(config, /*replay=*/true, log);
+  if (command == "reconcile") {
     log.Error("subcommand not built yet (issue 4)", {{"subcommand", command}});
     return 1;
   }

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "cdc/common/status_macros.h"
 #include "processor/adapters/pg_statement.h"
 
@@ -197,6 +198,24 @@ void EnrichedRowWriter::ConnDeleter::operator()(pg_conn* conn) const {
   PQfinish(conn);
 }
 
+namespace {
+
+// PgExec, reporting the statement's duration to the observer (if any).
+absl::StatusOr<PgResult> TimedExec(const EnrichedRowWriter::Options& options,
+                                   absl::string_view name, PGconn* conn,
+                                   absl::string_view what,
+                                   const std::string& sql,
+                                   const std::vector<PgParam>& params = {}) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<PgResult> result = PgExec(conn, what, sql, params);
+  if (options.statement_observer) {
+    options.statement_observer(name, absl::Now() - start);
+  }
+  return result;
+}
+
+}  // namespace
+
 EnrichedRowWriter::EnrichedRowWriter(pg_conn* conn, Options options)
     : conn_(conn), options_(std::move(options)) {}
 
@@ -250,16 +269,18 @@ absl::StatusOr<std::vector<std::string>> EnrichedRowWriter::ResolveIds(
   if (!plan.user_ids.empty() || !plan.linear_issue_ids.empty()) {
     ASSIGN_OR_RETURN(
         PgResult result,
-        PgExec(conn_.get(), "resolving fan-out keys", ResolveSql(),
-               {PgArrayLiteral({plan.user_ids.begin(), plan.user_ids.end()}),
-                PgArrayLiteral({plan.linear_issue_ids.begin(),
-                                plan.linear_issue_ids.end()})}));
+        TimedExec(options_, "resolve_fan_out", conn_.get(),
+                  "resolving fan-out keys", ResolveSql(),
+                  {PgArrayLiteral({plan.user_ids.begin(), plan.user_ids.end()}),
+                   PgArrayLiteral({plan.linear_issue_ids.begin(),
+                                   plan.linear_issue_ids.end()})}));
     add_rows(result);
   }
   if (plan.truncated.any()) {
-    ASSIGN_OR_RETURN(PgResult result,
-                     PgExec(conn_.get(), "listing rows to rebuild",
-                            RebuildIdsSql(plan.truncated)));
+    ASSIGN_OR_RETURN(
+        PgResult result,
+        TimedExec(options_, "list_rebuild_ids", conn_.get(),
+                  "listing rows to rebuild", RebuildIdsSql(plan.truncated)));
     add_rows(result);
   }
   // PostgreSQL prints uuids in lower-case hex, whose byte order is the uuid
@@ -277,14 +298,17 @@ absl::Status EnrichedRowWriter::RewriteInTransaction(
   if (!ids.empty()) {
     ASSIGN_OR_RETURN(
         PgResult placeholders,
-        PgExec(conn, "inserting placeholders", PlaceholderSql(), {id_array}));
+        TimedExec(options_, "insert_placeholders", conn,
+                  "inserting placeholders", PlaceholderSql(), {id_array}));
     ASSIGN_OR_RETURN(PgResult locked,
-                     PgExec(conn, "locking rows", LockSql(), {id_array}));
+                     TimedExec(options_, "lock_rows", conn, "locking rows",
+                               LockSql(), {id_array}));
     if (options_.after_locks_for_testing) options_.after_locks_for_testing();
     ASSIGN_OR_RETURN(PgResult rewritten,
-                     PgExec(conn, "rewriting rows", RewriteSql(),
-                            {id_array, LsnText(plan.max_commit_lsn),
-                             absl::StrCat(plan.max_commit_time_us)}));
+                     TimedExec(options_, "rewrite_rows", conn, "rewriting rows",
+                               RewriteSql(),
+                               {id_array, LsnText(plan.max_commit_lsn),
+                                absl::StrCat(plan.max_commit_time_us)}));
     result->rows_upserted +=
         std::strtoull(PQgetvalue(rewritten.get(), 0, 0), nullptr, 10);
     result->rows_deleted +=
@@ -299,9 +323,10 @@ absl::Status EnrichedRowWriter::RewriteInTransaction(
     }
     ASSIGN_OR_RETURN(
         PgResult stored,
-        PgExec(conn, "storing offsets", OffsetsSql(),
-               {options_.consumer_group, PgArrayLiteral(topics),
-                PgArrayLiteral(partitions), PgArrayLiteral(next_offsets)}));
+        TimedExec(options_, "store_offsets", conn, "storing offsets",
+                  OffsetsSql(),
+                  {options_.consumer_group, PgArrayLiteral(topics),
+                   PgArrayLiteral(partitions), PgArrayLiteral(next_offsets)}));
   }
   return absl::OkStatus();
 }
@@ -322,8 +347,8 @@ absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
   // other work, and the last chunk, goes in the transaction of the offsets.
   std::vector<std::string> ids;
   {
-    ASSIGN_OR_RETURN(PgResult begin,
-                     PgExec(conn, "beginning the batch", "BEGIN"));
+    ASSIGN_OR_RETURN(PgResult begin, TimedExec(options_, "begin", conn,
+                                               "beginning the batch", "BEGIN"));
     absl::StatusOr<std::vector<std::string>> resolved = ResolveIds(plan);
     if (!resolved.ok()) {
       rollback();
@@ -343,14 +368,14 @@ absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
     std::vector<std::string> part(ids.begin() + start, ids.begin() + end);
     if (PQtransactionStatus(conn) == PQTRANS_IDLE) {
       absl::StatusOr<PgResult> begin =
-          PgExec(conn, "beginning the batch", "BEGIN");
+          TimedExec(options_, "begin", conn, "beginning the batch", "BEGIN");
       if (!begin.ok()) return begin.status();
     }
     absl::Status status =
         RewriteInTransaction(part, plan, last ? &offsets : nullptr, &result);
     if (status.ok()) {
       absl::StatusOr<PgResult> commit =
-          PgExec(conn, "committing the batch", "COMMIT");
+          TimedExec(options_, "commit", conn, "committing the batch", "COMMIT");
       status = commit.status();
     }
     if (!status.ok()) {

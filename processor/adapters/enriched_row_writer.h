@@ -65,21 +65,15 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "processor/core/affected_conversations.h"
+#include "processor/core/batch_writer.h"
 #include "processor/core/consumed_batch.h"
 
 struct pg_conn;
 
 namespace enrich::processor {
-
-struct WriteResult {
-  // Distinct conversation ids the batch rewrote (after fan-out resolution).
-  size_t conversations = 0;
-  // Rows inserted or updated (unchanged rows are not rewritten).
-  size_t rows_upserted = 0;
-  size_t rows_deleted = 0;
-  size_t transactions = 0;
-};
 
 // One of the writer's statements, as sent (parameters $1...), for plans.
 struct WriterStatement {
@@ -87,7 +81,7 @@ struct WriterStatement {
   std::string sql;
 };
 
-class EnrichedRowWriter {
+class EnrichedRowWriter : public BatchWriter {
  public:
   struct Options {
     // The group whose offsets Apply stores and StoredOffsets reads.
@@ -97,6 +91,10 @@ class EnrichedRowWriter {
     // Test seam: called inside the transaction after the row locks are held
     // and before the fresh state is read (step 3 -> 4). Empty in production.
     std::function<void()> after_locks_for_testing;
+    // Called after each statement of Apply with its name (as in
+    // HotStatements(), plus "begin" and "commit") and duration, e.g. for a
+    // latency histogram. Empty: not called.
+    std::function<void(absl::string_view, absl::Duration)> statement_observer;
   };
 
   static absl::StatusOr<std::unique_ptr<EnrichedRowWriter>> Connect(
@@ -109,7 +107,7 @@ class EnrichedRowWriter {
   // file comment). An empty plan with offsets only stores the offsets.
   absl::StatusOr<WriteResult> Apply(
       const AffectedConversations& plan,
-      const std::vector<PartitionOffset>& offsets);
+      const std::vector<PartitionOffset>& offsets) override;
 
   // The offsets stored for this writer's consumer group and `topic`.
   absl::StatusOr<std::vector<PartitionOffset>> StoredOffsets(

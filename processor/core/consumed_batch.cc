@@ -28,7 +28,9 @@ void ConsumedBatchBuilder::Add(const ConsumedRecord& record) {
   absl::Status planned = planner_.Add(event);
   if (!planned.ok()) {
     dead_letters_.push_back({record, std::string(planned.message())});
+    return;
   }
+  commit_times_us_.push_back(event.commit_time_us());
 }
 
 ConsumedBatch ConsumedBatchBuilder::Take() {
@@ -38,10 +40,12 @@ ConsumedBatch ConsumedBatchBuilder::Take() {
     batch.offsets.push_back({partition.first, partition.second, next});
   }
   batch.dead_letters = std::move(dead_letters_);
+  batch.commit_times_us = std::move(commit_times_us_);
   batch.records = records_;
   batch.tombstones = tombstones_;
   next_offsets_.clear();
   dead_letters_.clear();
+  commit_times_us_.clear();
   records_ = 0;
   tombstones_ = 0;
   return batch;

@@ -59,6 +59,9 @@ struct ConsumedBatch {
   // One entry per partition seen, ordered by (topic, partition).
   std::vector<PartitionOffset> offsets;
   std::vector<DeadLetter> dead_letters;
+  // The source commit time (microseconds since the Unix epoch) of every
+  // planned event, for the freshness histogram.
+  std::vector<int64_t> commit_times_us;
   size_t records = 0;
   size_t tombstones = 0;
 
@@ -84,6 +87,7 @@ class ConsumedBatchBuilder {
   AffectedConversationsPlanner planner_;
   absl::btree_map<std::pair<std::string, int32_t>, int64_t> next_offsets_;
   std::vector<DeadLetter> dead_letters_;
+  std::vector<int64_t> commit_times_us_;
   size_t records_ = 0;
   size_t tombstones_ = 0;
 };

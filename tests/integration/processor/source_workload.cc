@@ -270,14 +270,18 @@ std::string ReadContractFile(const std::string& name) {
   return ReadFile(absl::StrCat(enrich::testing::ContractDir(), "/", name));
 }
 
-absl::Status PrepareDatabase(PgTestConnection& conn) {
+absl::Status PrepareTargetDatabase(PgTestConnection& conn) {
   ASSIGN_OR_RETURN(std::vector<Migration> migrations,
                    OrderMigrations(EmbeddedMigrations()));
   ASSIGN_OR_RETURN(
       MigrationReport report,
       ApplyMigrations(enrich::testing::Services().pg_dsn, migrations));
-  RETURN_IF_ERROR(conn.Exec(ReadFile(absl::StrCat(
-      enrich::testing::ContractDir(), "/enriched_reference.sql"))));
+  return conn.Exec(ReadFile(
+      absl::StrCat(enrich::testing::ContractDir(), "/enriched_reference.sql")));
+}
+
+absl::Status PrepareDatabase(PgTestConnection& conn) {
+  RETURN_IF_ERROR(PrepareTargetDatabase(conn));
   return conn.Exec(kCaptureSql);
 }
 

@@ -27,6 +27,10 @@ std::string ReadContractFile(const std::string& name);
 // triggers (idempotent).
 absl::Status PrepareDatabase(PgTestConnection& conn);
 
+// Creates the migrations' tables and the reference view only (no capture
+// triggers): for end-to-end tests where enrich-cdc reads the WAL.
+absl::Status PrepareTargetDatabase(PgTestConnection& conn);
+
 // Empties the source tables, the enriched table, the offsets and the capture
 // log.
 absl::Status ResetDatabase(PgTestConnection& conn);

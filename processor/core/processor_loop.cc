@@ -1,0 +1,213 @@
+#include "processor/core/processor_loop.h"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "processor/core/consumed_batch.h"
+#include "processor/core/database_errors.h"
+
+namespace enrich::processor {
+
+ProcessorProbe::ProcessorProbe(MetricsRegistry* registry)
+    : records(registry->AddCounter("enrich_processor_records_total",
+                                   "Kafka records consumed.")),
+      tombstones(registry->AddCounter(
+          "enrich_processor_tombstones_total",
+          "Tombstone records skipped (they only advance offsets).")),
+      dead_letters(registry->AddCounter(
+          "enrich_processor_dead_letters_total",
+          "Records sent to the dead-letter topic (undecodable or "
+          "unplannable).")),
+      dropped_on_rebalance(registry->AddCounter(
+          "enrich_processor_records_dropped_on_rebalance_total",
+          "Unapplied records dropped because the assignment changed (they "
+          "are consumed again from the stored offsets).")),
+      batches(registry->AddCounter("enrich_processor_batches_total",
+                                   "Batches committed.")),
+      conversations_rewritten(registry->AddCounter(
+          "enrich_processor_conversations_total",
+          "Conversations recomputed (after fan-out resolution).")),
+      rows_upserted(registry->AddCounter(
+          "enrich_processor_rows_upserted_total",
+          "Enriched rows inserted or rewritten because they changed.")),
+      rows_deleted(registry->AddCounter("enrich_processor_rows_deleted_total",
+                                        "Enriched rows deleted.")),
+      retries(registry->AddCounter(
+          "enrich_processor_retries_total",
+          "Batch attempts retried after a retriable database or Kafka "
+          "error.")),
+      batch_records(registry->AddHistogram("enrich_processor_batch_records",
+                                           "Records per committed batch.",
+                                           ExponentialBuckets(1, 4, 9))),
+      batch_seconds(registry->AddHistogram(
+          "enrich_processor_batch_apply_seconds",
+          "Time to apply one batch (dead letters, rows and offsets), "
+          "retries included.",
+          LatencyBucketsSeconds())),
+      freshness_seconds(registry->AddHistogram(
+          "enrich_processor_freshness_seconds",
+          "Per event: time from the source commit to the commit of the "
+          "enriched rows it affected.",
+          LatencyBucketsSeconds())),
+      last_freshness_seconds(registry->AddGauge(
+          "enrich_processor_last_freshness_seconds",
+          "Freshness of the newest event of the last committed batch.")),
+      last_commit_unix_seconds(
+          registry->AddGauge("enrich_processor_last_commit_unix_seconds",
+                             "When the last batch was committed.")) {}
+
+ProcessorLoop::ProcessorLoop(RecordSource* source, BatchWriter* writer,
+                             DeadLetterSink* dead_letters,
+                             ProcessorProbe* probe, Logger* log,
+                             ProcessorLoopOptions options)
+    : source_(source),
+      writer_(writer),
+      dead_letters_(dead_letters),
+      probe_(probe),
+      log_(log),
+      options_(std::move(options)) {}
+
+absl::Status ProcessorLoop::Run(const std::atomic<bool>& stop) {
+  ConsumedBatchBuilder builder(options_.schema);
+  uint64_t generation = source_->assignment_generation();
+  bool ready = false;
+  auto set_ready = [&](bool now_ready, const std::string& reason) {
+    if (now_ready == ready) return;
+    ready = now_ready;
+    if (options_.on_readiness) options_.on_readiness(ready, reason);
+  };
+  while (true) {
+    absl::Time batch_deadline = absl::InfiniteFuture();
+    while (builder.records() < options_.max_batch_records &&
+           !stop.load(std::memory_order_relaxed)) {
+      if (options_.on_iteration) options_.on_iteration();
+      const absl::Time now = options_.clock();
+      if (now >= batch_deadline) break;
+      if (builder.records() == 0 && options_.finished && options_.finished()) {
+        return absl::OkStatus();
+      }
+      const absl::Duration timeout =
+          std::min(options_.poll_timeout,
+                   std::max(absl::ZeroDuration(), batch_deadline - now));
+      absl::StatusOr<std::optional<ConsumedRecord>> polled =
+          source_->Poll(timeout);
+      if (source_->assignment_generation() != generation) {
+        generation = source_->assignment_generation();
+        if (builder.records() > 0) {
+          ConsumedBatch dropped = builder.Take();
+          probe_->dropped_on_rebalance->Increment(dropped.records);
+          log_->Info("assignment changed: dropped unapplied records",
+                     {{"records", absl::StrCat(dropped.records)}});
+          batch_deadline = absl::InfiniteFuture();
+        }
+      }
+      if (!polled.ok()) {
+        if (polled.status().code() != absl::StatusCode::kUnavailable) {
+          return polled.status();
+        }
+        set_ready(false, polled.status().ToString());
+        log_->Warn("consuming", {{"error", polled.status().ToString()}});
+        continue;
+      }
+      set_ready(true, "");
+      if (!polled->has_value()) continue;
+      if (builder.records() == 0) {
+        batch_deadline = options_.clock() + options_.max_batch_wait;
+      }
+      builder.Add(**polled);
+    }
+    ConsumedBatch batch = builder.Take();
+    if (!batch.empty()) {
+      absl::Status committed = Commit(batch, stop);
+      if (!committed.ok()) return committed;
+    }
+    if (stop.load(std::memory_order_relaxed)) return absl::OkStatus();
+  }
+}
+
+absl::Status ProcessorLoop::Commit(ConsumedBatch& batch,
+                                   const std::atomic<bool>& stop) {
+  const absl::Time start = options_.clock();
+  probe_->records->Increment(batch.records);
+  probe_->tombstones->Increment(batch.tombstones);
+  // On SIGTERM a retriable error still gets a short grace to clear, so the
+  // batch in hand is committed whenever the database allows it.
+  const absl::Duration kShutdownGrace = absl::Seconds(20);
+  std::optional<absl::Time> stop_seen;
+  auto stop_requested = [&] {
+    if (!stop.load(std::memory_order_relaxed)) return false;
+    if (!stop_seen) stop_seen = options_.clock();
+    return options_.clock() - *stop_seen > kShutdownGrace;
+  };
+  auto on_retry = [&](absl::string_view what) {
+    return [this, what](const absl::Status& error, absl::Duration backoff) {
+      probe_->retries->Increment();
+      if (options_.on_readiness) options_.on_readiness(false, error.ToString());
+      log_->Warn(absl::StrCat(what, " failed; retrying"),
+                 {{"error", error.ToString()},
+                  {"backoff", absl::FormatDuration(backoff)}});
+    };
+  };
+  if (!batch.dead_letters.empty()) {
+    for (const DeadLetter& d : batch.dead_letters) {
+      log_->Warn("dead letter",
+                 {{"topic", d.record.topic},
+                  {"partition", absl::StrCat(d.record.partition)},
+                  {"offset", absl::StrCat(d.record.offset)},
+                  {"reason", d.reason}});
+    }
+    // Kafka delivery failures are transient until proven otherwise: the
+    // sink reports Unavailable for them.
+    absl::Status sent = RetryWithBackoff(
+        [&] { return dead_letters_->Send(batch.dead_letters); }, options_.retry,
+        options_.sleep, stop_requested, on_retry("sending dead letters"));
+    if (!sent.ok()) {
+      return absl::Status(
+          sent.code(),
+          absl::StrCat("sending ", batch.dead_letters.size(),
+                       " dead letters (nothing stored for this batch): ",
+                       sent.message()));
+    }
+    probe_->dead_letters->Increment(batch.dead_letters.size());
+  }
+  WriteResult result;
+  absl::Status applied = RetryWithBackoff(
+      [&]() -> absl::Status {
+        absl::StatusOr<WriteResult> r =
+            writer_->Apply(batch.plan, batch.offsets);
+        if (!r.ok()) return r.status();
+        result = *r;
+        return absl::OkStatus();
+      },
+      options_.retry, options_.sleep, stop_requested,
+      on_retry("applying the batch"));
+  if (!applied.ok()) return applied;
+  const absl::Time committed = options_.clock();
+  source_->Committed(batch.offsets);
+  probe_->batches->Increment();
+  probe_->batch_records->Observe(static_cast<double>(batch.records));
+  probe_->batch_seconds->Observe(absl::ToDoubleSeconds(committed - start));
+  probe_->conversations_rewritten->Increment(result.conversations);
+  probe_->rows_upserted->Increment(result.rows_upserted);
+  probe_->rows_deleted->Increment(result.rows_deleted);
+  const int64_t now_us = absl::ToUnixMicros(committed);
+  int64_t newest = 0;
+  for (int64_t t : batch.commit_times_us) {
+    if (t <= 0) continue;  // no commit time (not from enrich-cdc)
+    probe_->freshness_seconds->Observe(static_cast<double>(now_us - t) / 1e6);
+    newest = std::max(newest, t);
+  }
+  if (newest > 0) {
+    probe_->last_freshness_seconds->Set(static_cast<double>(now_us - newest) /
+                                        1e6);
+  }
+  probe_->last_commit_unix_seconds->Set(
+      absl::ToDoubleSeconds(committed - absl::UnixEpoch()));
+  if (options_.on_readiness) options_.on_readiness(true, "");
+  if (options_.on_committed) options_.on_committed(batch, result);
+  return absl::OkStatus();
+}
+
+}  // namespace enrich::processor

@@ -1,0 +1,117 @@
+// The consume loop of `enrich-processor run`: polls records, builds bounded
+// batches, sends dead letters, applies each batch with its offsets in one
+// transaction, and reports metrics. Pure: Kafka and PostgreSQL sit behind
+// the seams of batch_writer.h, the clock and sleep are injected.
+//
+//   ProcessorProbe probe(&registry);
+//   ProcessorLoop loop(&source, &writer, &dead_letters, &probe, &log, {});
+//   absl::Status s = loop.Run(stop);  // returns once `stop` is set and the
+//                                     // batch in hand is committed
+//
+// One batch, in order:
+//   1. poll until `max_batch_records` records, or `max_batch_wait` after the
+//      batch's first record, or stop is requested;
+//   2. if the assignment changed while polling, drop the records polled
+//      before the change (the new assignment re-read the stored offsets, so
+//      they are polled again by whoever owns their partition now);
+//   3. dead letters to the dead-letter topic, retried with backoff until
+//      acknowledged (never skipped: their offsets are stored in step 4);
+//   4. BatchWriter::Apply(plan, offsets), retried with backoff while the
+//      error is retriable (kAborted, kUnavailable); any other error ends
+//      Run() with that error, nothing stored for the batch.
+// Tombstones only advance offsets. Freshness (now minus each event's source
+// commit time) is observed once the batch's transaction committed.
+//
+// Not thread-safe: Run() on one thread; `stop` may be set from any thread
+// (a signal handler sets an atomic).
+#ifndef ENRICH_PROCESSOR_CORE_PROCESSOR_LOOP_H_
+#define ENRICH_PROCESSOR_CORE_PROCESSOR_LOOP_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "cdc/common/log.h"
+#include "cdc/common/metrics.h"
+#include "processor/core/batch_writer.h"
+#include "processor/core/retry.h"
+
+namespace enrich::processor {
+
+// The loop's metrics, registered once.
+class ProcessorProbe {
+ public:
+  explicit ProcessorProbe(MetricsRegistry* registry);
+  ProcessorProbe(const ProcessorProbe&) = delete;
+  ProcessorProbe& operator=(const ProcessorProbe&) = delete;
+
+  Counter* records;
+  Counter* tombstones;
+  Counter* dead_letters;
+  Counter* dropped_on_rebalance;
+  Counter* batches;
+  Counter* conversations_rewritten;
+  Counter* rows_upserted;
+  Counter* rows_deleted;
+  Counter* retries;
+  Histogram* batch_records;
+  Histogram* batch_seconds;
+  Histogram* freshness_seconds;
+  Gauge* last_freshness_seconds;
+  Gauge* last_commit_unix_seconds;
+};
+
+struct ProcessorLoopOptions {
+  std::string schema = "public";
+  size_t max_batch_records = 5000;
+  absl::Duration max_batch_wait = absl::Milliseconds(200);
+  absl::Duration poll_timeout = absl::Milliseconds(100);
+  RetryPolicy retry;
+  std::function<absl::Time()> clock = absl::Now;
+  std::function<void(absl::Duration)> sleep = [](absl::Duration d) {
+    absl::SleepFor(d);
+  };
+  // Called on every loop iteration (liveness) and with the loop's state
+  // (ready: false while a database or Kafka error is being retried).
+  std::function<void()> on_iteration;
+  std::function<void(bool ready, const std::string& reason)> on_readiness;
+  // Called after every committed batch (replay progress).
+  std::function<void(const ConsumedBatch&, const WriteResult&)> on_committed;
+  // Ends Run() with OK when it returns true while no batch is open (replay:
+  // caught up).
+  std::function<bool()> finished;
+};
+
+class ProcessorLoop {
+ public:
+  // Everything passed must outlive the loop.
+  ProcessorLoop(RecordSource* source, BatchWriter* writer,
+                DeadLetterSink* dead_letters, ProcessorProbe* probe,
+                Logger* log, ProcessorLoopOptions options);
+  ProcessorLoop(const ProcessorLoop&) = delete;
+  ProcessorLoop& operator=(const ProcessorLoop&) = delete;
+
+  // Runs until `stop` is set (then finishes and commits the batch in hand,
+  // and returns OK), options.finished() holds, or a non-retriable error
+  // (returned; the failed batch's offsets are not stored).
+  absl::Status Run(const std::atomic<bool>& stop);
+
+ private:
+  absl::Status Commit(ConsumedBatch& batch, const std::atomic<bool>& stop);
+
+  RecordSource* source_;
+  BatchWriter* writer_;
+  DeadLetterSink* dead_letters_;
+  ProcessorProbe* probe_;
+  Logger* log_;
+  ProcessorLoopOptions options_;
+};
+
+}  // namespace enrich::processor
+
+#endif  // ENRICH_PROCESSOR_CORE_PROCESSOR_LOOP_H_

@@ -1,0 +1,295 @@
+// ProcessorLoop with fakes: batching bounds, tombstones, dead letters before
+// offsets, retries that never skip, permanent errors that store nothing,
+// rebalances that drop unapplied records, and SIGTERM finishing the batch.
+#include "processor/core/processor_loop.h"
+
+#include <atomic>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/unit/processor/event_builders.h"
+
+namespace enrich::processor {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+class FakeClock {
+ public:
+  absl::Time Now() const { return now_; }
+  void Advance(absl::Duration d) { now_ += d; }
+
+ private:
+  absl::Time now_ = absl::FromUnixSeconds(1700000000);
+};
+
+// Hands out queued records; an empty poll advances the clock by the
+// timeout. Actions run when their poll index is reached.
+class FakeSource : public RecordSource {
+ public:
+  explicit FakeSource(FakeClock* clock) : clock_(clock) {}
+  absl::StatusOr<std::optional<ConsumedRecord>> Poll(
+      absl::Duration timeout) override {
+    ++polls;
+    if (before_poll) before_poll(polls);
+    if (!errors.empty()) {
+      absl::Status s = errors.front();
+      errors.pop_front();
+      return s;
+    }
+    if (records.empty()) {
+      clock_->Advance(timeout);
+      if (stop_when_empty != nullptr) *stop_when_empty = true;
+      return std::nullopt;
+    }
+    ConsumedRecord r = records.front();
+    records.pop_front();
+    clock_->Advance(absl::Milliseconds(1));
+    return r;
+  }
+  uint64_t assignment_generation() const override { return generation; }
+  void Committed(const std::vector<PartitionOffset>& offsets) override {
+    committed.push_back(offsets);
+  }
+
+  std::deque<ConsumedRecord> records;
+  std::deque<absl::Status> errors;
+  uint64_t generation = 0;
+  int polls = 0;
+  std::function<void(int)> before_poll;
+  std::atomic<bool>* stop_when_empty = nullptr;
+  std::vector<std::vector<PartitionOffset>> committed;
+
+ private:
+  FakeClock* clock_;
+};
+
+class FakeWriter : public BatchWriter {
+ public:
+  absl::StatusOr<WriteResult> Apply(
+      const AffectedConversations& plan,
+      const std::vector<PartitionOffset>& offsets) override {
+    ++attempts;
+    if (!failures.empty()) {
+      absl::Status s = failures.front();
+      failures.pop_front();
+      return s;
+    }
+    plans.push_back(plan);
+    stored.push_back(offsets);
+    WriteResult r;
+    r.conversations = plan.conversation_ids.size();
+    r.rows_upserted = plan.conversation_ids.size();
+    return r;
+  }
+  std::deque<absl::Status> failures;
+  std::vector<AffectedConversations> plans;
+  std::vector<std::vector<PartitionOffset>> stored;
+  int attempts = 0;
+};
+
+class FakeDeadLetters : public DeadLetterSink {
+ public:
+  explicit FakeDeadLetters(FakeWriter* writer) : writer_(writer) {}
+  absl::Status Send(const std::vector<DeadLetter>& d) override {
+    if (!failures.empty()) {
+      absl::Status s = failures.front();
+      failures.pop_front();
+      return s;
+    }
+    // Dead letters must be durable before any offset is stored.
+    stored_before.push_back(writer_->stored.size());
+    for (const DeadLetter& x : d) sent.push_back(x);
+    return absl::OkStatus();
+  }
+  std::deque<absl::Status> failures;
+  std::vector<DeadLetter> sent;
+  std::vector<size_t> stored_before;
+
+ private:
+  FakeWriter* writer_;
+};
+
+const char kConv1[] = "00000000-0000-0000-0000-000000000001";
+const char kConv2[] = "00000000-0000-0000-0000-000000000002";
+
+ConsumedRecord Record(const std::string& topic, int32_t partition,
+                      int64_t offset, std::optional<std::string> value) {
+  return {topic, partition, offset, "key", std::move(value)};
+}
+
+std::string ConversationInsert(const std::string& id) {
+  v1::ChangeEvent event = testing::MakeEvent(
+      v1::INSERT, "raw_support_conversations",
+      testing::MakeRow({{"id", id}, {"user_id", std::nullopt}}), std::nullopt,
+      /*commit_lsn=*/1700000000000);
+  return event.SerializeAsString();
+}
+
+class ProcessorLoopTest : public ::testing::Test {
+ protected:
+  ProcessorLoopTest()
+      : source_(&clock_),
+        dead_letters_(&writer_),
+        probe_(&registry_),
+        log_(
+            "test", [this](const std::string& line) { lines_.push_back(line); },
+            [this] { return clock_.Now(); }) {
+    options_.clock = [this] { return clock_.Now(); };
+    options_.sleep = [this](absl::Duration d) {
+      slept_ += d;
+      clock_.Advance(d);
+    };
+    options_.max_batch_records = 3;
+    options_.max_batch_wait = absl::Milliseconds(200);
+    source_.stop_when_empty = &stop_;
+  }
+
+  absl::Status Run() {
+    ProcessorLoop loop(&source_, &writer_, &dead_letters_, &probe_, &log_,
+                       options_);
+    return loop.Run(stop_);
+  }
+
+  FakeClock clock_;
+  FakeSource source_;
+  FakeWriter writer_;
+  FakeDeadLetters dead_letters_;
+  MetricsRegistry registry_;
+  ProcessorProbe probe_;
+  std::vector<std::string> lines_;
+  Logger log_;
+  ProcessorLoopOptions options_;
+  std::atomic<bool> stop_{false};
+  absl::Duration slept_;
+};
+
+TEST_F(ProcessorLoopTest, BatchesAreBoundedByCountAndOffsetsCoverTombstones) {
+  source_.records = {Record("t", 0, 10, ConversationInsert(kConv1)),
+                     Record("t", 0, 11, std::nullopt),
+                     Record("t", 1, 5, ConversationInsert(kConv2)),
+                     Record("t", 1, 6, ConversationInsert(kConv2))};
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(writer_.stored.size(), 2u);
+  EXPECT_THAT(writer_.stored[0], ElementsAre(PartitionOffset{"t", 0, 12},
+                                             PartitionOffset{"t", 1, 6}));
+  EXPECT_THAT(writer_.stored[1], ElementsAre(PartitionOffset{"t", 1, 7}));
+  EXPECT_EQ(writer_.plans[0].conversation_ids.size(), 2u);
+  EXPECT_EQ(probe_.tombstones->Value(), 1u);
+  EXPECT_EQ(probe_.records->Value(), 4u);
+  EXPECT_EQ(source_.committed.size(), 2u);
+  EXPECT_EQ(probe_.freshness_seconds->Read().count, 3u);
+}
+
+TEST_F(ProcessorLoopTest, BatchIsBoundedByTimeAfterItsFirstRecord) {
+  options_.max_batch_records = 1000;
+  source_.records = {Record("t", 0, 0, ConversationInsert(kConv1))};
+  int polls_at_commit = 0;
+  source_.stop_when_empty = nullptr;
+  source_.before_poll = [&](int poll) {
+    if (!writer_.stored.empty() && polls_at_commit == 0) {
+      polls_at_commit = poll;
+      stop_ = true;
+    }
+  };
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(writer_.stored.size(), 1u);
+  // 200 ms of 100 ms polls after the record, then the commit.
+  EXPECT_LE(polls_at_commit, 5);
+}
+
+TEST_F(ProcessorLoopTest, DeadLettersAreSentBeforeTheOffsetsAreStored) {
+  source_.records = {Record("t", 0, 0, std::string("\xff\xff garbage")),
+                     Record("t", 0, 1, ConversationInsert(kConv1))};
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(dead_letters_.sent.size(), 1u);
+  EXPECT_EQ(dead_letters_.sent[0].record.offset, 0);
+  EXPECT_THAT(dead_letters_.stored_before, ElementsAre(0u));
+  ASSERT_EQ(writer_.stored.size(), 1u);
+  EXPECT_THAT(writer_.stored[0], ElementsAre(PartitionOffset{"t", 0, 2}));
+  EXPECT_EQ(probe_.dead_letters->Value(), 1u);
+}
+
+TEST_F(ProcessorLoopTest, DeadLetterFailureIsRetriedNeverSkipped) {
+  dead_letters_.failures = {absl::UnavailableError("broker down"),
+                            absl::UnavailableError("broker down")};
+  source_.records = {Record("t", 0, 0, std::string("junk"))};
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(dead_letters_.sent.size(), 1u);
+  EXPECT_EQ(writer_.stored.size(), 1u);
+  EXPECT_EQ(probe_.retries->Value(), 2u);
+}
+
+TEST_F(ProcessorLoopTest, RetriableDatabaseErrorsAreRetriedWithBackoff) {
+  writer_.failures = {absl::UnavailableError("connection lost"),
+                      absl::AbortedError("deadlock detected"),
+                      absl::UnavailableError("connection lost")};
+  source_.records = {Record("t", 0, 0, ConversationInsert(kConv1))};
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(writer_.attempts, 4);
+  ASSERT_EQ(writer_.stored.size(), 1u);
+  // 100 + 200 + 400 ms.
+  EXPECT_EQ(slept_, absl::Milliseconds(700));
+}
+
+TEST_F(ProcessorLoopTest, PermanentErrorStopsWithoutStoringOffsets) {
+  writer_.failures = {absl::PermissionDeniedError(
+      "permission denied for table enriched_support_conversations")};
+  source_.records = {Record("t", 0, 0, ConversationInsert(kConv1))};
+  absl::Status s = Run();
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(writer_.stored, IsEmpty());
+  EXPECT_THAT(source_.committed, IsEmpty());
+  EXPECT_EQ(writer_.attempts, 1);
+}
+
+TEST_F(ProcessorLoopTest, AssignmentChangeDropsUnappliedRecords) {
+  options_.max_batch_records = 10;
+  source_.records = {Record("t", 0, 0, ConversationInsert(kConv1)),
+                     Record("t", 0, 1, ConversationInsert(kConv1)),
+                     Record("t", 1, 7, ConversationInsert(kConv2))};
+  // The rebalance happens inside the third poll: the record it returns
+  // belongs to the new assignment.
+  source_.before_poll = [&](int poll) {
+    if (poll == 3) ++source_.generation;
+  };
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(writer_.stored.size(), 1u);
+  EXPECT_THAT(writer_.stored[0], ElementsAre(PartitionOffset{"t", 1, 8}));
+  EXPECT_EQ(probe_.dropped_on_rebalance->Value(), 2u);
+}
+
+TEST_F(ProcessorLoopTest, StopFinishesAndCommitsTheBatchInHand) {
+  options_.max_batch_records = 100;
+  options_.max_batch_wait = absl::Hours(1);
+  source_.stop_when_empty = nullptr;
+  source_.records = {Record("t", 0, 0, ConversationInsert(kConv1)),
+                     Record("t", 0, 1, ConversationInsert(kConv2))};
+  source_.before_poll = [&](int poll) {
+    if (poll == 3) stop_ = true;  // SIGTERM
+  };
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(writer_.stored.size(), 1u);
+  EXPECT_THAT(writer_.stored[0], ElementsAre(PartitionOffset{"t", 0, 2}));
+}
+
+TEST_F(ProcessorLoopTest, TransientConsumerErrorsAreLoggedAndPolledThrough) {
+  source_.errors = {absl::UnavailableError("broker transport failure")};
+  source_.records = {Record("t", 0, 0, ConversationInsert(kConv1))};
+  ASSERT_TRUE(Run().ok());
+  EXPECT_EQ(writer_.stored.size(), 1u);
+}
+
+TEST_F(ProcessorLoopTest, FatalConsumerErrorEndsTheRun) {
+  source_.errors = {absl::InternalError("fatal: fenced")};
+  EXPECT_EQ(Run().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(writer_.stored, IsEmpty());
+}
+
+}  // namespace
+}  // namespace enrich::processor

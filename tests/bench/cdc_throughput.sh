@@ -26,6 +26,11 @@
 #      before it is stopped with SIGTERM;
 #   5. prints the table, and checks the counts (pg_recvlogical's file is
 #      decoded message by message; enrich-cdc's /metrics events counter).
+#      For diagnosis it also prints the CPU of each walsender, the Kafka
+#      broker's CPU, and scheduler wait times (on a shared machine "waiting
+#      for a CPU" is other people's load); with BENCH_KEEP=1 the state dir
+#      keeps enrich-cdc's log, its final /metrics, and a per-poll trace of
+#      confirmed LSN, RSS and CPU (enrich-cdc.progress.tsv).
 #
 # Environment (defaults in brackets):
 #   BENCH_SMALL_TX [10000]        small transactions
@@ -98,6 +103,14 @@ cpu_seconds() {
   stat=${stat##*) }
   # after the comm field: state is field 3, utime 14, stime 15 (1-based).
   awk -v t="$clk_tck" '{ printf "%.2f", ($12 + $13) / t }' <<<"$stat"
+}
+
+# "on-CPU seconds, seconds spent runnable but waiting for a CPU" of one
+# thread (the main thread for a pid), from the scheduler's statistics.
+sched_seconds() {
+  local run wait
+  read -r run wait _ 2>/dev/null <"/proc/$1/schedstat" || return 0
+  awk -v r="$run" -v w="$wait" 'BEGIN { printf "%.2f %.2f", r / 1e9, w / 1e9 }'
 }
 
 cleanup() {
@@ -208,13 +221,14 @@ timeout "$leg_timeout" /usr/bin/time -f "%U %S %M" -o "$state/recvlogical.time" 
   -o publication_names="$publication" -P pgoutput -f "$recv_out" --no-loop \
   -E "$end_lsn" 2>"$state/recvlogical.err" &
 recv_pid=$!
-recv_ws_cpu=""
+recv_ws_cpu="" recv_ws_sched=""
 while kill -0 "$recv_pid" 2>/dev/null; do
   # CPU of the walsender serving it (the physical limit of both legs).
   ws=$(psql_val "SELECT coalesce(active_pid, 0) FROM pg_replication_slots
                  WHERE slot_name = '$slot_recv'" 2>/dev/null || echo 0)
   if ((started_pg)) && [[ "$ws" =~ ^[1-9][0-9]*$ ]]; then
     c=$(cpu_seconds "$ws"); [[ -n "$c" ]] && recv_ws_cpu=$c
+    c=$(sched_seconds "$ws"); [[ -n "$c" ]] && recv_ws_sched=$c
   fi
   sleep 0.25
 done
@@ -241,15 +255,24 @@ ENRICH_PG_DSN="$pg_dsn" ENRICH_KAFKA_BROKERS="$brokers" "$state/enrich-cdc" \
   --snapshot=never --metrics-addr=127.0.0.1:0 --spill-dir="$state/spill" \
   "${extra_args[@]}" >"$cdc_log" 2>&1 &
 cdc_pid=$!
-cdc_ws_cpu="" reached=0 deadline=$(($(date +%s) + leg_timeout))
+cdc_ws_cpu="" cdc_ws_sched="" reached=0 deadline=$(($(date +%s) + leg_timeout))
+kafka_cpu0=""
+((started_kafka)) && kafka_cpu0=$(cpu_seconds "$(kafka_pid "$state")")
+# A trace for diagnosis (kept with BENCH_KEEP=1): one line per poll.
+trace="$state/enrich-cdc.progress.tsv"
+echo -e "seconds\tconfirmed_flush_lsn\tmb_confirmed\trss_mb\tcdc_cpu_s\twalsender_cpu_s" >"$trace"
 while :; do
   row=$(psql_val "SELECT (confirmed_flush_lsn >= '$end_lsn'::pg_lsn)::int || ' ' ||
-                         coalesce(active_pid, 0)
+                         coalesce(active_pid, 0) || ' ' || confirmed_flush_lsn || ' ' ||
+                         (pg_wal_lsn_diff(confirmed_flush_lsn, '$start_lsn_cdc') / 1048576)::int
                   FROM pg_replication_slots WHERE slot_name = '$slot_cdc'" 2>/dev/null || true)
-  read -r done_flag ws <<<"${row:-0 0}"
+  read -r done_flag ws confirmed confirmed_mb <<<"${row:-0 0 ? ?}"
   if ((started_pg)) && [[ "$ws" =~ ^[1-9][0-9]*$ ]]; then
     c=$(cpu_seconds "$ws"); [[ -n "$c" ]] && cdc_ws_cpu=$c
+    c=$(sched_seconds "$ws"); [[ -n "$c" ]] && cdc_ws_sched=$c
   fi
+  rss=$(awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$cdc_pid/status" 2>/dev/null || true)
+  echo -e "$(elapsed "$t0" "$(now)")\t$confirmed\t$confirmed_mb\t$rss\t$(cpu_seconds "$cdc_pid")\t${cdc_ws_cpu:-}" >>"$trace"
   [[ "$done_flag" == 1 ]] && { reached=1; break; }
   kill -0 "$cdc_pid" 2>/dev/null || break
   (($(date +%s) < deadline)) || break
@@ -259,9 +282,15 @@ t1=$(now)
 cdc_secs=$(elapsed "$t0" "$t1")
 cdc_hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$cdc_pid/status" 2>/dev/null || echo 0)
 cdc_cpu=$(cpu_seconds "$cdc_pid")
+cdc_main_sched=$(sched_seconds "$cdc_pid")
 metrics_addr=$(sed -n 's/.*msg="\{0,1\}metrics listening"\{0,1\} addr=\([0-9.:]*\).*/\1/p' "$cdc_log" | head -n 1)
 metrics=""
 [[ -n "$metrics_addr" ]] && metrics=$(curl -fsS --max-time 5 "http://$metrics_addr/metrics" 2>/dev/null || true)
+printf '%s\n' "$metrics" >"$state/enrich-cdc.metrics.txt"
+kafka_cpu=""
+if [[ -n "$kafka_cpu0" ]]; then
+  kafka_cpu=$(awk -v a="$kafka_cpu0" -v b="$(cpu_seconds "$(kafka_pid "$state")")" 'BEGIN { printf "%.2f", b - a }')
+fi
 cdc_rc=0
 if kill -0 "$cdc_pid" 2>/dev/null; then
   kill -TERM "$cdc_pid"
@@ -321,6 +350,10 @@ $(printf '| %-33s | %7s | %7s | %9s | %12s | %15s | %11s |' "enrich-cdc -> Kafka
 
 ratio enrich-cdc / pg_recvlogical: $ratio
 enrich-cdc peak RSS (VmHWM): $hwm_mb MB
+scheduler (on CPU s / runnable but waiting for a CPU s): walsender for pg_recvlogical ${recv_ws_sched:-?},
+  walsender for enrich-cdc ${cdc_ws_sched:-?}, enrich-cdc main thread ${cdc_main_sched:-?}
+  (waiting for a CPU = other load on the machine; the rest of a leg's time is idle, waiting on I/O or the peer)
+Kafka broker CPU during the enrich-cdc leg: ${kafka_cpu:-?} s (same machine: it competes with the walsender and enrich-cdc)
 (enrich-cdc from its "streaming" log line, without start-up: ${stream_secs:-?} s, ${stream_rate:-?} changes/s, ratio ${stream_ratio:-?})
 
 checks: pg_recvlogical's file decoded: $(tr '\n' ' ' <<<"$recv_counts")

@@ -306,6 +306,14 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
     return absl::OkStatus();
   };
 
+  // Publishing a large transaction takes a while: keep serving deliveries
+  // and tell the server we are alive, or wal_sender_timeout would cut us off.
+  publisher->SetProgressCallback([&]() -> absl::Status {
+    health_->MarkLoopAlive();
+    sink_->Poll(absl::ZeroDuration());
+    RETURN_IF_ERROR(delivery_error);
+    return send_status(/*force=*/false);
+  });
   absl::Status loop_status;
   while (!stop_.load()) {
     health_->MarkLoopAlive();
@@ -342,6 +350,7 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
       }
     }
     sink_->Poll(absl::ZeroDuration());
+    in_flight_gauge->Set(static_cast<double>(acks.in_flight()));
     if (!delivery_error.ok()) {
       loop_status = delivery_error;
       break;
@@ -385,7 +394,6 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
     }
     if (now - last_gauges > absl::Seconds(5)) {
       last_gauges = now;
-      in_flight_gauge->Set(static_cast<double>(acks.in_flight()));
       if (confirmed_commit_time_us > 0) {
         confirmed_age->Set(
             (absl::ToUnixMicros(now) - confirmed_commit_time_us) / 1e6);

@@ -140,7 +140,11 @@ absl::flat_hash_map<std::string, std::string> DefaultRoutingColumns() {
 EventBuilder::EventBuilder(
     std::string topic_prefix,
     absl::flat_hash_map<std::string, TableRouting> tables)
-    : topic_prefix_(std::move(topic_prefix)), tables_(std::move(tables)) {}
+    : topic_prefix_(std::move(topic_prefix)),
+      tables_(std::move(tables)),
+      scratch_(std::make_unique<v1::ChangeEvent>()) {}
+
+EventBuilder::~EventBuilder() = default;
 
 std::string EventBuilder::TopicFor(const Relation& relation) const {
   return absl::StrCat(topic_prefix_, ".", relation.schema, ".", relation.table);
@@ -164,8 +168,9 @@ absl::StatusOr<const TableRouting*> RoutingFor(
 
 struct EventBuilder::Draft {
   Draft(const Relation& relation, const TableRouting& routing, v1::Operation op,
-        std::string topic)
-      : assembler(relation, routing) {
+        std::string topic, v1::ChangeEvent* scratch)
+      : assembler(relation, routing), event(*scratch) {
+    event.Clear();
     event.set_op(op);
     event.set_schema(relation.schema);
     event.set_table(relation.table);
@@ -178,15 +183,16 @@ struct EventBuilder::Draft {
     return std::move(built);
   }
   Assembler assembler;
-  v1::ChangeEvent event;
+  v1::ChangeEvent& event;
   BuiltEvent built;
 };
 
 absl::StatusOr<std::unique_ptr<EventBuilder::Draft>> EventBuilder::Start(
     const Relation& relation, int op) const {
   ASSIGN_OR_RETURN(const TableRouting* routing, RoutingFor(tables_, relation));
-  auto draft = std::make_unique<Draft>(
-      relation, *routing, static_cast<v1::Operation>(op), TopicFor(relation));
+  auto draft = std::make_unique<Draft>(relation, *routing,
+                                       static_cast<v1::Operation>(op),
+                                       TopicFor(relation), scratch_.get());
   RETURN_IF_ERROR(draft->assembler.CheckKeyColumns());
   return draft;
 }

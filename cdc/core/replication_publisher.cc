@@ -170,6 +170,9 @@ absl::Status ReplicationPublisher::PublishBuffered(
       [&](BuiltEvent& event, uint64_t index, bool last) -> absl::Status {
         coords.set_index_in_tx(index);
         coords.set_last_in_tx(last);
+        if (on_progress_ && index > 0 && index % kProgressInterval == 0) {
+          RETURN_IF_ERROR(on_progress_());
+        }
         // Concatenated serializations parse as one merged message.
         std::string value = event.partial_event + coords.SerializeAsString();
         return ProduceEvent(event, std::move(value));

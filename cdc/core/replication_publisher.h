@@ -17,6 +17,7 @@
 #define ENRICH_CDC_CORE_REPLICATION_PUBLISHER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -74,6 +75,15 @@ class ReplicationPublisher : public pgoutput::Handler {
                                   uint64_t consistent_lsn, uint64_t index,
                                   bool last);
 
+  // Called every kProgressInterval records while a committed transaction is
+  // being produced (a million-row transaction takes seconds): the caller
+  // serves deliveries and keeps the replication connection alive. An error
+  // stops publishing.
+  static constexpr uint64_t kProgressInterval = 10000;
+  void SetProgressCallback(std::function<absl::Status()> on_progress) {
+    on_progress_ = std::move(on_progress);
+  }
+
   // True between Begin and Commit, or while a streamed transaction is open.
   bool in_transaction() const;
   // LSN of the newest heartbeat message seen (0 if none).
@@ -121,6 +131,7 @@ class ReplicationPublisher : public pgoutput::Handler {
   absl::flat_hash_map<std::pair<std::string, int>, EventCounters>
       event_counters_;
 
+  std::function<absl::Status()> on_progress_;
   uint64_t heartbeat_lsn_ = 0;
   PublisherCounters counters_;
 };

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "proto/change_event.pb.h"
 #include "tests/unit/core/test_relations.h"
@@ -141,6 +142,31 @@ TEST(ReplicationPublisherMetricsTest, CountsEventsAndBytesPerTopicAndOp) {
             std::string::npos)
       << text;
   EXPECT_NE(text.find("enrich_cdc_event_bytes_total"), std::string::npos);
+}
+
+TEST_F(ReplicationPublisherTest,
+       LargeTransactionReportsProgressWhileProducing) {
+  int progress_calls = 0;
+  publisher_.SetProgressCallback([&] {
+    ++progress_calls;
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(publisher_.OnBegin({1, 0, 1}).ok());
+  for (int i = 0; i < 25000; ++i) {
+    ASSERT_TRUE(publisher_.OnInsert(InsertOf(absl::StrCat("m", i), "c1")).ok());
+  }
+  ASSERT_TRUE(publisher_.OnCommit({0, 1, 2, 0}).ok());
+  EXPECT_EQ(sink_.records.size(), 25000u);
+  EXPECT_EQ(progress_calls, 2);  // at records 10,000 and 20,000
+
+  publisher_.SetProgressCallback(
+      [] { return absl::UnavailableError("connection lost"); });
+  ASSERT_TRUE(publisher_.OnBegin({3, 0, 2}).ok());
+  for (int i = 0; i < 10001; ++i) {
+    ASSERT_TRUE(publisher_.OnInsert(InsertOf(absl::StrCat("n", i), "c1")).ok());
+  }
+  EXPECT_EQ(publisher_.OnCommit({0, 3, 4, 0}).code(),
+            absl::StatusCode::kUnavailable);
 }
 
 TEST_F(ReplicationPublisherTest, HeartbeatMessagesAreReportedOthersIgnored) {

@@ -7,7 +7,12 @@
 //   enrich-processor replay --from-beginning|--from-timestamp T|
 //                           --from-offsets t:p:o,...   re-apply history, then
 //                           exit (progress: events, rate, ETA)
-//   enrich-processor reconcile           not built yet (issue 4)
+//   enrich-processor reconcile [--chunk-size N] [--max-ids-per-second N]
+//                              [--chunk-pause-ms MS] [--dry-run]
+//                                        compare with the reference in
+//                                        key-ordered chunks, repair the
+//                                        differences, report them
+//                                        (progress: ids, rate, ETA)
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -34,6 +39,7 @@
 #include "processor/adapters/enriched_row_writer.h"
 #include "processor/adapters/kafka_dead_letter_sink.h"
 #include "processor/adapters/kafka_record_source.h"
+#include "processor/adapters/reconciler.h"
 #include "processor/adapters/schema_migrator.h"
 #include "processor/core/migrations.h"
 #include "processor/core/processor_loop.h"
@@ -55,6 +61,11 @@ struct RunConfig {
   std::string kafka_properties;
   int64_t batch_max_records = 5000;
   int64_t batch_max_wait_ms = 200;
+  // reconcile only
+  int64_t chunk_size = 1000;
+  int64_t max_ids_per_second = 0;
+  int64_t chunk_pause_ms = 0;
+  bool dry_run = false;
   // replay only
   bool from_beginning = false;
   std::string from_timestamp;
@@ -433,6 +444,104 @@ int Run(const RunConfig& config, bool replay, enrich::Logger& log) {
   return 0;
 }
 
+// `reconcile`: exit 0 when the walk finished (whatever it repaired), 1 on a
+// database error, 2 on bad options.
+int Reconcile(const RunConfig& config, enrich::Logger& log) {
+  using enrich::processor::Reconciler;
+  using enrich::processor::ReconcileReport;
+  if (config.pg_dsn.empty()) {
+    log.Error("--pg-dsn (or ENRICH_PG_DSN) is required");
+    return 2;
+  }
+  if (config.chunk_size < 1 || config.max_ids_per_second < 0 ||
+      config.chunk_pause_ms < 0) {
+    log.Error(
+        "--chunk-size must be >= 1, --max-ids-per-second and "
+        "--chunk-pause-ms >= 0");
+    return 2;
+  }
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  Reconciler::Options options;
+  options.chunk_size = static_cast<size_t>(config.chunk_size);
+  options.pacing.max_ids_per_second = config.max_ids_per_second;
+  options.pacing.chunk_pause = absl::Milliseconds(config.chunk_pause_ms);
+  options.dry_run = config.dry_run;
+  options.stop_requested = [] { return g_stop.load(); };
+  // Sleep in short steps so SIGTERM is honoured during a long pause.
+  options.sleep = [](absl::Duration d) {
+    const absl::Time until = absl::Now() + d;
+    while (!g_stop.load() && absl::Now() < until) {
+      absl::SleepFor(std::min(absl::Milliseconds(100), until - absl::Now()));
+    }
+  };
+  const absl::Time start = absl::Now();
+  absl::Time last_progress = start;
+  options.on_chunk = [&](const ReconcileReport& r, int64_t total) {
+    const absl::Time now = absl::Now();
+    if (now - last_progress < absl::Seconds(2)) return;
+    last_progress = now;
+    const auto p =
+        enrich::processor::EstimateProgress(r.ids_checked, total, now - start);
+    log.Info("reconcile progress",
+             {{"chunks", absl::StrCat(r.chunks)},
+              {"ids", absl::StrCat(r.ids_checked)},
+              {"ids_estimate", absl::StrCat(total)},
+              {"rate_per_s", absl::StrFormat("%.0f", p.ids_per_second)},
+              {"eta_s", absl::StrFormat("%.1f", absl::ToDoubleSeconds(p.eta))},
+              {"missing", absl::StrCat(r.missing)},
+              {"extra", absl::StrCat(r.extra)},
+              {"different", absl::StrCat(r.different)}});
+  };
+  log.Info("reconciling",
+           {{"chunk_size", absl::StrCat(config.chunk_size)},
+            {"max_ids_per_second", absl::StrCat(config.max_ids_per_second)},
+            {"chunk_pause_ms", absl::StrCat(config.chunk_pause_ms)},
+            {"dry_run", config.dry_run ? "true" : "false"}});
+  auto reconciler = Reconciler::Connect(config.pg_dsn, options);
+  if (!reconciler.ok()) {
+    log.Error("cannot connect to PostgreSQL",
+              {{"error", reconciler.status().ToString()},
+               {"action", ActionFor(reconciler.status())}});
+    return 1;
+  }
+  absl::StatusOr<ReconcileReport> report = (*reconciler)->Run();
+  if (!report.ok()) {
+    log.Error("reconcile failed", {{"error", report.status().ToString()},
+                                   {"action", ActionFor(report.status())}});
+    return 1;
+  }
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  log.Info("reconcile finished",
+           {{"interrupted", g_stop.load() ? "true" : "false"},
+            {"chunks", absl::StrCat(report->chunks)},
+            {"ids", absl::StrCat(report->ids_checked)},
+            {"missing", absl::StrCat(report->missing)},
+            {"extra", absl::StrCat(report->extra)},
+            {"different", absl::StrCat(report->different)},
+            {"rows_repaired", absl::StrCat(report->rows_repaired)},
+            {"dry_run", config.dry_run ? "true" : "false"},
+            {"sample_missing", absl::StrJoin(report->sample_missing, ",")},
+            {"sample_extra", absl::StrJoin(report->sample_extra, ",")},
+            {"sample_different", absl::StrJoin(report->sample_different, ",")},
+            {"seconds", absl::StrFormat("%.1f", seconds)}});
+  // The one line for humans and scripts, on stdout.
+  std::printf(
+      "reconcile: %s %lld ids in %lld chunks in %.1f s: missing=%lld "
+      "extra=%lld different=%lld %s=%lld\n",
+      g_stop.load() ? "interrupted after" : "checked",
+      static_cast<long long>(report->ids_checked),
+      static_cast<long long>(report->chunks), seconds,
+      static_cast<long long>(report->missing),
+      static_cast<long long>(report->extra),
+      static_cast<long long>(report->different),
+      config.dry_run ? "would_repair" : "rows_repaired",
+      static_cast<long long>(config.dry_run ? report->differences()
+                                            : report->rows_repaired));
+  std::fflush(stdout);
+  return 0;
+}
+
 int Migrate(const std::string& pg_dsn, enrich::Logger& log) {
   if (pg_dsn.empty()) {
     log.Error("--pg-dsn (or ENRICH_PG_DSN) is required");
@@ -512,6 +621,17 @@ int main(int argc, char** argv) {
   opts.AddInt("batch-max-wait-ms", "ENRICH_BATCH_MAX_WAIT_MS", 200,
               "...or this long after its first record.",
               &config.batch_max_wait_ms);
+  opts.AddInt("chunk-size", "ENRICH_RECONCILE_CHUNK_SIZE", 1000,
+              "reconcile: ids compared (and repaired) per chunk.",
+              &config.chunk_size);
+  opts.AddInt("max-ids-per-second", "ENRICH_RECONCILE_MAX_IDS_PER_SECOND", 0,
+              "reconcile: rate limit in ids per second (0: none).",
+              &config.max_ids_per_second);
+  opts.AddInt("chunk-pause-ms", "ENRICH_RECONCILE_CHUNK_PAUSE_MS", 0,
+              "reconcile: pause after every chunk.", &config.chunk_pause_ms);
+  opts.AddBool("dry-run", "ENRICH_RECONCILE_DRY_RUN", false,
+               "reconcile: report the differences, repair nothing.",
+               &config.dry_run);
   opts.AddBool("from-beginning", "", false,
                "replay: from the first retained record of every partition "
                "(enrich-cdc's snapshot events make this a full rebuild).",
@@ -547,10 +667,7 @@ int main(int argc, char** argv) {
   if (command == "migrate") return Migrate(pg_dsn, log);
   if (command == "run") return Run(config, /*replay=*/false, log);
   if (command == "replay") return Run(config, /*replay=*/true, log);
-  if (command == "reconcile") {
-    log.Error("subcommand not built yet (issue 4)", {{"subcommand", command}});
-    return 1;
-  }
+  if (command == "reconcile") return Reconcile(config, log);
   std::fprintf(stderr, "enrich-processor: unknown subcommand %s\n",
                command.c_str());
   return 2;

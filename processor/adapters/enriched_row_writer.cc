@@ -92,14 +92,12 @@ const std::string& LockSql() {
   return *sql;
 }
 
-// Step 4: recompute, upsert what differs, delete what is gone; one statement,
-// so one snapshot. Every join is a per-conversation lookup (OFFSET 0 fences
-// keep them nested loops over indexes); the messages aggregate is the
-// reference view's, per conversation.
-const std::string& RewriteSql() {
-  static const std::string* sql = new std::string(absl::StrCat(
-      "WITH ids AS (SELECT DISTINCT id FROM unnest($1::uuid[]) AS a(id)), "
-      "fresh AS MATERIALIZED ("
+// The reference's 33 columns for the ids of a relation named `ids`. Every
+// join is a per-conversation lookup (OFFSET 0 fences keep them nested loops
+// over indexes); the messages aggregate is the reference view's, per
+// conversation.
+const std::string& RecomputeSelectSql() {
+  static const std::string* sql = new std::string(
       " SELECT c.id, c.source, c.external_id, c.title, c.description,"
       " c.status, c.priority, c.created_at, c.updated_at, c.resolved_at,"
       " c.user_uuid, c.user_id, c.assignee_id, c.tags, c.custom_fields,"
@@ -123,7 +121,17 @@ const std::string& RewriteSql() {
       "          array_agg(sm.body ORDER BY sm.created_at, sm.id)"
       "            FILTER (WHERE sm.body IS NOT NULL) AS all_messages"
       "     FROM support_conversation_messages sm"
-      "    WHERE sm.conversation_id = c.id) m"
+      "    WHERE sm.conversation_id = c.id) m");
+  return *sql;
+}
+
+// Step 4: recompute (RecomputeSelectSql), upsert what differs, delete what
+// is gone; one statement, so one snapshot.
+const std::string& RewriteSql() {
+  static const std::string* sql = new std::string(absl::StrCat(
+      "WITH ids AS (SELECT DISTINCT id FROM unnest($1::uuid[]) AS a(id)), "
+      "fresh AS MATERIALIZED (",
+      RecomputeSelectSql(),
       "), "
       "upserted AS ("
       " INSERT INTO enriched_support_conversations AS e (id, ",
@@ -247,6 +255,16 @@ absl::Status EnrichedRowWriter::EnsureConnected() {
                           "SET default_transaction_isolation = "
                           "'read committed'"));
   return absl::OkStatus();
+}
+
+const std::string& EnrichedRowWriter::RecomputeSql() {
+  return RecomputeSelectSql();
+}
+
+std::vector<std::string> EnrichedRowWriter::ReferenceColumns() {
+  std::vector<std::string> columns = {"id"};
+  for (const char* c : kValueColumns) columns.push_back(c);
+  return columns;
 }
 
 std::vector<WriterStatement> EnrichedRowWriter::HotStatements() {

@@ -113,6 +113,15 @@ class EnrichedRowWriter : public BatchWriter {
   absl::StatusOr<std::vector<PartitionOffset>> StoredOffsets(
       const std::string& topic);
 
+  // A SELECT of the reference view's 33 columns (its names and order),
+  // recomputed from the source tables for the ids of a relation the caller
+  // names `ids` (a CTE with a uuid column `id`); the computation Apply
+  // writes. Ids without a conversation yield no row.
+  static const std::string& RecomputeSql();
+
+  // The reference view's 33 column names, in order ("id" first).
+  static std::vector<std::string> ReferenceColumns();
+
   // The hot statements of Apply, for EXPLAIN in tests and operations.
   static std::vector<WriterStatement> HotStatements();
 

@@ -1,0 +1,207 @@
+#include "processor/adapters/reconciler.h"
+
+#include <libpq-fe.h>
+
+#include <cstdlib>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "cdc/common/status_macros.h"
+#include "processor/adapters/pg_statement.h"
+#include "processor/core/retry.h"
+
+namespace enrich::processor {
+namespace {
+
+std::string RowOf(absl::string_view alias) {
+  std::vector<std::string> columns = EnrichedRowWriter::ReferenceColumns();
+  return absl::StrCat(
+      "(",
+      absl::StrJoin(columns, ", ",
+                    [&](std::string* out, const std::string& c) {
+                      absl::StrAppend(out, alias, ".", c);
+                    }),
+      ")");
+}
+
+constexpr const char kSmallestUuid[] = "00000000-0000-0000-0000-000000000000";
+
+// "16/B374D848" -> 0x16B374D848; 0 when malformed.
+uint64_t ParseLsn(absl::string_view text) {
+  std::vector<absl::string_view> parts = absl::StrSplit(text, '/');
+  uint32_t hi = 0, lo = 0;
+  if (parts.size() != 2 || !absl::SimpleHexAtoi(parts[0], &hi) ||
+      !absl::SimpleHexAtoi(parts[1], &lo)) {
+    return 0;
+  }
+  return (static_cast<uint64_t>(hi) << 32) | lo;
+}
+
+}  // namespace
+
+std::string Reconciler::ChunkSql(bool first) {
+  // The first chunk starts at the smallest uuid, included.
+  const std::string after =
+      first ? " WHERE id >= $1::uuid" : " WHERE id > $1::uuid";
+  return absl::StrCat(
+      // Each side reads at most $2 ids in key order through its primary key;
+      // their union's first $2 ids are the chunk.
+      "WITH ids AS MATERIALIZED (SELECT id FROM ("
+      " (SELECT id FROM raw_support_conversations",
+      after,
+      "   ORDER BY id LIMIT $2::int)"
+      " UNION"
+      " (SELECT id FROM enriched_support_conversations",
+      after,
+      "   ORDER BY id LIMIT $2::int)) u ORDER BY id LIMIT $2::int), "
+      "fresh AS MATERIALIZED (",
+      EnrichedRowWriter::RecomputeSql(),
+      "), "
+      "stored AS MATERIALIZED (SELECT s.* FROM ids CROSS JOIN LATERAL"
+      " (SELECT * FROM enriched_support_conversations e WHERE e.id = ids.id"
+      "  OFFSET 0) s) "
+      "SELECT ids.id::text, CASE WHEN s.id IS NULL THEN 'missing'"
+      " WHEN f.id IS NULL THEN 'extra' ELSE 'different' END, NULL, NULL"
+      " FROM ids LEFT JOIN fresh f ON f.id = ids.id"
+      " LEFT JOIN stored s ON s.id = ids.id"
+      " WHERE ",
+      RowOf("f"), " IS DISTINCT FROM ", RowOf("s"),
+      " UNION ALL "
+      // The chunk's last id (NULL: no ids left), the WAL position and the
+      // number of ids.
+      "SELECT (SELECT id FROM ids ORDER BY id DESC LIMIT 1)::text, 'last',"
+      " pg_current_wal_lsn()::text, (SELECT count(*) FROM ids)::text");
+}
+
+void Reconciler::ConnDeleter::operator()(pg_conn* conn) const {
+  PQfinish(conn);
+}
+
+Reconciler::Reconciler(pg_conn* conn, std::unique_ptr<EnrichedRowWriter> writer,
+                       Options options)
+    : conn_(conn), writer_(std::move(writer)), options_(std::move(options)) {
+  if (!options_.sleep)
+    options_.sleep = [](absl::Duration d) { absl::SleepFor(d); };
+  if (!options_.now) options_.now = [] { return absl::Now(); };
+  if (!options_.stop_requested) options_.stop_requested = [] { return false; };
+  if (options_.chunk_size == 0) options_.chunk_size = 1;
+}
+
+Reconciler::~Reconciler() = default;
+
+absl::StatusOr<std::unique_ptr<Reconciler>> Reconciler::Connect(
+    const std::string& dsn, Options options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<EnrichedRowWriter> writer,
+                   EnrichedRowWriter::Connect(dsn, options.writer));
+  ASSIGN_OR_RETURN(PGconn * conn, PgConnect(dsn));
+  return std::unique_ptr<Reconciler>(
+      new Reconciler(conn, std::move(writer), std::move(options)));
+}
+
+absl::StatusOr<ReconcileReport> Reconciler::Run() {
+  ReconcileReport report;
+  // The planner's estimate: cheap, and only used for the ETA.
+  int64_t total_estimate = 0;
+  {
+    ASSIGN_OR_RETURN(
+        PgResult estimate,
+        PgExec(conn_.get(), "estimating the number of conversations",
+               "SELECT greatest(0, reltuples)::bigint FROM pg_class WHERE oid "
+               "= 'raw_support_conversations'::regclass"));
+    if (PQntuples(estimate.get()) == 1) {
+      total_estimate =
+          std::strtoll(PQgetvalue(estimate.get(), 0, 0), nullptr, 10);
+    }
+  }
+  const std::string first_sql = ChunkSql(/*first=*/true);
+  const std::string next_sql = ChunkSql(/*first=*/false);
+  const std::string chunk_size = absl::StrCat(options_.chunk_size);
+  RetryPolicy policy;
+  policy.max_backoff = absl::Seconds(5);
+  const absl::Time start = options_.now();
+  std::string last_id;
+  bool first = true;
+  while (!options_.stop_requested()) {
+    std::vector<std::pair<RowDifference, std::string>> differences;
+    std::string chunk_last;
+    uint64_t wal_lsn = 0;
+    int64_t ids_in_chunk = 0;
+    absl::Status status = RetryWithBackoff(
+        [&]() -> absl::Status {
+          differences.clear();
+          if (PQstatus(conn_.get()) != CONNECTION_OK) {
+            PQreset(conn_.get());
+            if (PQstatus(conn_.get()) != CONNECTION_OK) {
+              return absl::UnavailableError(absl::StrCat(
+                  "reconnecting to PostgreSQL: ", PQerrorMessage(conn_.get())));
+            }
+          }
+          ASSIGN_OR_RETURN(
+              PgResult rows,
+              PgExec(
+                  conn_.get(), "comparing a chunk with the reference",
+                  first ? first_sql : next_sql,
+                  {first ? std::string(kSmallestUuid) : last_id, chunk_size}));
+          const int n = PQntuples(rows.get());
+          for (int r = 0; r < n; ++r) {
+            const std::string kind = PQgetvalue(rows.get(), r, 1);
+            if (kind == "last") {
+              chunk_last = PQgetisnull(rows.get(), r, 0)
+                               ? ""
+                               : PQgetvalue(rows.get(), r, 0);
+              wal_lsn = ParseLsn(PQgetvalue(rows.get(), r, 2));
+              ids_in_chunk =
+                  std::strtoll(PQgetvalue(rows.get(), r, 3), nullptr, 10);
+              continue;
+            }
+            RowDifference difference;
+            if (!ParseRowDifference(kind, &difference)) {
+              return absl::InternalError(
+                  absl::StrCat("unexpected difference kind ", kind));
+            }
+            differences.emplace_back(difference, PQgetvalue(rows.get(), r, 0));
+          }
+          return absl::OkStatus();
+        },
+        policy, options_.sleep, options_.stop_requested, nullptr);
+    if (!status.ok()) {
+      if (options_.stop_requested()) break;
+      return status;
+    }
+    if (chunk_last.empty()) break;  // no ids left
+    AffectedConversations plan;
+    for (const auto& [kind, id] : differences) {
+      report.Add(kind, id);
+      plan.conversation_ids.insert(id);
+    }
+    if (!options_.dry_run && !plan.empty()) {
+      plan.max_commit_lsn = wal_lsn;
+      WriteResult written;
+      absl::Status repaired = RetryWithBackoff(
+          [&]() -> absl::Status {
+            ASSIGN_OR_RETURN(written, writer_->Apply(plan, {}));
+            return absl::OkStatus();
+          },
+          policy, options_.sleep, options_.stop_requested, nullptr);
+      if (!repaired.ok()) return repaired;
+      report.rows_repaired +=
+          static_cast<int64_t>(written.rows_upserted + written.rows_deleted);
+    }
+    ++report.chunks;
+    report.ids_checked += ids_in_chunk;
+    last_id = chunk_last;
+    first = false;
+    if (options_.on_chunk) options_.on_chunk(report, total_estimate);
+    const absl::Duration wait =
+        PaceDelay(report.ids_checked, options_.now() - start, options_.pacing);
+    if (wait > absl::ZeroDuration()) options_.sleep(wait);
+  }
+  return report;
+}
+
+}  // namespace enrich::processor

@@ -6,10 +6,12 @@
 // the executable does the same and prints its summary line.
 #include "processor/adapters/reconciler.h"
 
+#include <cstdio>
 #include <random>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/processor/source_workload.h"
@@ -195,6 +197,68 @@ TEST_F(ReconcilerTest, ExecutableRepairsAndPrintsItsSummary) {
                                           conversations_ + 2, " ids in ")));
   EXPECT_THAT(log, HasSubstr("missing=1 extra=2 different=3 rows_repaired=6"));
   EXPECT_EQ(Difference(), 0) << testing::DescribeDifference(*conn_);
+}
+
+TEST_F(ReconcilerTest, ChunkStatementUsesIndexesAt50kConversations) {
+  ASSERT_TRUE(
+      conn_
+          ->Exec(
+              "INSERT INTO subscribers_insights (distinct_id, income) SELECT "
+              "'su' || g, 'income ' || (g % 7) FROM generate_series(0, 9999) "
+              "g; INSERT INTO raw_support_conversations (id, source, "
+              "external_id, title, created_at, updated_at, user_id) SELECT "
+              "gen_random_uuid(), 'zendesk', 's' || g, 'conversation ' || g, "
+              "now(), now(), 'su' || (g % 10000) FROM generate_series(1, "
+              "50000) g; INSERT INTO support_conversation_messages (id, "
+              "conversation_id, body, created_at) SELECT gen_random_uuid(), "
+              "c.id, 'message body ' || k, now() - k * interval '1 minute' "
+              "FROM raw_support_conversations c, generate_series(1, 4) k; "
+              "ANALYZE raw_support_conversations; ANALYZE "
+              "support_conversation_messages; ANALYZE subscribers_insights")
+          .ok());
+  const int64_t total = Count("SELECT count(*) FROM raw_support_conversations");
+  absl::Time started = absl::Now();
+  auto built = Reconcile({});
+  ASSERT_TRUE(built.ok()) << built.status();
+  const absl::Duration build_time = absl::Now() - started;
+  EXPECT_EQ(built->missing, total);
+  ASSERT_TRUE(conn_->Exec("ANALYZE enriched_support_conversations").ok());
+  Reconciler::Options dry;
+  dry.dry_run = true;
+  started = absl::Now();
+  auto checked = Reconcile(dry);
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  std::fprintf(stderr,
+               "[reconcile] %lld conversations: rebuilt from empty in %s, "
+               "checked clean in %s (1000 ids per chunk)\n",
+               static_cast<long long>(total),
+               absl::FormatDuration(build_time).c_str(),
+               absl::FormatDuration(absl::Now() - started).c_str());
+  EXPECT_EQ(checked->differences(), 0);
+  EXPECT_EQ(checked->ids_checked, total);
+
+  const std::string middle =
+      conn_
+          ->QueryValue(
+              "SELECT id::text FROM raw_support_conversations ORDER BY id "
+              "OFFSET 25000 LIMIT 1")
+          .value_or("");
+  ASSERT_TRUE(conn_
+                  ->Exec(absl::StrCat("PREPARE reconcile_chunk AS ",
+                                      Reconciler::ChunkSql(/*first=*/false)))
+                  .ok());
+  auto plan = conn_->Query(
+      absl::StrCat("EXPLAIN EXECUTE reconcile_chunk('", middle, "', 1000)"));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  std::string text;
+  for (const auto& row : *plan) absl::StrAppend(&text, *row[0], "\n");
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("Seq Scan"))) << text;
+  EXPECT_THAT(text, HasSubstr("raw_support_conversations_pkey")) << text;
+  EXPECT_THAT(text, HasSubstr("enriched_support_conversations_pkey")) << text;
+  EXPECT_THAT(text,
+              HasSubstr("support_conversation_messages_conversation_id_idx"))
+      << text;
+  ASSERT_TRUE(conn_->Exec("DEALLOCATE reconcile_chunk").ok());
 }
 
 }  // namespace

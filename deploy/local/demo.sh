@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # The README's run command: installs what is missing, builds, brings up the
-# local stack (PostgreSQL + Kafka) with the contract's source tables, and runs
-# the pipeline on it.
+# local stack (PostgreSQL + Kafka) with the contract's source tables, starts
+# enrich-cdc and enrich-processor in the background, writes ~20 s of
+# realistic support traffic and shows enriched_support_conversations catching
+# up live, then checks it against the contract's reference view.
+#
+# Environment: ENRICH_STATE_DIR (default .local), ENRICH_BUILD_DIR (default
+# build), DEMO_TRAFFIC_SECONDS (20), DEMO_SEED_CONVERSATIONS (200), and the
+# stack's port variables (deploy/local/stack.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+build=${ENRICH_BUILD_DIR:-$root/build}
+traffic_seconds=${DEMO_TRAFFIC_SECONDS:-20}
+seed=${DEMO_SEED_CONVERSATIONS:-200}
 
 "$root/deploy/install-deps.sh"
-cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$root/build" -- -j"$(nproc)"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" --target enrich-cdc enrich-processor -- -j"$(nproc)"
 
 eval "$("$root/deploy/local/stack.sh" up)"
 contract=${ENRICH_CONTRACT_DIR:-$root/../shared/contract}
@@ -16,46 +25,111 @@ psql "$ENRICH_PG_DSN" -X -q -v ON_ERROR_STOP=1 -f "$contract/source_schema.sql" 
 for t in raw_support_conversations support_conversation_messages subscribers_insights linear_issues; do
   psql "$ENRICH_PG_DSN" -X -q -c "ALTER TABLE $t REPLICA IDENTITY FULL"
 done
+# The reference view, for the equality check (not needed by the pipeline).
+psql "$ENRICH_PG_DSN" -X -q -v ON_ERROR_STOP=1 -f "$contract/enriched_reference.sql" >/dev/null
 
 state=${ENRICH_STATE_DIR:-$root/.local}
-if [[ -f "$state/enrich-cdc.pid" ]] && kill -0 "$(cat "$state/enrich-cdc.pid")" 2>/dev/null; then
-  echo "demo: enrich-cdc already running (pid $(cat "$state/enrich-cdc.pid"))"
-else
-  "$root/build/bin/enrich-cdc" --metrics-addr=127.0.0.1:0 >"$state/enrich-cdc.log" 2>&1 &
-  echo $! >"$state/enrich-cdc.pid"
+
+# Starts "$@" in the background unless $name's pid file names a live
+# process, and waits for `ready` in its log.
+start() {
+  local name=$1 ready=$2
+  shift 2
+  if [[ -f "$state/$name.pid" ]] && kill -0 "$(cat "$state/$name.pid")" 2>/dev/null; then
+    echo "demo: $name already running (pid $(cat "$state/$name.pid"))"
+    return
+  fi
+  "$@" >"$state/$name.log" 2>&1 &
+  echo $! >"$state/$name.pid"
   for _ in $(seq 1 120); do
-    grep -q "msg=streaming" "$state/enrich-cdc.log" && break
+    grep -q "$ready" "$state/$name.log" && break
+    kill -0 "$(cat "$state/$name.pid")" 2>/dev/null || break
     sleep 0.5
   done
-  grep -q "msg=streaming" "$state/enrich-cdc.log" || { tail -n 20 "$state/enrich-cdc.log"; exit 1; }
+  grep -q "$ready" "$state/$name.log" || {
+    echo "demo: $name did not start:" >&2
+    tail -n 20 "$state/$name.log" >&2
+    exit 1
+  }
+  echo "demo: $name started (pid $(cat "$state/$name.pid"), log $state/$name.log)"
+}
+
+# Some history first: it reaches Kafka through enrich-cdc's snapshot and the
+# table through the migration's backfill.
+if [[ $(psql "$ENRICH_PG_DSN" -X -qAt -c "SELECT count(*) FROM raw_support_conversations") == 0 ]]; then
+  echo "demo: seeding $seed conversations"
+  "$root/deploy/local/support_traffic.sh" seed "$seed"
+fi
+start enrich-cdc "msg=streaming" "$build/bin/enrich-cdc" --metrics-addr=127.0.0.1:0
+"$build/bin/enrich-processor" migrate
+start enrich-processor "msg=consuming" "$build/bin/enrich-processor" run --metrics-addr=127.0.0.1:0
+
+# One line a second: source sizes, enriched rows, rows differing from the
+# reference (EXCEPT ALL both ways) and freshness (now minus the newest source
+# commit the processor has written).
+watch_sql="SELECT format('%s  conversations=%s messages=%s enriched=%s differing=%s freshness=%s',
+  to_char(clock_timestamp(), 'HH24:MI:SS'),
+  (SELECT count(*) FROM raw_support_conversations),
+  (SELECT count(*) FROM support_conversation_messages),
+  (SELECT count(*) FROM enriched_support_conversations),
+  (SELECT count(*) FROM (SELECT * FROM enriched_support_conversations_reference
+     EXCEPT ALL SELECT id, source, external_id, title, description, status,
+       priority, created_at, updated_at, resolved_at, user_uuid, user_id,
+       assignee_id, tags, custom_fields, raw_data, synced_at,
+       has_linear_ticket, linear_issue_id, linear_custom_field_id, income,
+       net_worth, investing_activity, total_copies, total_subscriptions,
+       app_sessions, message_count, last_message_at, all_messages,
+       linear_identifier, linear_title, linear_state_name, linear_url
+     FROM enriched_support_conversations) a)
+  + (SELECT count(*) FROM (SELECT id, source, external_id, title, description,
+       status, priority, created_at, updated_at, resolved_at, user_uuid,
+       user_id, assignee_id, tags, custom_fields, raw_data, synced_at,
+       has_linear_ticket, linear_issue_id, linear_custom_field_id, income,
+       net_worth, investing_activity, total_copies, total_subscriptions,
+       app_sessions, message_count, last_message_at, all_messages,
+       linear_identifier, linear_title, linear_state_name, linear_url
+     FROM enriched_support_conversations
+     EXCEPT ALL SELECT * FROM enriched_support_conversations_reference) b),
+  coalesce(round(extract(epoch FROM now() - (SELECT max(source_commit_at)
+     FROM enriched_support_conversations))::numeric, 2) || ' s', 'n/a'))"
+differing() {
+  psql "$ENRICH_PG_DSN" -X -qAt -c "$watch_sql" | sed 's/.*differing=\([0-9]*\).*/\1/'
+}
+
+echo "demo: writing support traffic for ${traffic_seconds}s (new conversations, replies, status changes, insights, Linear tickets)"
+"$root/deploy/local/support_traffic.sh" run "$traffic_seconds" &
+traffic=$!
+while kill -0 "$traffic" 2>/dev/null; do
+  psql "$ENRICH_PG_DSN" -X -qAt -c "$watch_sql"
+  sleep 1
+done
+wait "$traffic"
+
+echo "demo: traffic stopped; waiting for the pipeline to drain"
+equal=no
+for _ in $(seq 1 30); do
+  psql "$ENRICH_PG_DSN" -X -qAt -c "$watch_sql"
+  if [[ $(differing) == 0 ]]; then equal=yes; break; fi
+  sleep 1
+done
+
+if [[ $equal == yes ]]; then
+  echo "demo: EQUAL: enriched_support_conversations matches the reference (EXCEPT ALL both ways = 0)"
+else
+  echo "demo: NOT EQUAL after 30 s: see $state/enrich-processor.log; 'enrich-processor reconcile' repairs and reports the rows"
 fi
 
-# A little support traffic: a Linear ticket, a user, a conversation and two
-# messages, then an edit.
-id=$(cat /proc/sys/kernel/random/uuid)
-psql "$ENRICH_PG_DSN" -X -q -v ON_ERROR_STOP=1 <<SQL
-INSERT INTO linear_issues (id, identifier, title) VALUES ('lin-$id', 'SUP-1', 'Export fails')
-  ON CONFLICT DO NOTHING;
-INSERT INTO subscribers_insights (distinct_id, income) VALUES ('user-demo', 'high')
-  ON CONFLICT (distinct_id) DO UPDATE SET app_sessions = coalesce(subscribers_insights.app_sessions, 0) + 1;
-INSERT INTO raw_support_conversations (id, source, external_id, title, created_at, updated_at, user_id, linear_issue_id)
-  VALUES ('$id', 'zendesk', 'demo-$id', 'Cannot export', now(), now(), 'user-demo', 'lin-$id');
-INSERT INTO support_conversation_messages (id, conversation_id, author_type, body, created_at)
-  VALUES (gen_random_uuid(), '$id', 'user', 'My export fails', now()),
-         (gen_random_uuid(), '$id', 'agent', 'Looking into it', now());
-UPDATE raw_support_conversations SET status = 'open' WHERE id = '$id';
-SQL
-
-echo "demo: change events published for conversation $id:"
-"$root/build/bin/enrich-cdc" inspect --kafka-brokers "$ENRICH_KAFKA_BROKERS" \
-  --topic support.public.support_conversation_messages --from-beginning \
-  --idle-exit-ms 3000 | tail -n 2 | cut -c1-300
-
+# A state directory other than the default must be named again.
+env_prefix=""
+[[ -n ${ENRICH_STATE_DIR:-} ]] && env_prefix="ENRICH_STATE_DIR=$state "
 cat <<MSG
-demo: enrich-cdc is streaming (log: $state/enrich-cdc.log, pid file
-$state/enrich-cdc.pid). Watch events with:
-  build/bin/enrich-cdc inspect --kafka-brokers $ENRICH_KAFKA_BROKERS --topic support.public.raw_support_conversations --from-beginning
-enrich-processor (issue 4) only has 'migrate' so far; the enriched table is
-not maintained yet. Stop everything with:
-  kill \$(cat $state/enrich-cdc.pid); deploy/local/stack.sh down
+demo: enrich-cdc and enrich-processor keep running (logs and pid files in
+$state). Try:
+  eval "\$(${env_prefix}deploy/local/stack.sh env)"
+  deploy/local/support_traffic.sh run 10            # more traffic
+  $build/bin/enrich-processor reconcile --dry-run   # compare with the reference
+  $build/bin/enrich-cdc inspect --topic support.public.raw_support_conversations --from-beginning --idle-exit-ms 3000
+Stop everything with:
+  kill \$(cat $state/enrich-processor.pid) \$(cat $state/enrich-cdc.pid); ${env_prefix}deploy/local/stack.sh down
 MSG
+[[ $equal == yes ]]

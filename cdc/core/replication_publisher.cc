@@ -173,8 +173,10 @@ absl::Status ReplicationPublisher::PublishBuffered(
         if (on_progress_ && index > 0 && index % kProgressInterval == 0) {
           RETURN_IF_ERROR(on_progress_());
         }
-        // Concatenated serializations parse as one merged message.
-        std::string value = event.partial_event + coords.SerializeAsString();
+        // Concatenated serializations parse as one merged message; append
+        // in place, the event is not needed afterwards.
+        coords.AppendToString(&event.partial_event);
+        std::string value = std::move(event.partial_event);
         return ProduceEvent(event, std::move(value));
       }));
   acks_->SealTransaction(coordinates.end_lsn, coordinates.commit_time_us);
@@ -220,13 +222,17 @@ absl::Status ReplicationPublisher::ProduceEvent(BuiltEvent& event,
   }
   const int32_t partition =
       sink_->PartitionFor(event.topic, event.routing_value);
+  if (!event.tombstone_after) {
+    // The common case: hand the strings over instead of copying them.
+    return sink_->Produce({std::move(event.topic), partition,
+                           std::move(event.key), std::move(value),
+                           acks_->NextSequence()});
+  }
   RETURN_IF_ERROR(sink_->Produce({event.topic, partition, event.key,
                                   std::move(value), acks_->NextSequence()}));
-  if (event.tombstone_after) {
-    RETURN_IF_ERROR(sink_->Produce({event.topic, partition, event.key,
-                                    std::nullopt, acks_->NextSequence()}));
-  }
-  return absl::OkStatus();
+  return sink_->Produce({std::move(event.topic), partition,
+                         std::move(event.key), std::nullopt,
+                         acks_->NextSequence()});
 }
 
 absl::Status ReplicationPublisher::PublishSnapshotRow(

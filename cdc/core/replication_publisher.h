@@ -105,6 +105,8 @@ class ReplicationPublisher : public pgoutput::Handler {
   absl::Status Buffer(uint32_t xid, absl::StatusOr<BuiltEvent> event);
   absl::Status PublishBuffered(TransactionBuffer* buffer,
                                const Coordinates& coordinates);
+  // Produces `value` (and a tombstone or fan-out copies); moves the strings
+  // out of `event`, which is spent afterwards.
   absl::Status ProduceEvent(BuiltEvent& event, std::string value);
 
   const EventBuilder* builder_;

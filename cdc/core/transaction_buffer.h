@@ -44,8 +44,9 @@ class TransactionBuffer {
   bool spilled() const { return spill_ != nullptr; }
 
   // Calls `visit` for each surviving record in append order with its 0-based
-  // index among survivors and whether it is the last. Stops at the first
-  // error. The buffer is left empty.
+  // index among survivors and whether it is the last; the visitor may move
+  // the event's strings out. Stops at the first error. The buffer is left
+  // empty.
   using Visitor =
       std::function<absl::Status(BuiltEvent& event, uint64_t index, bool last)>;
   absl::Status Replay(const Visitor& visit);

@@ -1,0 +1,562 @@
+#!/usr/bin/env bash
+# Benchmark of enrich-processor against REFRESH MATERIALIZED VIEW (issue 4,
+# "Performance"). A benchmark, not a test: numbers depend on the machine and
+# on whatever else runs on it.
+#
+#   tests/bench/processor_bench.sh                     # default scale
+#   BENCH_CONVERSATIONS=20000 BENCH_MESSAGES=200000 BENCH_SUBSCRIBERS=5000 \
+#     BENCH_ISSUES=2000 BENCH_FANOUT=1000 BENCH_BURST=200 tests/bench/processor_bench.sh
+#
+# One run, on a private PostgreSQL 15 + Kafka (deploy/lib/services.sh) under a
+# temp state dir, all of it stopped at exit:
+#   1. source schema (contract) with REPLICA IDENTITY FULL, data from
+#      processor_data.sql: BENCH_CONVERSATIONS conversations, BENCH_MESSAGES
+#      messages (evenly spread, bodies ~BENCH_BODY_BYTES), BENCH_SUBSCRIBERS
+#      subscribers, BENCH_ISSUES Linear issues, and one user ('user-hot')
+#      owning BENCH_FANOUT conversations; the contract view, and
+#      enriched_reference_mv = a materialized copy of it (unique index on id)
+#      for the REFRESH comparisons;
+#   2. enrich-cdc (--snapshot=never), `enrich-processor migrate` (backfill,
+#      timed), `enrich-processor run`; a warm-up change proves the pipeline;
+#   3. (a) burst: ONE transaction updating one message body in each of
+#      BENCH_BURST random conversations; timed from its COMMIT until all of
+#      those enriched rows carry a source_commit_lsn at or past the burst's
+#      commit (polled server-side every 5 ms), then checked equal to the
+#      reference view for those ids; next to one REFRESH MATERIALIZED VIEW and
+#      one REFRESH ... CONCURRENTLY of enriched_reference_mv (same data);
+#   4. (d) one subscribers_insights update of 'user-hot' (fan-out to
+#      BENCH_FANOUT conversations), timed the same way;
+#   5. (b) pgbench at each of BENCH_RATES tx/s for BENCH_RATE_SECONDS s, each
+#      transaction editing the first message of a random conversation;
+#      freshness p50/p99 from the processor's enrich_processor_freshness_seconds
+#      histogram (difference of /metrics before and after; interpolated within
+#      buckets), and the drain time after pgbench stops;
+#   6. the whole enriched table compared with the reference view (EXCEPT ALL
+#      both ways, BENCH_VERIFY_FULL=1);
+#      Also CPU per process while pgbench runs, and the processor's batches.
+#   7. peak RSS (VmHWM) of enrich-cdc and enrich-processor, then their stop;
+#   8. (e) BENCH_SMALL=1: the same data at 1/BENCH_SMALL_FACTOR in a second
+#      database with its own enrich-cdc and processor, and the same burst.
+#
+# Environment (defaults in brackets):
+#   BENCH_CONVERSATIONS [200000]  BENCH_MESSAGES [2000000]
+#   BENCH_SUBSCRIBERS [50000]     BENCH_ISSUES [20000]
+#   BENCH_FANOUT [5000]           BENCH_BURST [1000]       BENCH_BODY_BYTES [300]
+#   BENCH_RATES ["1000 5000"]     BENCH_RATE_SECONDS [30]  (BENCH_RATES="": skip (b))
+#   BENCH_SMALL [1]               BENCH_SMALL_FACTOR [10]
+#   BENCH_VERIFY_FULL [1]         BENCH_FSYNC [on]          BENCH_TIMEOUT [300]
+#   BENCH_KEEP [0]                1: keep the state dir (logs, metrics)
+#   ENRICH_CDC_BIN, ENRICH_PROCESSOR_BIN   binaries [build-pbench/bin, else
+#                                 build/bin]; copied into the state dir first
+#   ENRICH_CONTRACT_DIR           [../shared/contract beside the repo]
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bench_dir="$root/tests/bench"
+source "$root/deploy/lib/services.sh"
+
+conversations=${BENCH_CONVERSATIONS:-200000}
+messages=${BENCH_MESSAGES:-2000000}
+subscribers=${BENCH_SUBSCRIBERS:-50000}
+issues=${BENCH_ISSUES:-20000}
+fanout=${BENCH_FANOUT:-5000}
+burst=${BENCH_BURST:-1000}
+body_bytes=${BENCH_BODY_BYTES:-300}
+rates=${BENCH_RATES:-1000 5000}
+rate_seconds=${BENCH_RATE_SECONDS:-30}
+small=${BENCH_SMALL:-1}
+small_factor=${BENCH_SMALL_FACTOR:-10}
+verify_full=${BENCH_VERIFY_FULL:-1}
+fsync=${BENCH_FSYNC:-on}
+wait_timeout=${BENCH_TIMEOUT:-300}
+keep=${BENCH_KEEP:-0}
+contract=${ENRICH_CONTRACT_DIR:-$root/../shared/contract}
+for r in $rates; do
+  [[ "$r" =~ ^[0-9]+$ ]] || { echo "bench: BENCH_RATES is a list of whole numbers" >&2; exit 2; }
+done
+for v in conversations messages subscribers issues fanout burst body_bytes \
+         rate_seconds small small_factor verify_full wait_timeout; do
+  [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "bench: $v must be a whole number" >&2; exit 2; }
+done
+((conversations >= 10 && subscribers >= 1 && issues >= 1)) || {
+  echo "bench: need at least 10 conversations, 1 subscriber, 1 issue" >&2; exit 2; }
+((fanout >= 1 && fanout < conversations)) || {
+  echo "bench: BENCH_FANOUT must be in 1..BENCH_CONVERSATIONS-1" >&2; exit 2; }
+((burst >= 1 && burst <= conversations - fanout)) || {
+  echo "bench: BENCH_BURST must be in 1..BENCH_CONVERSATIONS-BENCH_FANOUT" >&2; exit 2; }
+((body_bytes >= 20 && body_bytes <= 800)) || {
+  echo "bench: BENCH_BODY_BYTES must be in 20..800" >&2; exit 2; }
+[[ "$fsync" == on || "$fsync" == off ]] || { echo "bench: BENCH_FSYNC is on|off" >&2; exit 2; }
+
+find_bin() {
+  local name=$1 override=$2 c
+  if [[ -n "$override" ]]; then echo "$override"; return; fi
+  for c in "$root/build-pbench/bin/$name" "$root/build/bin/$name"; do
+    [[ -x "$c" ]] && { echo "$c"; return; }
+  done
+}
+cdc_src=$(find_bin enrich-cdc "${ENRICH_CDC_BIN:-}")
+proc_src=$(find_bin enrich-processor "${ENRICH_PROCESSOR_BIN:-}")
+[[ -n "$cdc_src" && -x "$cdc_src" && -n "$proc_src" && -x "$proc_src" ]] || {
+  echo "bench: enrich-cdc / enrich-processor not built (cmake --build build-pbench" \
+       "--target enrich-cdc enrich-processor) or set ENRICH_CDC_BIN/ENRICH_PROCESSOR_BIN" >&2
+  exit 2; }
+[[ -f "$contract/source_schema.sql" && -f "$contract/enriched_reference.sql" ]] || {
+  echo "bench: contract not found in $contract (set ENRICH_CONTRACT_DIR)" >&2; exit 2; }
+[[ -x "$(pg_bindir)/pgbench" || -z "${rates// /}" ]] || {
+  echo "bench: pgbench not found (or set BENCH_RATES=)" >&2; exit 2; }
+
+pgbin=$(pg_bindir)
+state=$(mktemp -d "${TMPDIR:-/tmp}/enrich-pbench.XXXXXX")
+chmod 755 "$state"
+cp "$cdc_src" "$state/enrich-cdc"; cp "$proc_src" "$state/enrich-processor"
+cdc_bin="$state/enrich-cdc"; proc_bin="$state/enrich-processor"
+started_pg=0 started_kafka=0 base_dsn="" brokers=""
+declare -a pids=()              # every enrich-* process we started
+declare -A results=()           # key -> value, printed at the end
+
+log() { echo "bench: $(date +%T) $*" >&2; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+dsn_of() { echo "$base_dsn" | sed "s/dbname=[^ ]*/dbname=$1/"; }
+psql_db() { local db=$1; shift; "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -d "$(dsn_of "$db")" "$@"; }
+psql_val() { "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -At -d "$(dsn_of "$1")" -c "$2"; }
+clk_tck=$(getconf CLK_TCK)
+# CPU ticks (user + system) of a pid and its direct children (PostgreSQL:
+# pass the postmaster to get every backend, walsenders included).
+cpu_ticks_tree() {
+  cat /proc/[0-9]*/stat 2>/dev/null |
+    awk -v r="$1" '{ pid = $1; sub(/^.*\) /, ""); if (pid == r || $2 == r) s += $12 + $13 }
+                   END { printf "%.0f", s + 0 }'
+}
+# "busy total" jiffies of the whole machine.
+machine_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat; }
+vmhwm_mb() { awk '/^VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || true; }
+
+stop_pid() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && { log "pid $pid did not stop in 10 s; killing"; kill -KILL "$pid"; }
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$? p
+  set +e
+  trap - EXIT INT TERM
+  for p in "${pids[@]}"; do stop_pid "$p"; done
+  [[ -n "${pgbench_pid:-}" ]] && stop_pid "$pgbench_pid"
+  ((started_kafka)) && kafka_stop "$state"
+  if ((started_pg)); then
+    local data; data=$(pg_datadir "$state")
+    pg_stop "$state"
+    ((keep)) || case "$data" in /var/tmp/enrich-pg-*) rm -rf "$(dirname "$data")" ;; esac
+  fi
+  if ((keep)); then log "state kept in $state"; else rm -rf "$state"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- servers -----------------------------------------------------------------
+log "starting PostgreSQL 15 (fsync=$fsync) and Kafka under $state"
+started_pg=1
+pg_start "$state" "$(free_port)" "$fsync" >&2
+base_dsn=$(pg_dsn "$state")
+started_kafka=1
+kafka_port=$(free_port); controller_port=$(free_port)
+while [[ "$controller_port" == "$kafka_port" ]]; do controller_port=$(free_port); done
+kafka_start "$state" "$kafka_port" "$controller_port" >&2
+brokers=$(kafka_brokers "$state")
+psql_db enrich -c "ALTER SYSTEM SET max_wal_size = '8GB'" -c "ALTER SYSTEM SET checkpoint_timeout = '15min'" \
+  -c "SELECT pg_reload_conf()" >/dev/null
+server_version=$(psql_val enrich 'SHOW server_version')
+
+# load_db DB CONVERSATIONS MESSAGES SUBSCRIBERS ISSUES FANOUT
+load_db() {
+  local db=$1 t0
+  [[ "$(psql_val enrich "SELECT count(*) FROM pg_database WHERE datname = '$db'")" == 1 ]] ||
+    psql_db enrich -c "CREATE DATABASE $db" >/dev/null
+  psql_db "$db" -f "$contract/source_schema.sql" >/dev/null
+  psql_db "$db" -c "ALTER TABLE raw_support_conversations REPLICA IDENTITY FULL;
+                    ALTER TABLE support_conversation_messages REPLICA IDENTITY FULL;
+                    ALTER TABLE subscribers_insights REPLICA IDENTITY FULL;
+                    ALTER TABLE linear_issues REPLICA IDENTITY FULL" >/dev/null
+  log "[$db] generating $2 conversations, $3 messages, $4 subscribers, $5 issues (fan-out $6)"
+  t0=$(now)
+  psql_db "$db" -v conversations="$2" -v messages="$3" -v subscribers="$4" -v issues="$5" \
+    -v fanout="$6" -v body_bytes="$body_bytes" -f "$bench_dir/processor_data.sql" >/dev/null
+  results[$db.generate_s]=$(elapsed "$t0" "$(now)")
+  log "[$db] generated in ${results[$db.generate_s]} s; $(psql_val "$db" \
+    "SELECT pg_size_pretty(pg_database_size(current_database()))") on disk"
+  psql_db "$db" -f "$contract/enriched_reference.sql" >/dev/null
+  log "[$db] creating enriched_reference_mv (materialized copy of the reference view)"
+  t0=$(now)
+  psql_db "$db" -c "CREATE MATERIALIZED VIEW enriched_reference_mv AS
+                      SELECT * FROM enriched_support_conversations_reference" \
+                -c "CREATE UNIQUE INDEX ON enriched_reference_mv (id)" >/dev/null
+  log "[$db] materialized view built in $(elapsed "$t0" "$(now)") s"
+  # Server-side wait: returns seconds from p_since until every id has an
+  # enriched row written from a batch at or past p_lsn (-1 on timeout). A
+  # volatile plpgsql function takes a new snapshot per statement.
+  psql_db "$db" >/dev/null <<'SQL'
+CREATE TABLE processor_bench_ids (set_name text, id uuid, msg uuid);
+CREATE INDEX ON processor_bench_ids (set_name);
+CREATE FUNCTION processor_bench_wait(p_set text, p_lsn pg_lsn, p_since timestamptz,
+                                     p_timeout float8) RETURNS float8
+LANGUAGE plpgsql AS $$
+DECLARE
+  ids uuid[] := ARRAY(SELECT id FROM processor_bench_ids WHERE set_name = p_set);
+  n int;
+BEGIN
+  LOOP
+    SELECT count(*) INTO n FROM enriched_support_conversations
+     WHERE id = ANY(ids) AND source_commit_lsn >= p_lsn;
+    IF n >= cardinality(ids) THEN
+      RETURN extract(epoch FROM clock_timestamp() - p_since);
+    END IF;
+    IF clock_timestamp() - p_since > p_timeout * interval '1 second' THEN
+      RETURN -1;
+    END IF;
+    PERFORM pg_sleep(0.005);
+  END LOOP;
+END $$;
+SQL
+}
+
+# start_pipeline DB TAG: enrich-cdc, migrate, enrich-processor run.
+# Sets ${TAG}_cdc_pid, ${TAG}_proc_pid, ${TAG}_proc_metrics.
+start_pipeline() {
+  local db=$1 tag=$2 dsn pid i t0 addr
+  dsn=$(dsn_of "$db")
+  log "[$db] starting enrich-cdc (--snapshot=never)"
+  ENRICH_PG_DSN="$dsn" "$cdc_bin" --kafka-brokers="$brokers" --slot="bench_$tag" \
+    --publication="bench_$tag" --topic-prefix="bench-$tag" --snapshot=never \
+    --metrics-addr=127.0.0.1:0 >"$state/cdc-$tag.log" 2>&1 &
+  pid=$!; pids+=("$pid"); printf -v "${tag}_cdc_pid" %s "$pid"
+  for i in $(seq 1 600); do
+    [[ "$(psql_val "$db" "SELECT count(*) FROM pg_replication_slots
+                          WHERE slot_name = 'bench_$tag' AND active")" == 1 ]] && break
+    kill -0 "$pid" 2>/dev/null || { tail -n 20 "$state/cdc-$tag.log" >&2; log "enrich-cdc exited"; exit 1; }
+    sleep 0.1
+  done
+  addr=""
+  for i in $(seq 1 100); do
+    addr=$(grep -m1 "metrics listening" "$state/cdc-$tag.log" 2>/dev/null |
+           grep -o '127\.0\.0\.1:[0-9]*' || true)
+    [[ -n "$addr" ]] && break
+    sleep 0.1
+  done
+  [[ -n "$addr" ]] || { log "enrich-cdc did not log its metrics address"; exit 1; }
+  printf -v "${tag}_cdc_metrics" %s "$addr"
+  log "[$db] enrich-processor migrate (backfill)"
+  t0=$(now)
+  /usr/bin/time -f "%M" -o "$state/migrate-$tag.rss" \
+    env ENRICH_PG_DSN="$dsn" "$proc_bin" migrate >"$state/migrate-$tag.log" 2>&1 || {
+      tail -n 20 "$state/migrate-$tag.log" >&2; log "migrate failed"; exit 1; }
+  results[$db.migrate_s]=$(elapsed "$t0" "$(now)")
+  results[$db.migrate_rss_mb]=$(awk '{ printf "%.0f", $1 / 1024 }' "$state/migrate-$tag.rss")
+  log "[$db] migrate took ${results[$db.migrate_s]} s"
+  log "[$db] starting enrich-processor run"
+  ENRICH_PG_DSN="$dsn" "$proc_bin" run --kafka-brokers="$brokers" --topic-prefix="bench-$tag" \
+    --group-id="bench-$tag" --metrics-addr=127.0.0.1:0 >"$state/processor-$tag.log" 2>&1 &
+  pid=$!; pids+=("$pid"); printf -v "${tag}_proc_pid" %s "$pid"
+  addr=""
+  for i in $(seq 1 100); do
+    addr=$(grep -m1 "metrics listening" "$state/processor-$tag.log" 2>/dev/null |
+           grep -o '127\.0\.0\.1:[0-9]*' || true)
+    [[ -n "$addr" ]] && break
+    kill -0 "$pid" 2>/dev/null || { tail -n 20 "$state/processor-$tag.log" >&2; log "processor exited"; exit 1; }
+    sleep 0.1
+  done
+  [[ -n "$addr" ]] || { log "processor did not log its metrics address"; exit 1; }
+  printf -v "${tag}_proc_metrics" %s "$addr"
+  # Warm-up: one change through the whole pipeline (consumer group joined,
+  # partitions assigned, statements prepared).
+  local w
+  w=$(measure_change "$db" warmup \
+        "SELECT md5('c' || i)::uuid, md5('m' || i)::uuid FROM generate_series($conversations_of_db, $conversations_of_db) i" \
+        "UPDATE raw_support_conversations c SET status = 'open', updated_at = now()
+           FROM processor_bench_ids b WHERE b.set_name = 'warmup' AND c.id = b.id" 120)
+  log "[$db] pipeline up; warm-up change applied ${w#* } s after its commit"
+}
+
+# drain DB TAG: waits until the pipeline has applied everything committed so
+# far: the slot confirmed past the current WAL position (so enrich-cdc has had
+# every record acknowledged), then the processor's stored offsets summed over
+# its partitions reach enrich-cdc's delivered-record count (this run's topics
+# are fresh, so offsets start at 0 and a partition's end offset is its record
+# count). Prints the seconds it took.
+drain() {
+  local db=$1 tag=$2 t0 lsn i cdc_addr proc_stored delivered
+  t0=$(now)
+  lsn=$(psql_val "$db" "SELECT pg_current_wal_lsn()")
+  cdc_addr=${tag}_cdc_metrics; cdc_addr=${!cdc_addr}
+  for i in $(seq 1 $((wait_timeout * 20))); do
+    [[ "$(psql_val "$db" "SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots
+                          WHERE slot_name = 'bench_$tag'")" == t ]] && break
+    sleep 0.05
+  done
+  delivered=$(curl -fsS "http://$cdc_addr/metrics" |
+              sed -n 's/^enrich_cdc_records_delivered_total \([0-9.e+]*\)$/\1/p' |
+              awk '{ printf "%.0f", $1 }')
+  for i in $(seq 1 $((wait_timeout * 20))); do
+    proc_stored=$(psql_val "$db" "SELECT coalesce(sum(next_offset), 0) FROM enrich_processor_offsets
+                                  WHERE consumer_group = 'bench-$tag'")
+    ((proc_stored >= delivered)) && break
+    sleep 0.05
+  done
+  ((proc_stored >= delivered)) || log "drain: timed out (stored $proc_stored < delivered $delivered)"
+  elapsed "$t0" "$(now)"
+}
+
+# measure_change DB SET IDS_SELECT CHANGE_SQL TIMEOUT -> prints "write_s applied_s"
+# IDS_SELECT yields (conversation id, message id); CHANGE_SQL runs in one
+# transaction; applied_s counts from its COMMIT.
+measure_change() {
+  local db=$1 set=$2 ids_sql=$3 change_sql=$4 timeout=$5
+  psql_db "$db" -c "DELETE FROM processor_bench_ids WHERE set_name = '$set'" \
+    -c "INSERT INTO processor_bench_ids SELECT '$set', x.* FROM ($ids_sql) x" >/dev/null
+  psql_db "$db" -At <<SQL
+SELECT clock_timestamp() AS t_start \gset
+BEGIN;
+$change_sql;
+SELECT pg_current_wal_insert_lsn() AS lsn \gset
+COMMIT;
+SELECT clock_timestamp() AS t_commit \gset
+SELECT round(extract(epoch FROM :'t_commit'::timestamptz - :'t_start'::timestamptz)::numeric, 3)
+       || ' ' || round(processor_bench_wait('$set', :'lsn', :'t_commit', $timeout)::numeric, 3);
+SQL
+}
+
+# equal_count DB SET: rows that differ between the enriched table and the
+# reference view for the ids of SET (both directions).
+equal_diff() {
+  local db=$1 where=$2
+  psql_val "$db" "WITH e AS (SELECT $cols FROM enriched_support_conversations WHERE $where),
+                       r AS (SELECT * FROM enriched_support_conversations_reference WHERE $where)
+                  SELECT (SELECT count(*) FROM (SELECT * FROM e EXCEPT ALL SELECT * FROM r) a)
+                       + (SELECT count(*) FROM (SELECT * FROM r EXCEPT ALL SELECT * FROM e) b)"
+}
+
+# burst DB SET N: N random conversations (not the fan-out user's), one
+# message each, one transaction.
+run_burst() {
+  local db=$1 set=$2 n=$3 convs=$4 fo=$5 r
+  r=$(measure_change "$db" "$set" \
+      "SELECT md5('c' || i)::uuid, md5('m' || i)::uuid FROM generate_series($((fo + 1)), $convs) i
+        ORDER BY random() LIMIT $n" \
+      "UPDATE support_conversation_messages m
+          SET body = coalesce(m.body, '') || ' [edited in burst $set]', updated_at = now()
+         FROM processor_bench_ids b WHERE b.set_name = '$set' AND m.id = b.msg" "$wait_timeout")
+  echo "$r"
+}
+
+time_refresh() {
+  local db=$1 how=$2 t0
+  t0=$(now)
+  psql_db "$db" -c "REFRESH MATERIALIZED VIEW $how enriched_reference_mv" >/dev/null
+  elapsed "$t0" "$(now)"
+}
+
+# metric_hist FILE NAME: "le count" lines of a histogram.
+metric_hist() {
+  sed -n "s/^$2_bucket{[^}]*le=\"\([^\"]*\)\"[^}]*} \([0-9.e+]*\)$/\1 \2/p" "$1"
+}
+# quantile Q BEFORE AFTER NAME: from the difference of two scrapes,
+# linearly interpolated within the bucket (as Prometheus' histogram_quantile),
+# followed by the bucket's bounds: the histogram's buckets double, so the
+# bounds are what is actually known.
+quantile() {
+  join <(metric_hist "$2" "$4" | sort) <(metric_hist "$3" "$4" | sort) |
+    awk -v q="$1" '{ le = ($1 == "+Inf") ? 1e30 : $1; print le, $3 - $2 }' | sort -g |
+    awk -v q="$1" '{ le[NR] = $1; c[NR] = $2 } END {
+      total = c[NR]; if (total <= 0) { print "n/a"; exit }
+      want = q * total; prev_le = 0; prev_c = 0
+      for (i = 1; i <= NR; i++) {
+        if (c[i] >= want) {
+          if (le[i] >= 1e30) { printf ">%s", prev_le; exit }
+          f = (c[i] > prev_c) ? (want - prev_c) / (c[i] - prev_c) : 1
+          printf "%.3f (%s-%s)", prev_le + f * (le[i] - prev_le), prev_le, le[i]; exit
+        }
+        prev_le = le[i]; prev_c = c[i]
+      } }'
+}
+hist_count() { sed -n "s/^$2_count\(\|{[^}]*}\) \([0-9.e+]*\)$/\2/p" "$1" | head -n 1; }
+
+# ============================================================================
+db=enrich
+conversations_of_db=$conversations
+load_db "$db" "$conversations" "$messages" "$subscribers" "$issues" "$fanout"
+cols=$(psql_val "$db" "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position)
+                       FROM information_schema.columns
+                       WHERE table_name = 'enriched_support_conversations_reference'")
+start_pipeline "$db" main
+
+# --- (a) burst vs REFRESH ------------------------------------------------------
+log "(a) burst: one transaction editing one message in each of $burst random conversations"
+read -r a_write a_applied < <(run_burst "$db" burst1 "$burst" "$conversations" "$fanout")
+((${a_applied%.*} >= 0)) || { log "burst not applied within $wait_timeout s"; exit 1; }
+a_diff=$(equal_diff "$db" "id = ANY(ARRAY(SELECT id FROM processor_bench_ids WHERE set_name = 'burst1'))")
+log "(a) burst: write ${a_write} s, applied ${a_applied} s after commit, rows differing from reference: $a_diff"
+log "(a) REFRESH MATERIALIZED VIEW enriched_reference_mv"
+a_refresh=$(time_refresh "$db" "")
+log "(a) REFRESH: $a_refresh s; now REFRESH ... CONCURRENTLY"
+a_refresh_conc=$(time_refresh "$db" CONCURRENTLY)
+log "(a) REFRESH CONCURRENTLY: $a_refresh_conc s"
+# The same burst again, now with the refreshes' WAL decoded and nothing cold.
+read -r a2_write a2_applied < <(run_burst "$db" burst2 "$burst" "$conversations" "$fanout")
+a2_diff=$(equal_diff "$db" "id = ANY(ARRAY(SELECT id FROM processor_bench_ids WHERE set_name = 'burst2'))")
+log "(a) second burst: write ${a2_write} s, applied ${a2_applied} s, differing rows: $a2_diff"
+
+# --- (d) fan-out ----------------------------------------------------------------
+log "(d) subscribers_insights update of user-hot (fan-out to $fanout conversations)"
+read -r d_write d_applied < <(measure_change "$db" fanout \
+  "SELECT id, NULL::uuid FROM raw_support_conversations WHERE user_id = 'user-hot'" \
+  "UPDATE subscribers_insights SET app_sessions = app_sessions + 1, income = 'changed-' || app_sessions,
+          updated_at = now() WHERE distinct_id = 'user-hot'" "$wait_timeout")
+d_n=$(psql_val "$db" "SELECT count(*) FROM processor_bench_ids WHERE set_name = 'fanout'")
+d_diff=$(equal_diff "$db" "user_id = 'user-hot'")
+log "(d) fan-out to $d_n conversations applied ${d_applied} s after commit, differing rows: $d_diff"
+
+# --- (b) sustained rate ---------------------------------------------------------
+# sustained RATE: sets b_tps[RATE] b_events[RATE] b_p50/p99/p999[RATE] b_drain[RATE] b_lag[RATE]
+declare -A b_tps=() b_events=() b_p50=() b_p99=() b_p999=() b_drain=() b_lag=() b_cpu=() b_batch=()
+hist_sum() { sed -n "s/^$2_sum\(\|{[^}]*}\) \([0-9.e+-]*\)$/\2/p" "$1" | head -n 1; }
+sustained() {
+  local r=$1 pid out="$state/pgbench-$1.out" before="$state/metrics-before-$1.txt"
+  local after="$state/metrics-after-$1.txt" max_lag=0 l t_end
+  local name=enrich_processor_freshness_seconds
+  log "(b) pgbench --rate $r for $rate_seconds s (each tx edits a random conversation's message)"
+  curl -fsS "http://$main_proc_metrics/metrics" >"$before"
+  local pm kpid c0 c1 m0 m1 t0 secs
+  pm=$(head -n 1 "$(pg_datadir "$state")/postmaster.pid"); kpid=$(kafka_pid "$state" || echo 0)
+  c0="$(cpu_ticks_tree "$main_proc_pid") $(cpu_ticks_tree "$main_cdc_pid") $(cpu_ticks_tree "$kpid") $(cpu_ticks_tree "$pm")"
+  m0=$(machine_ticks); t0=$(now)
+  "$pgbin/pgbench" -n -d "$(dsn_of "$db")" -f "$bench_dir/processor_pgbench.sql" \
+    -D nconv="$conversations" --rate="$r" -T "$rate_seconds" -c 8 -j 2 >"$out" 2>&1 &
+  pid=$!; pgbench_pid=$pid
+  # Age of the newest applied source commit, sampled every second.
+  while kill -0 "$pid" 2>/dev/null; do
+    l=$(curl -fsS "http://$main_proc_metrics/metrics" 2>/dev/null |
+        sed -n 's/^enrich_processor_last_freshness_seconds \([0-9.e+-]*\)$/\1/p' || true)
+    [[ -n "$l" ]] && max_lag=$(awk -v a="$max_lag" -v b="$l" 'BEGIN { print (b > a) ? b : a }')
+    sleep 1
+  done
+  c1="$(cpu_ticks_tree "$main_proc_pid") $(cpu_ticks_tree "$main_cdc_pid") $(cpu_ticks_tree "$kpid") $(cpu_ticks_tree "$pm")"
+  m1=$(machine_ticks)
+  wait "$pid" || { cat "$out" >&2; log "pgbench failed"; exit 1; }
+  pgbench_pid=""
+  t_end=$(now)
+  secs=$(elapsed "$t0" "$t_end")
+  b_cpu[$r]=$(awk -v a="$c0" -v b="$c1" -v ma="$m0" -v mb="$m1" -v t="$secs" -v hz="$clk_tck" 'BEGIN {
+      split(a, x, " "); split(b, y, " "); split(ma, p, " "); split(mb, q, " ")
+      printf "processor %.0f%%, cdc %.0f%%, kafka %.0f%%, postgres %.0f%%; machine %.0f%% busy",
+        100 * (y[1] - x[1]) / hz / t, 100 * (y[2] - x[2]) / hz / t, 100 * (y[3] - x[3]) / hz / t,
+        100 * (y[4] - x[4]) / hz / t, 100 * (q[1] - p[1]) / (q[2] - p[2]) }')
+  drain "$db" main >/dev/null
+  curl -fsS "http://$main_proc_metrics/metrics" >"$after"
+  b_drain[$r]=$(elapsed "$t_end" "$(now)")
+  b_lag[$r]=$(printf "%.3f" "$max_lag")
+  b_tps[$r]=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | head -n 1 | awk '{ printf "%.0f", $1 }')
+  b_events[$r]=$(awk -v a="$(hist_count "$before" $name)" -v b="$(hist_count "$after" $name)" \
+                 'BEGIN { print b - a }')
+  b_batch[$r]=$(awk -v n0="$(hist_count "$before" enrich_processor_batch_records)" \
+      -v n1="$(hist_count "$after" enrich_processor_batch_records)" \
+      -v r0="$(hist_sum "$before" enrich_processor_batch_records)" -v r1="$(hist_sum "$after" enrich_processor_batch_records)" \
+      -v s0="$(hist_sum "$before" enrich_processor_batch_apply_seconds)" \
+      -v s1="$(hist_sum "$after" enrich_processor_batch_apply_seconds)" 'BEGIN {
+        n = n1 - n0; if (n <= 0) { print "n/a"; exit }
+        printf "%d batches, %.0f records/batch, %.3f s apply/batch", n, (r1 - r0) / n, (s1 - s0) / n }')
+  b_p50[$r]=$(quantile 0.50 "$before" "$after" $name)
+  b_p99[$r]=$(quantile 0.99 "$before" "$after" $name)
+  b_p999[$r]=$(quantile 0.999 "$before" "$after" $name)
+  log "(b) rate $r: pgbench ${b_tps[$r]} tps; ${b_events[$r]} events; freshness p50 ${b_p50[$r]} s p99 ${b_p99[$r]} s; drained ${b_drain[$r]} s after"
+}
+for r in $rates; do if ((r > 0)); then sustained "$r"; fi; done
+
+# --- full check --------------------------------------------------------------------
+full_diff="skipped"
+if ((verify_full)); then
+  log "comparing the whole enriched table with the reference view"
+  log "drained in $(drain "$db" main) s"
+  full_diff=$(equal_diff "$db" "true")
+  if [[ "$full_diff" != 0 ]]; then
+    psql_val "$db" "SELECT id FROM (SELECT $cols FROM enriched_support_conversations
+                      EXCEPT ALL SELECT * FROM enriched_support_conversations_reference) d" \
+      >"$state/differing-ids.txt"
+    log "differing ids in $state/differing-ids.txt: $(head -n 5 "$state/differing-ids.txt" | tr '\n' ' ')"
+    sleep 5
+    full_diff="$full_diff (5 s later: $(equal_diff "$db" "true"))"
+  fi
+  log "rows differing: $full_diff"
+fi
+
+main_cdc_rss=$(vmhwm_mb "$main_cdc_pid"); main_proc_rss=$(vmhwm_mb "$main_proc_pid")
+main_rows=$(psql_val "$db" "SELECT count(*) FROM enriched_support_conversations")
+stop_pid "$main_proc_pid"; stop_pid "$main_cdc_pid"
+
+# --- (e) 1/N of the data -------------------------------------------------------------
+e_row=""
+if ((small)); then
+  sdb=enrich_small
+  s_conv=$((conversations / small_factor)); s_msg=$((messages / small_factor))
+  s_sub=$(( (subscribers / small_factor) > 0 ? subscribers / small_factor : 1 ))
+  s_iss=$(( (issues / small_factor) > 0 ? issues / small_factor : 1 ))
+  s_fan=$(( (fanout / small_factor) > 0 ? fanout / small_factor : 1 ))
+  if ((burst <= s_conv - s_fan)); then
+    load_db "$sdb" "$s_conv" "$s_msg" "$s_sub" "$s_iss" "$s_fan"
+    conversations_of_db=$s_conv
+    start_pipeline "$sdb" small
+    read -r e_write e_applied < <(run_burst "$sdb" burst1 "$burst" "$s_conv" "$s_fan")
+    e_diff=$(equal_diff "$sdb" "id = ANY(ARRAY(SELECT id FROM processor_bench_ids WHERE set_name = 'burst1'))")
+    read -r e2_write e2_applied < <(run_burst "$sdb" burst2 "$burst" "$s_conv" "$s_fan")
+    e_refresh=$(time_refresh "$sdb" "")
+    e_refresh_conc=$(time_refresh "$sdb" CONCURRENTLY)
+    log "(e) 1/$small_factor data: burst applied $e_applied s / $e2_applied s, differing $e_diff; REFRESH $e_refresh s, CONCURRENTLY $e_refresh_conc s"
+    e_row=1
+    small_proc_rss=$(vmhwm_mb "$small_proc_pid"); small_cdc_rss=$(vmhwm_mb "$small_cdc_pid")
+    stop_pid "$small_proc_pid"; stop_pid "$small_cdc_pid"
+  else
+    log "(e) skipped: BENCH_BURST larger than the small data set"
+  fi
+fi
+
+# --- table -----------------------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0fx", a / b; else print "n/a" }'; }
+echo
+echo "enrich-processor benchmark ($(nproc) CPUs, PostgreSQL $server_version, fsync=$fsync)"
+echo "data: $conversations conversations, $messages messages (bodies ~$body_bytes B), $subscribers subscribers, $issues Linear issues; generated in ${results[enrich.generate_s]} s"
+echo "enriched rows: $main_rows; migrate (backfill) ${results[enrich.migrate_s]} s, peak RSS ${results[enrich.migrate_rss_mb]} MB"
+echo
+printf "%-66s %s\n" "measure" "value"
+printf "%-66s %s\n" "-------" "-----"
+printf "%-66s %s s\n" "(a) burst $burst conversations: UPDATE + COMMIT" "$a_write"
+printf "%-66s %s s\n" "(a) burst: COMMIT -> all $burst enriched rows updated" "$a_applied"
+printf "%-66s %s s\n" "(a) second burst (after the refreshes): COMMIT -> applied" "$a2_applied"
+printf "%-66s %s / %s\n" "(a) rows differing from the reference (burst 1 / burst 2)" "$a_diff" "$a2_diff"
+printf "%-66s %s s\n" "(a) REFRESH MATERIALIZED VIEW" "$a_refresh"
+printf "%-66s %s s\n" "(a) REFRESH MATERIALIZED VIEW CONCURRENTLY" "$a_refresh_conc"
+printf "%-66s %s / %s\n" "(a) ratio REFRESH / burst applied (burst 1)" "$(ratio "$a_refresh" "$a_applied")" "$(ratio "$a_refresh_conc" "$a_applied") (concurrently)"
+printf "%-66s %s s\n" "(d) fan-out: 1 subscriber -> $d_n conversations, COMMIT -> applied" "$d_applied"
+printf "%-66s %s\n" "(d) rows differing from the reference" "$d_diff"
+for r in $rates; do
+  [[ -n "${b_tps[$r]:-}" ]] || continue
+  printf "%-66s %s tps, %s events\n" "(b) pgbench --rate $r -T $rate_seconds: achieved" "${b_tps[$r]}" "${b_events[$r]}"
+  printf "%-66s %s / %s / %s\n" "(b) rate $r: freshness p50 / p99 / p99.9 (bucket), s" "${b_p50[$r]}" "${b_p99[$r]}" "${b_p999[$r]}"
+  printf "%-66s %s s\n" "(b) rate $r: max last_freshness_seconds (1 s samples)" "${b_lag[$r]}"
+  printf "%-66s %s s\n" "(b) rate $r: drained after pgbench ended" "${b_drain[$r]}"
+  printf "%-66s %s\n" "(b) rate $r: CPU (100% = one core), while pgbench ran" "${b_cpu[$r]}"
+  printf "%-66s %s\n" "(b) rate $r: processor" "${b_batch[$r]}"
+done
+printf "%-66s %s\n" "whole table vs reference view, rows differing" "$full_diff"
+printf "%-66s %s MB\n" "peak RSS (VmHWM) enrich-processor run" "$main_proc_rss"
+printf "%-66s %s MB\n" "peak RSS (VmHWM) enrich-cdc" "$main_cdc_rss"
+if [[ -n "$e_row" ]]; then
+  printf "%-66s %s s / %s s\n" "(e) 1/$small_factor data ($s_conv conv, $s_msg msg): burst applied (1st / 2nd)" "$e_applied" "$e2_applied"
+  printf "%-66s %s / %s s\n" "(e) 1/$small_factor data: REFRESH / CONCURRENTLY" "$e_refresh" "$e_refresh_conc"
+  printf "%-66s %s\n" "(e) 1/$small_factor data: rows differing (burst 1)" "$e_diff"
+  printf "%-66s %s MB / %s MB\n" "(e) 1/$small_factor data: peak RSS processor / cdc" "${small_proc_rss:-?}" "${small_cdc_rss:-?}"
+fi

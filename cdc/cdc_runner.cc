@@ -87,6 +87,20 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
           {{"table", absl::StrCat(t.schema, ".", t.table)}});
     }
   }
+  // One active process per slot: the holder of this session lock snapshots
+  // and streams; others wait as standbys. It goes away with the connection,
+  // so a killed process releases it at once. (The slot's own "active" flag
+  // is not enough: it is false while the active process snapshots.)
+  ASSIGN_OR_RETURN(
+      std::vector<pg::Row> locked,
+      conn->QueryParams("SELECT pg_try_advisory_lock(hashtext($1))",
+                        {absl::StrCat("enrich_cdc:", config_.slot)}));
+  if (locked.empty() || locked[0][0].value_or("") != "t") {
+    *retry = true;
+    log_->Info("standby: another enrich-cdc holds the slot; waiting",
+               {{"slot", config_.slot}});
+    return absl::UnavailableError("slot held by another process");
+  }
   RETURN_IF_ERROR(
       pg::EnsurePublication(*conn, config_.publication, source.tables));
   RETURN_IF_ERROR(conn->Exec(kSnapshotTableDdl));
@@ -414,10 +428,20 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
   // Shutdown or failure: deliver what is queued, confirm what is delivered.
   absl::Status flushed = sink_->Flush(absl::Now() + absl::Seconds(30));
   sink_->Poll(absl::ZeroDuration());
-  if (loop_status.ok() || *retry) {
+  // Confirm what was delivered whatever stopped the loop: the tracker only
+  // allows LSNs whose transactions Kafka acknowledged in full.
+  {
     absl::Status final_status = send_status(/*force=*/true);
     if (final_status.ok()) {
+      final_status = stream->Finish(absl::Seconds(10));
+    }
+    if (final_status.ok()) {
       log_->Info("confirmed", {{"lsn", pgoutput::FormatLsn(reported_lsn)}});
+    } else {
+      log_->Warn(
+          "final confirmation not acknowledged; the next start may "
+          "publish the last transactions again",
+          {{"error", std::string(final_status.message())}});
     }
   }
   if (!loop_status.ok()) {

@@ -98,3 +98,36 @@ absl::Status ReplicationStream::SendStatus(uint64_t write, uint64_t flush,
 }
 
 }  // namespace enrich::pg
+
+namespace enrich::pg {
+
+absl::Status ReplicationStream::Finish(absl::Duration timeout) {
+  if (PQputCopyEnd(conn_->raw(), nullptr) <= 0 || PQflush(conn_->raw()) != 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot end the replication stream: ", LastError(conn_->raw())));
+  }
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    char* buffer = nullptr;
+    int length = PQgetCopyData(conn_->raw(), &buffer, /*async=*/1);
+    if (length > 0) {
+      PQfreemem(buffer);  // data after our CopyDone is not processed
+      continue;
+    }
+    if (length < 0) break;  // -1: the server ended the COPY; -2: error
+    absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      return absl::DeadlineExceededError("the server did not end the stream");
+    }
+    pollfd fd{PQsocket(conn_->raw()), POLLIN, 0};
+    if (poll(&fd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) >
+            0 &&
+        PQconsumeInput(conn_->raw()) == 0) {
+      break;
+    }
+  }
+  while (PGresult* result = PQgetResult(conn_->raw())) PQclear(result);
+  return absl::OkStatus();
+}
+
+}  // namespace enrich::pg

@@ -40,6 +40,13 @@ class ReplicationStream {
   // Reports positions to the server; `flush` is what the slot may confirm.
   absl::Status SendStatus(uint64_t write, uint64_t flush, bool reply_requested);
 
+  // Ends the stream the way pg_recvlogical does: CopyDone, then reads what
+  // the server still sends until it ends the COPY. Closing the socket with
+  // unread data instead makes the kernel reset the connection, and the
+  // server may drop the last status update (the slot then lags behind what
+  // was confirmed). Waits at most `timeout`.
+  absl::Status Finish(absl::Duration timeout);
+
  private:
   explicit ReplicationStream(std::unique_ptr<PgConnection> conn)
       : conn_(std::move(conn)) {}

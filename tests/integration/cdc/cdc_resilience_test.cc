@@ -783,11 +783,7 @@ TEST_F(CdcResilienceTest, StandbyTakesOverFromKilledActiveWithoutLoss) {
   StopCleanly(*standby);
 }
 
-// DISABLED: bug "two processes started together on a new slot: one exits 1
-// instead of standing by". Both see no slot and run CREATE_REPLICATION_SLOT;
-// the loser fails with FailedPrecondition "replication slot ... already
-// exists [42710]" and exits (2 of 3 rounds when found).
-TEST_F(CdcResilienceTest, DISABLED_TwoProcessesStartedTogetherOneStandsBy) {
+TEST_F(CdcResilienceTest, TwoProcessesStartedTogetherOneStandsBy) {
   for (int round = 0; round < 3; ++round) {
     SCOPED_TRACE(absl::StrCat("round ", round));
     auto a = Launch({"--tables=subscribers_insights"},
@@ -819,14 +815,7 @@ TEST_F(CdcResilienceTest, DISABLED_TwoProcessesStartedTogetherOneStandsBy) {
   }
 }
 
-// DISABLED: bug "a standby started during the active process's initial
-// snapshot drops the slot and snapshots again". The slot is not active while
-// the snapshot is read (CREATE_REPLICATION_SLOT released it), and
-// enrich_cdc_snapshots has no row yet, so the second process logs "earlier
-// snapshot did not complete; redoing it", drops the slot the first one is
-// snapshotting for and publishes a second snapshot; the first then exits 1
-// on a duplicate key in enrich_cdc_snapshots.
-TEST_F(CdcResilienceTest, DISABLED_StandbyStartedDuringInitialSnapshotWaits) {
+TEST_F(CdcResilienceTest, StandbyStartedDuringInitialSnapshotWaits) {
   constexpr int kRows = 200000;  // a few seconds of snapshot
   const std::string table = name_ + "_t";
   cleanup_.push_back(absl::StrCat("DROP TABLE IF EXISTS ", table));
@@ -1018,16 +1007,7 @@ TEST_F(CdcResilienceTest, SigtermWhileWritingExitsZeroAndLosesNothing) {
   StopCleanly(*cdc);
 }
 
-// DISABLED: bug "the final standby status update is lost when SIGTERM comes
-// while the server is sending". enrich-cdc logs msg=confirmed with the LSN of
-// everything it delivered, but closes the replication connection without
-// ending COPY (no PQputCopyEnd and drain): with WAL data still unread on its
-// socket the kernel resets the connection, the walsender dies with "could
-// not send data to client: Connection reset by peer" before reading the last
-// update, and the slot stays behind what Kafka has, so a restart publishes
-// it again. In our runs one round in three to five lost it (the server log
-// shows the reset each time).
-TEST_F(CdcResilienceTest, DISABLED_SigtermConfirmsEverythingItPublished) {
+TEST_F(CdcResilienceTest, SigtermConfirmsEverythingItPublished) {
   cleanup_.push_back(
       "DELETE FROM subscribers_insights WHERE distinct_id LIKE 'confirm-%'");
   std::set<std::string> committed;

@@ -113,6 +113,14 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
         absl::StrCat(config_.topic_prefix, ".", t.schema, ".", t.table));
     TableRouting r;
     r.primary_key = t.primary_key;
+    r.column_count = t.relation.columns.size();
+    for (const std::string& key : t.primary_key) {
+      for (size_t i = 0; i < t.relation.columns.size(); ++i) {
+        if (t.relation.columns[i].name != key) continue;
+        r.key_positions.push_back(i);
+        r.key_types.push_back(t.relation.columns[i].type_oid);
+      }
+    }
     auto it = default_routing.find(absl::StrCat(t.schema, ".", t.table));
     if (it != default_routing.end()) r.routing_column = it->second;
     routing[absl::StrCat(t.schema, ".", t.table)] = std::move(r);

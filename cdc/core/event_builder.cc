@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "cdc/common/status_macros.h"
 #include "proto/change_event.pb.h"
 
@@ -50,25 +51,40 @@ absl::Status SetValue(const pgoutput::Value& value, v1::Column* column) {
 class Assembler {
  public:
   Assembler(const Relation& relation, const TableRouting& routing)
-      : relation_(relation), routing_(routing) {
-    key_index_.assign(relation.columns.size(), false);
-    for (const std::string& name : routing.primary_key) {
-      for (size_t i = 0; i < relation.columns.size(); ++i) {
-        if (relation.columns[i].name == name) key_index_[i] = true;
-      }
-    }
-  }
+      : relation_(relation), routing_(routing) {}
 
-  absl::Status CheckKeyColumns() const {
+  // Finds the key columns in the relation: by name, or, when a name is
+  // missing (the key column was renamed since, or before, the catalog was
+  // read), by the catalog's positions if the column count and the key
+  // columns' types still match.
+  absl::Status ResolveKeyColumns() {
+    key_index_.assign(relation_.columns.size(), false);
+    key_order_.clear();
     for (const std::string& name : routing_.primary_key) {
-      bool found = false;
-      for (const auto& column : relation_.columns) found |= column.name == name;
-      if (!found) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "primary-key column ", name, " of ", relation_.schema, ".",
-            relation_.table, " is missing from its Relation message"));
+      for (size_t i = 0; i < relation_.columns.size(); ++i) {
+        if (relation_.columns[i].name == name) key_order_.push_back(i);
       }
     }
+    if (key_order_.size() != routing_.primary_key.size()) {
+      key_order_.clear();
+      const bool same_shape =
+          routing_.column_count == relation_.columns.size() &&
+          routing_.key_positions.size() == routing_.primary_key.size();
+      for (size_t k = 0; same_shape && k < routing_.key_positions.size(); ++k) {
+        size_t i = routing_.key_positions[k];
+        if (i < relation_.columns.size() &&
+            relation_.columns[i].type_oid == routing_.key_types[k]) {
+          key_order_.push_back(i);
+        }
+      }
+      if (key_order_.size() != routing_.primary_key.size()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the primary key (", absl::StrJoin(routing_.primary_key, ", "),
+            ") of ", relation_.schema, ".", relation_.table,
+            " is not in its Relation message by name or position"));
+      }
+    }
+    for (size_t i : key_order_) key_index_[i] = true;
     return absl::OkStatus();
   }
 
@@ -91,23 +107,20 @@ class Assembler {
                                  BuiltEvent* built) const {
     std::string key;
     bool first = true;
-    for (const std::string& name : routing_.primary_key) {
-      for (size_t i = 0; i < tuple.size(); ++i) {
-        if (relation_.columns[i].name != name) continue;
-        if (tuple[i].kind != ValueKind::kText) {
-          return absl::DataLossError(
-              absl::StrCat("primary-key column ", name, " of ", relation_.table,
-                           " has no value in the change"));
-        }
-        v1::Column* column = event->add_key();
-        column->set_name(name);
-        column->set_type_oid(relation_.columns[i].type_oid);
-        column->set_key(true);
-        column->set_text(tuple[i].data);
-        if (!first) key.push_back(kKeySeparator);
-        key += tuple[i].data;
-        first = false;
+    for (size_t i : key_order_) {
+      if (tuple[i].kind != ValueKind::kText) {
+        return absl::DataLossError(absl::StrCat(
+            "primary-key column ", relation_.columns[i].name, " of ",
+            relation_.table, " has no value in the change"));
       }
+      v1::Column* column = event->add_key();
+      column->set_name(relation_.columns[i].name);
+      column->set_type_oid(relation_.columns[i].type_oid);
+      column->set_key(true);
+      column->set_text(tuple[i].data);
+      if (!first) key.push_back(kKeySeparator);
+      key += tuple[i].data;
+      first = false;
     }
     built->key = std::move(key);
     built->routing_value = built->key;
@@ -126,6 +139,7 @@ class Assembler {
   const Relation& relation_;
   const TableRouting& routing_;
   std::vector<bool> key_index_;
+  std::vector<size_t> key_order_;  // key columns' indices, in key order
 };
 
 }  // namespace
@@ -193,7 +207,7 @@ absl::StatusOr<std::unique_ptr<EventBuilder::Draft>> EventBuilder::Start(
   auto draft = std::make_unique<Draft>(relation, *routing,
                                        static_cast<v1::Operation>(op),
                                        TopicFor(relation), scratch_.get());
-  RETURN_IF_ERROR(draft->assembler.CheckKeyColumns());
+  RETURN_IF_ERROR(draft->assembler.ResolveKeyColumns());
   return draft;
 }
 

@@ -55,6 +55,12 @@ struct TableRouting {
   std::vector<std::string> primary_key;
   // Column whose value picks the partition; empty means the key.
   std::string routing_column;
+  // From the catalog too: the key columns' positions among the live columns,
+  // their type OIDs, and the live column count. Used to find the key when a
+  // Relation message names it differently (a renamed key column).
+  std::vector<size_t> key_positions;
+  std::vector<uint32_t> key_types;
+  size_t column_count = 0;
 };
 
 class EventBuilder {

@@ -114,5 +114,32 @@ TEST(EventBuilderTest, RejectsUnknownTablesArityMismatchAndMissingKeys) {
             absl::StatusCode::kDataLoss);
 }
 
+TEST(EventBuilderTest, RenamedKeyColumnIsFoundByCatalogPosition) {
+  TableRouting routing{{"id"}, "conversation_id", {0}, {2950}, 3};
+  EventBuilder builder("support",
+                       {{"public.support_conversation_messages", routing}});
+  pgoutput::Relation renamed = MessagesRelation();
+  renamed.columns[0].name = "message_id";  // ALTER TABLE ... RENAME COLUMN
+  auto built = builder.Insert(renamed, {Text("m1"), Text("c1"), Null()});
+  ASSERT_TRUE(built.ok()) << built.status();
+  EXPECT_EQ(built->key, "m1");
+  v1::ChangeEvent event = Parse(*built);
+  EXPECT_EQ(event.key(0).name(), "message_id");
+  EXPECT_TRUE(event.new_row().columns(0).key());
+
+  // A different shape (a column added) or type: no guessing.
+  pgoutput::Relation wider = renamed;
+  wider.columns.push_back({"extra", 25, -1, true});
+  EXPECT_EQ(builder.Insert(wider, {Text("m1"), Text("c1"), Null(), Null()})
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  pgoutput::Relation retyped = renamed;
+  retyped.columns[0].type_oid = 25;
+  EXPECT_EQ(
+      builder.Insert(retyped, {Text("m1"), Text("c1"), Null()}).status().code(),
+      absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace enrich::cdc

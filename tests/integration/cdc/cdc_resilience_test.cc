@@ -34,95 +34,13 @@
 #include "tests/support/child_process.h"
 #include "tests/support/pg_test_connection.h"
 #include "tests/support/services_environment.h"
+#include "tests/support/topic_reader.h"
 
 namespace enrich::testing {
 namespace {
 
 constexpr int kPartitions = 3;  // --topic-partitions below
 constexpr char kSecret[] = "hunter2-secret";
-
-struct Record {
-  int32_t partition;
-  int64_t offset;
-  std::string key;
-  bool tombstone;
-  v1::ChangeEvent event;
-};
-
-// A consumer of every partition of one topic, from the beginning, assigned
-// directly (no group coordination to wait for). Keeps its position between
-// ReadUntil calls.
-class TopicReader {
- public:
-  // `keep`: store the records in records(); otherwise only `on_record` sees
-  // them (for topics too large to hold).
-  explicit TopicReader(const std::string& topic, bool keep = true)
-      : keep_(keep) {
-    std::string error;
-    std::unique_ptr<RdKafka::Conf> conf(
-        RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    conf->set("bootstrap.servers", Services().kafka_brokers, error);
-    conf->set("group.id",
-              absl::StrCat("test-", topic, "-", absl::ToUnixNanos(absl::Now())),
-              error);
-    conf->set("auto.offset.reset", "earliest", error);
-    conf->set("enable.auto.commit", "false", error);
-    consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
-    EXPECT_NE(consumer_, nullptr) << error;
-    std::vector<RdKafka::TopicPartition*> partitions;
-    for (int p = 0; p < kPartitions; ++p) {
-      partitions.push_back(RdKafka::TopicPartition::create(
-          topic, p, RdKafka::Topic::OFFSET_BEGINNING));
-    }
-    EXPECT_EQ(consumer_->assign(partitions), RdKafka::ERR_NO_ERROR);
-    RdKafka::TopicPartition::destroy(partitions);
-  }
-  ~TopicReader() {
-    if (consumer_ != nullptr) consumer_->close();
-  }
-
-  // Consumes until `done()` holds or `timeout` passes; returns done().
-  bool ReadUntil(const std::function<bool()>& done, absl::Duration timeout) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (!done()) {
-      if (absl::Now() > deadline) return false;
-      std::unique_ptr<RdKafka::Message> m(consumer_->consume(200));
-      if (m->err() != RdKafka::ERR_NO_ERROR) continue;
-      Record r;
-      r.partition = m->partition();
-      r.offset = m->offset();
-      r.key = m->key() ? *m->key() : "";
-      r.tombstone = m->payload() == nullptr;
-      if (!r.tombstone) {
-        EXPECT_TRUE(r.event.ParseFromArray(m->payload(), m->len()));
-      }
-      if (on_record) on_record(r);
-      if (keep_) records_.push_back(std::move(r));
-    }
-    return true;
-  }
-
-  const std::vector<Record>& records() const { return records_; }
-  std::function<void(const Record&)> on_record;
-
- private:
-  bool keep_;
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
-  std::vector<Record> records_;
-};
-
-const v1::Column* FindColumn(const v1::Row& row, const std::string& name) {
-  for (const v1::Column& c : row.columns()) {
-    if (c.name() == name) return &c;
-  }
-  return nullptr;
-}
-
-std::string ColumnText(const v1::Row& row, const std::string& name) {
-  const v1::Column* c = FindColumn(row, name);
-  if (c == nullptr) return "<missing>";
-  return c->has_text() ? c->text() : c->has_null() ? "<null>" : "<toast>";
-}
 
 std::vector<std::string> ColumnNames(const v1::Row& row) {
   std::vector<std::string> names;
@@ -401,7 +319,7 @@ TEST_F(CdcResilienceTest, MillionRowTransactionInBoundedMemory) {
   keys.reserve(kRows);
   std::set<uint32_t> xids;
   uint64_t end_lsn = 0, last_in_tx = 0, foreign_keys = 0;
-  TopicReader reader(Topic("linear_issues"), /*keep=*/false);
+  TopicReader reader(kPartitions, Topic("linear_issues"), /*keep=*/false);
   reader.on_record = [&](const Record& r) {
     if (r.tombstone) return;
     if (!absl::StartsWith(r.key, "big-")) ++foreign_keys;
@@ -475,7 +393,7 @@ TEST_F(CdcResilienceTest, TruncateReachesEveryPartitionWithItsFlags) {
         Expected{"raw_support_conversations", true, true},
         Expected{"support_conversation_messages", true, true}}) {
     SCOPED_TRACE(want.table);
-    TopicReader reader(Topic(want.table));
+    TopicReader reader(kPartitions, Topic(want.table));
     auto truncates = [&] {
       int n = 0;
       for (const Record& r : reader.records()) {
@@ -547,7 +465,7 @@ TEST_F(CdcResilienceTest, SchemaChangeMidStreamTakesEffectWithoutRestart) {
        }) {
     ASSERT_TRUE(sql_->Exec(statement).ok()) << statement;
   }
-  TopicReader reader(Topic(table));
+  TopicReader reader(kPartitions, Topic(table));
   ASSERT_TRUE(reader.ReadUntil([&] { return reader.records().size() >= 7; },
                                absl::Seconds(60)))
       << cdc->log();
@@ -626,7 +544,7 @@ TEST_F(CdcResilienceTest, PrimaryKeyColumnRenamedMidStream) {
        }) {
     ASSERT_TRUE(sql_->Exec(statement).ok()) << statement;
   }
-  TopicReader reader(Topic(table));
+  TopicReader reader(kPartitions, Topic(table));
   EXPECT_TRUE(reader.ReadUntil([&] { return reader.records().size() >= 4; },
                                absl::Seconds(30)))
       << cdc->log();
@@ -756,7 +674,8 @@ TEST_F(CdcResilienceTest, StandbyTakesOverFromKilledActiveWithoutLoss) {
   }
 
   std::set<std::string> seen;
-  TopicReader reader(Topic("subscribers_insights"), /*keep=*/false);
+  TopicReader reader(kPartitions, Topic("subscribers_insights"),
+                     /*keep=*/false);
   reader.on_record = [&](const Record& r) { seen.insert(r.key); };
   reader.ReadUntil(
       [&] {
@@ -836,7 +755,7 @@ TEST_F(CdcResilienceTest, StandbyStartedDuringInitialSnapshotWaits) {
 
   std::set<std::string> keys;
   int64_t records = 0;
-  TopicReader reader(Topic(table), /*keep=*/false);
+  TopicReader reader(kPartitions, Topic(table), /*keep=*/false);
   reader.on_record = [&](const Record& r) {
     ++records;
     keys.insert(r.key);
@@ -964,7 +883,7 @@ TEST_F(CdcResilienceTest, SigtermWhileWritingExitsZeroAndLosesNothing) {
   });
   // Let enrich-cdc publish some of it, then stop it mid-flow.
   {
-    TopicReader reader(Topic("subscribers_insights"));
+    TopicReader reader(kPartitions, Topic("subscribers_insights"));
     ASSERT_TRUE(reader.ReadUntil([&] { return reader.records().size() >= 200; },
                                  absl::Seconds(60)));
   }
@@ -981,7 +900,8 @@ TEST_F(CdcResilienceTest, SigtermWhileWritingExitsZeroAndLosesNothing) {
 
   cdc = Launch({"--tables=subscribers_insights"});
   std::set<std::string> seen;
-  TopicReader reader(Topic("subscribers_insights"), /*keep=*/false);
+  TopicReader reader(kPartitions, Topic("subscribers_insights"),
+                     /*keep=*/false);
   reader.on_record = [&](const Record& r) { seen.insert(r.key); };
   reader.ReadUntil(
       [&] {
@@ -1010,7 +930,7 @@ TEST_F(CdcResilienceTest, SigtermConfirmsEverythingItPublished) {
       if (!InsertBatch(**conn, "confirm", tx, 50, &committed)) break;
     }
   });
-  TopicReader reader(Topic("subscribers_insights"));
+  TopicReader reader(kPartitions, Topic("subscribers_insights"));
   for (int round = 1; round <= 5; ++round) {
     SCOPED_TRACE(absl::StrCat("round ", round));
     auto cdc = Launch({"--tables=subscribers_insights"});

@@ -21,67 +21,21 @@
 #include "tests/support/child_process.h"
 #include "tests/support/pg_test_connection.h"
 #include "tests/support/services_environment.h"
+#include "tests/support/topic_reader.h"
 
 namespace enrich::testing {
 namespace {
 
 constexpr int kPartitions = 3;  // --topic-partitions below
 
-struct Record {
-  int32_t partition;
-  std::string key;
-  bool tombstone;
-  v1::ChangeEvent event;
-};
-
 // Reads `topic` from the beginning until `done` holds or the timeout passes.
 std::vector<Record> ReadTopic(
     const std::string& topic,
     const std::function<bool(const std::vector<Record>&)>& done,
     absl::Duration timeout = absl::Seconds(60)) {
-  std::string error;
-  std::unique_ptr<RdKafka::Conf> conf(
-      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  conf->set("bootstrap.servers", Services().kafka_brokers, error);
-  conf->set("group.id",
-            absl::StrCat("test-", topic, "-", absl::ToUnixNanos(absl::Now())),
-            error);
-  conf->set("auto.offset.reset", "earliest", error);
-  conf->set("enable.auto.commit", "false", error);
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
-      RdKafka::KafkaConsumer::create(conf.get(), error));
-  EXPECT_NE(consumer, nullptr) << error;
-  // Assign the partitions directly: no group coordination to wait for.
-  std::vector<RdKafka::TopicPartition*> partitions;
-  for (int p = 0; p < kPartitions; ++p) {
-    partitions.push_back(RdKafka::TopicPartition::create(
-        topic, p, RdKafka::Topic::OFFSET_BEGINNING));
-  }
-  EXPECT_EQ(consumer->assign(partitions), RdKafka::ERR_NO_ERROR);
-  RdKafka::TopicPartition::destroy(partitions);
-  std::vector<Record> records;
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done(records) && absl::Now() < deadline) {
-    std::unique_ptr<RdKafka::Message> m(consumer->consume(200));
-    if (m->err() != RdKafka::ERR_NO_ERROR) continue;
-    Record r;
-    r.partition = m->partition();
-    r.key = m->key() ? *m->key() : "";
-    r.tombstone = m->payload() == nullptr;
-    if (!r.tombstone) {
-      EXPECT_TRUE(r.event.ParseFromArray(m->payload(), m->len()));
-    }
-    records.push_back(std::move(r));
-  }
-  consumer->close();
-  return records;
-}
-
-std::string ColumnText(const v1::Row& row, const std::string& name) {
-  for (const v1::Column& c : row.columns()) {
-    if (c.name() == name) return c.has_text() ? c.text() : "<not text>";
-  }
-  return "<missing>";
+  TopicReader reader(kPartitions, topic);
+  reader.ReadUntil([&] { return done(reader.records()); }, timeout);
+  return reader.records();
 }
 
 class CdcStreamTest : public ::testing::Test {
@@ -237,7 +191,7 @@ TEST_F(CdcStreamTest, EveryOperationReachesKafkaWithKeyPartitionAndContent) {
   // Two partitions: find the conversation by key, not by position.
   for (const Record& r : conversations) {
     EXPECT_EQ(ColumnText(r.event.new_row(), "user_id"),
-              r.key == conv ? "user-e2e" : "<not text>");
+              r.key == conv ? "user-e2e" : "<null>");
   }
 
   cdc->Signal(SIGTERM);

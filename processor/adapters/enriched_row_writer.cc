@@ -222,6 +222,29 @@ absl::StatusOr<PgResult> TimedExec(const EnrichedRowWriter::Options& options,
   return result;
 }
 
+// The writer's session settings, on every (re)connection.
+absl::Status SetSessionDefaults(PGconn* conn) {
+  // The locking argument in the header needs READ COMMITTED, whatever the
+  // server's default is.
+  ASSIGN_OR_RETURN(PgResult ignored,
+                   PgExec(conn, "setting the isolation level",
+                          "SET default_transaction_isolation = "
+                          "'read committed'"));
+  // Values the rewrite stores compressed (all_messages, mostly) are
+  // compressed with lz4 instead of the default pglz: measured on 2 cores
+  // (EXPLAIN ANALYZE of rewrite_rows, 20,000 conversations with 10 messages
+  // of ~300 B each, every row changed, mean of 6 interleaved runs), 1,000
+  // ids 126 -> 96 ms, 5,000 ids 522 -> 452 ms. Only columns without their own
+  // COMPRESSION setting follow this; readers decompress either method, and
+  // the stored values are the same. Best effort: a server built without lz4
+  // rejects the value and keeps pglz.
+  absl::StatusOr<PgResult> lz4 =
+      PgExec(conn, "setting the TOAST compression",
+             "SET default_toast_compression = 'lz4'");
+  (void)lz4;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 EnrichedRowWriter::EnrichedRowWriter(pg_conn* conn, Options options)
@@ -234,12 +257,7 @@ absl::StatusOr<std::unique_ptr<EnrichedRowWriter>> EnrichedRowWriter::Connect(
   ASSIGN_OR_RETURN(PGconn * conn, PgConnect(dsn));
   std::unique_ptr<EnrichedRowWriter> writer(
       new EnrichedRowWriter(conn, std::move(options)));
-  // The locking argument in the header needs READ COMMITTED, whatever the
-  // server's default is.
-  ASSIGN_OR_RETURN(PgResult ignored,
-                   PgExec(conn, "setting the isolation level",
-                          "SET default_transaction_isolation = "
-                          "'read committed'"));
+  RETURN_IF_ERROR(SetSessionDefaults(conn));
   return writer;
 }
 
@@ -250,11 +268,7 @@ absl::Status EnrichedRowWriter::EnsureConnected() {
     return absl::UnavailableError(absl::StrCat("reconnecting to PostgreSQL: ",
                                                PQerrorMessage(conn_.get())));
   }
-  ASSIGN_OR_RETURN(PgResult ignored,
-                   PgExec(conn_.get(), "setting the isolation level",
-                          "SET default_transaction_isolation = "
-                          "'read committed'"));
-  return absl::OkStatus();
+  return SetSessionDefaults(conn_.get());
 }
 
 const std::string& EnrichedRowWriter::RecomputeSql() {

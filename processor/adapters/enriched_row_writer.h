@@ -47,6 +47,12 @@
 // Events that arrive late, twice or out of order only cause an extra rewrite
 // of a row from the current source state, which changes nothing.
 //
+// Session settings (every connection and reconnection): READ COMMITTED as
+// the default isolation (the argument above needs it), and
+// default_toast_compression = lz4 when the server has it, so the rewrite
+// compresses all_messages with lz4 instead of pglz (cheaper upserts; the
+// stored values, the statements and the locking order are unchanged).
+//
 // Errors, by what the caller should do (processor/core/database_errors.h):
 // kAborted (retry the batch), kUnavailable (the connection is re-established
 // on the next Apply; retry), kPermissionDenied / kFailedPrecondition /

@@ -82,4 +82,15 @@ absl::StatusOr<std::string> PgTestConnection::QueryValue(
   return *rows->front()[0];
 }
 
+absl::Status SetContractTablesReplicaIdentityFull(PgTestConnection& conn) {
+  for (const char* table :
+       {"raw_support_conversations", "support_conversation_messages",
+        "subscribers_insights", "linear_issues"}) {
+    absl::Status status = conn.Exec(
+        absl::StrCat("ALTER TABLE ", table, " REPLICA IDENTITY FULL"));
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace enrich::testing

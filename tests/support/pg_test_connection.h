@@ -37,6 +37,10 @@ class PgTestConnection {
   pg_conn* conn_;
 };
 
+// ALTER TABLE ... REPLICA IDENTITY FULL on the four contract tables, as
+// enrich-cdc wants them.
+absl::Status SetContractTablesReplicaIdentityFull(PgTestConnection& conn);
+
 }  // namespace enrich::testing
 
 #endif  // ENRICH_TESTS_SUPPORT_PG_TEST_CONNECTION_H_

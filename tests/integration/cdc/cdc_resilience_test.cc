@@ -156,13 +156,8 @@ class CdcResilienceTest : public ::testing::Test {
     auto conn = PgTestConnection::Connect(Services().pg_dsn);
     ASSERT_TRUE(conn.ok()) << conn.status();
     sql_ = *std::move(conn);
-    for (const char* table :
-         {"raw_support_conversations", "support_conversation_messages",
-          "subscribers_insights", "linear_issues"}) {
-      ASSERT_TRUE(sql_->Exec(absl::StrCat("ALTER TABLE ", table,
-                                          " REPLICA IDENTITY FULL"))
-                      .ok());
-    }
+    absl::Status full = SetContractTablesReplicaIdentityFull(*sql_);
+    ASSERT_TRUE(full.ok()) << full;
     // Slot, publication, topic prefix and table names: unique per test and
     // per run (a repeated test, or services shared between runs, must not
     // read an earlier run's topics), within PostgreSQL's 63 bytes.

@@ -44,13 +44,8 @@ class CdcStreamTest : public ::testing::Test {
     auto conn = PgTestConnection::Connect(Services().pg_dsn);
     ASSERT_TRUE(conn.ok()) << conn.status();
     sql_ = *std::move(conn);
-    for (const char* table :
-         {"raw_support_conversations", "support_conversation_messages",
-          "subscribers_insights", "linear_issues"}) {
-      ASSERT_TRUE(sql_->Exec(absl::StrCat("ALTER TABLE ", table,
-                                          " REPLICA IDENTITY FULL"))
-                      .ok());
-    }
+    absl::Status full = SetContractTablesReplicaIdentityFull(*sql_);
+    ASSERT_TRUE(full.ok()) << full;
     name_ = absl::StrCat(
         "t_", ::testing::UnitTest::GetInstance()->current_test_info()->name());
     for (char& c : name_) c = std::tolower(c);

@@ -78,19 +78,33 @@ absl::Status ProcessorLoop::Run(const std::atomic<bool>& stop) {
     ready = now_ready;
     if (options_.on_readiness) options_.on_readiness(ready, reason);
   };
+  // When the previous batch stopped collecting: records found already
+  // buffered right after its commit may have arrived any time since, so
+  // their collection window started then.
+  absl::Time collecting_since = options_.clock();
   while (true) {
     absl::Time batch_deadline = absl::InfiniteFuture();
+    // The first poll of a batch does not wait: it only takes what the
+    // consumer already buffered (e.g. while the previous batch was applied).
+    bool first_poll = true;
+    // Past the batch's deadline: take only what is already buffered, close
+    // the batch at the first poll that finds nothing.
+    bool draining = false;
     while (builder.records() < options_.max_batch_records &&
            !stop.load(std::memory_order_relaxed)) {
       if (options_.on_iteration) options_.on_iteration();
       const absl::Time now = options_.clock();
-      if (now >= batch_deadline) break;
+      if (builder.records() > 0 && now >= batch_deadline) draining = true;
       if (builder.records() == 0 && options_.finished && options_.finished()) {
         return absl::OkStatus();
       }
+      const bool batch_start = first_poll;
+      first_poll = false;
       const absl::Duration timeout =
-          std::min(options_.poll_timeout,
-                   std::max(absl::ZeroDuration(), batch_deadline - now));
+          batch_start || draining
+              ? absl::ZeroDuration()
+              : std::min(options_.poll_timeout,
+                         std::max(absl::ZeroDuration(), batch_deadline - now));
       absl::StatusOr<std::optional<ConsumedRecord>> polled =
           source_->Poll(timeout);
       if (source_->assignment_generation() != generation) {
@@ -101,6 +115,7 @@ absl::Status ProcessorLoop::Run(const std::atomic<bool>& stop) {
           log_->Info("assignment changed: dropped unapplied records",
                      {{"records", absl::StrCat(dropped.records)}});
           batch_deadline = absl::InfiniteFuture();
+          draining = false;
         }
       }
       if (!polled.ok()) {
@@ -112,12 +127,22 @@ absl::Status ProcessorLoop::Run(const std::atomic<bool>& stop) {
         continue;
       }
       set_ready(true, "");
-      if (!polled->has_value()) continue;
+      if (!polled->has_value()) {
+        if (draining) break;
+        continue;
+      }
       if (builder.records() == 0) {
-        batch_deadline = options_.clock() + options_.max_batch_wait;
+        // The window starts at the batch's first record; for a record that
+        // was already buffered when the batch started, at the latest when
+        // the previous batch stopped collecting. A window that is already
+        // over (the previous batch took longer to apply) closes the batch
+        // with what is buffered instead of waiting again.
+        batch_deadline = (batch_start ? collecting_since : options_.clock()) +
+                         options_.max_batch_wait;
       }
       builder.Add(**polled);
     }
+    collecting_since = options_.clock();
     ConsumedBatch batch = builder.Take();
     if (!batch.empty()) {
       absl::Status committed = Commit(batch, stop);

@@ -10,7 +10,13 @@
 //
 // One batch, in order:
 //   1. poll until `max_batch_records` records, or `max_batch_wait` after the
-//      batch's first record, or stop is requested;
+//      batch's first record, or stop is requested. The batch's first poll
+//      does not wait; a record it finds was buffered while the previous
+//      batch was applied, so the window started when that batch stopped
+//      collecting. Past the window, only buffered records are taken (polls
+//      that do not wait) and the first empty poll closes the batch: after
+//      an apply longer than the window the next batch closes at once with
+//      what arrived meanwhile, instead of waiting a window again;
 //   2. if the assignment changed while polling, drop the records polled
 //      before the change (the new assignment re-read the stored offsets, so
 //      they are polled again by whoever owns their partition now);

@@ -36,6 +36,7 @@ class FakeSource : public RecordSource {
   absl::StatusOr<std::optional<ConsumedRecord>> Poll(
       absl::Duration timeout) override {
     ++polls;
+    timeouts.push_back(timeout);
     if (before_poll) before_poll(polls);
     if (!errors.empty()) {
       absl::Status s = errors.front();
@@ -61,6 +62,7 @@ class FakeSource : public RecordSource {
   std::deque<absl::Status> errors;
   uint64_t generation = 0;
   int polls = 0;
+  std::vector<absl::Duration> timeouts;
   std::function<void(int)> before_poll;
   std::atomic<bool>* stop_when_empty = nullptr;
   std::vector<std::vector<PartitionOffset>> committed;
@@ -80,6 +82,7 @@ class FakeWriter : public BatchWriter {
       failures.pop_front();
       return s;
     }
+    if (during_apply) during_apply(stored.size());
     plans.push_back(plan);
     stored.push_back(offsets);
     WriteResult r;
@@ -88,6 +91,9 @@ class FakeWriter : public BatchWriter {
     return r;
   }
   std::deque<absl::Status> failures;
+  // Runs inside a successful Apply (the batch's index): the apply's
+  // duration, records arriving meanwhile.
+  std::function<void(size_t)> during_apply;
   std::vector<AffectedConversations> plans;
   std::vector<std::vector<PartitionOffset>> stored;
   int attempts = 0;
@@ -201,6 +207,90 @@ TEST_F(ProcessorLoopTest, BatchIsBoundedByTimeAfterItsFirstRecord) {
   ASSERT_EQ(writer_.stored.size(), 1u);
   // 200 ms of 100 ms polls after the record, then the commit.
   EXPECT_LE(polls_at_commit, 5);
+}
+
+TEST_F(ProcessorLoopTest,
+       RecordsBufferedDuringASlowApplyAreTakenWithoutWaiting) {
+  options_.max_batch_records = 1000;
+  source_.stop_when_empty = nullptr;
+  source_.records = {Record("t", 0, 0, ConversationInsert(kConv1))};
+  size_t polls_before_second_batch = 0;
+  std::vector<absl::Time> applied_at;
+  writer_.during_apply = [&](size_t batch) {
+    if (batch == 0) {
+      // 500 ms to apply, longer than the 200 ms window; two records arrive
+      // meanwhile and wait in the consumer.
+      clock_.Advance(absl::Milliseconds(500));
+      source_.records.push_back(Record("t", 0, 1, ConversationInsert(kConv1)));
+      source_.records.push_back(Record("t", 0, 2, ConversationInsert(kConv2)));
+      polls_before_second_batch = source_.timeouts.size();
+    } else {
+      stop_ = true;
+    }
+    applied_at.push_back(clock_.Now());
+  };
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(writer_.stored.size(), 2u);
+  EXPECT_THAT(writer_.stored[1], ElementsAre(PartitionOffset{"t", 0, 3}));
+  // Their window started when the first batch stopped collecting, so it is
+  // over: the second batch takes what is buffered and closes at the first
+  // empty poll, without waiting (2 records + 1 empty poll, all non-blocking).
+  std::vector<absl::Duration> after(
+      source_.timeouts.begin() + polls_before_second_batch,
+      source_.timeouts.end());
+  EXPECT_THAT(after, ElementsAre(absl::ZeroDuration(), absl::ZeroDuration(),
+                                 absl::ZeroDuration()));
+  EXPECT_EQ(applied_at[1] - applied_at[0], absl::Milliseconds(2));
+}
+
+TEST_F(ProcessorLoopTest,
+       RecordsBufferedDuringAShortApplyWaitOnlyTheRestOfTheWindow) {
+  options_.max_batch_records = 1000;
+  source_.stop_when_empty = nullptr;
+  source_.records = {Record("t", 0, 0, ConversationInsert(kConv1))};
+  std::vector<absl::Time> applied_at;
+  writer_.during_apply = [&](size_t batch) {
+    if (batch == 0) {
+      clock_.Advance(absl::Milliseconds(50));
+      source_.records.push_back(Record("t", 0, 1, ConversationInsert(kConv2)));
+    } else {
+      stop_ = true;
+    }
+    applied_at.push_back(clock_.Now());
+  };
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(writer_.stored.size(), 2u);
+  EXPECT_THAT(writer_.stored[1], ElementsAre(PartitionOffset{"t", 0, 2}));
+  // The window of the buffered record started when the first batch stopped
+  // collecting (50 ms before its commit): 200 ms after that, not after the
+  // commit. Before, the second batch was applied 200 ms + 1 ms poll after
+  // the first commit.
+  EXPECT_EQ(applied_at[1] - applied_at[0], absl::Milliseconds(150));
+}
+
+TEST_F(ProcessorLoopTest, ARecordArrivingAfterAnIdleStartGetsTheFullWindow) {
+  options_.max_batch_records = 1000;
+  source_.stop_when_empty = nullptr;
+  std::optional<absl::Time> arrived;
+  source_.before_poll = [&](int poll) {
+    // Idle for three polls, then one record arrives.
+    if (poll == 4) {
+      source_.records.push_back(Record("t", 0, 0, ConversationInsert(kConv1)));
+    }
+  };
+  writer_.during_apply = [&](size_t) { stop_ = true; };
+  absl::Time start = clock_.Now();
+  options_.on_iteration = [&] {
+    if (!arrived && source_.polls >= 4) arrived = clock_.Now();
+  };
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(writer_.stored.size(), 1u);
+  ASSERT_TRUE(arrived.has_value());
+  // Polls: 0 ms (batch start), 100, 100, then the record (+1 ms); its
+  // 200 ms window runs from there: 2 x 100 ms polls, then a non-blocking
+  // one that finds nothing and closes the batch.
+  EXPECT_EQ(*arrived - start, absl::Milliseconds(201));
+  EXPECT_EQ(clock_.Now() - *arrived, absl::Milliseconds(200));
 }
 
 TEST_F(ProcessorLoopTest, DeadLettersAreSentBeforeTheOffsetsAreStored) {

@@ -150,6 +150,24 @@ bool InsertBatch(PgTestConnection& conn, const std::string& prefix, int tx,
   return true;
 }
 
+// The keys of `committed` that do not reach `topic` within two minutes.
+std::vector<std::string> MissingFromTopic(
+    const std::string& topic, const std::set<std::string>& committed) {
+  std::set<std::string> seen;
+  TopicReader reader(kPartitions, topic, /*keep=*/false);
+  reader.on_record = [&](const Record& r) { seen.insert(r.key); };
+  reader.ReadUntil(
+      [&] {
+        return std::includes(seen.begin(), seen.end(), committed.begin(),
+                             committed.end());
+      },
+      absl::Seconds(120));
+  std::vector<std::string> missing;
+  std::set_difference(committed.begin(), committed.end(), seen.begin(),
+                      seen.end(), std::back_inserter(missing));
+  return missing;
+}
+
 class CdcResilienceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -668,19 +686,8 @@ TEST_F(CdcResilienceTest, StandbyTakesOverFromKilledActiveWithoutLoss) {
     ASSERT_TRUE(InsertBatch(**conn, "ha-after", tx, 20, &committed));
   }
 
-  std::set<std::string> seen;
-  TopicReader reader(kPartitions, Topic("subscribers_insights"),
-                     /*keep=*/false);
-  reader.on_record = [&](const Record& r) { seen.insert(r.key); };
-  reader.ReadUntil(
-      [&] {
-        return std::includes(seen.begin(), seen.end(), committed.begin(),
-                             committed.end());
-      },
-      absl::Seconds(120));
-  std::vector<std::string> missing;
-  std::set_difference(committed.begin(), committed.end(), seen.begin(),
-                      seen.end(), std::back_inserter(missing));
+  std::vector<std::string> missing =
+      MissingFromTopic(Topic("subscribers_insights"), committed);
   EXPECT_TRUE(missing.empty())
       << missing.size() << " of " << committed.size()
       << " committed rows missing, first " << missing.front() << "\n"
@@ -894,19 +901,8 @@ TEST_F(CdcResilienceTest, SigtermWhileWritingExitsZeroAndLosesNothing) {
   EXPECT_GE(transactions.load(), at_signal + 10);
 
   cdc = Launch({"--tables=subscribers_insights"});
-  std::set<std::string> seen;
-  TopicReader reader(kPartitions, Topic("subscribers_insights"),
-                     /*keep=*/false);
-  reader.on_record = [&](const Record& r) { seen.insert(r.key); };
-  reader.ReadUntil(
-      [&] {
-        return std::includes(seen.begin(), seen.end(), committed.begin(),
-                             committed.end());
-      },
-      absl::Seconds(120));
-  std::vector<std::string> missing;
-  std::set_difference(committed.begin(), committed.end(), seen.begin(),
-                      seen.end(), std::back_inserter(missing));
+  std::vector<std::string> missing =
+      MissingFromTopic(Topic("subscribers_insights"), committed);
   EXPECT_TRUE(missing.empty())
       << missing.size() << " of " << committed.size()
       << " committed rows missing, first " << missing.front() << "\n"

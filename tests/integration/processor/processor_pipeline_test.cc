@@ -51,6 +51,41 @@ bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout) {
   return condition();
 }
 
+// Runs chunks of the random workload on its own connection until Stop(),
+// so rebalances and crashes happen under load.
+class BackgroundWorkload {
+ public:
+  explicit BackgroundWorkload(uint64_t seed)
+      : writer_([this, seed] {
+          auto conn = PgTestConnection::Connect(Services().pg_dsn);
+          if (!conn.ok()) {
+            failed_ = true;
+            return;
+          }
+          std::mt19937_64 rng(seed);
+          while (!stop_) {
+            if (!RunRandomWorkload(**conn, rng, 20).ok()) failed_ = true;
+            ++chunks;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          }
+        }) {}
+  ~BackgroundWorkload() { Stop(); }
+
+  // Stops and joins; true when every chunk succeeded.
+  bool Stop() {
+    stop_ = true;
+    if (writer_.joinable()) writer_.join();
+    return !failed_;
+  }
+
+  std::atomic<int> chunks{0};
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> failed_{false};
+  std::thread writer_;
+};
+
 class ProcessorPipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -339,22 +374,8 @@ TEST_F(ProcessorPipelineTest, TwoProcessorsInOneGroupShareTheWork) {
   ChildProcess* first = StartProcessor();
   // Writes continuously until told to stop, so the rebalance below happens
   // under load.
-  std::atomic<bool> stop_writing{false};
-  std::atomic<bool> failed{false};
-  std::atomic<int> chunks{0};
-  std::thread writer([&] {
-    auto conn = PgTestConnection::Connect(Services().pg_dsn);
-    if (!conn.ok()) {
-      failed = true;
-      return;
-    }
-    std::mt19937_64 wrng(99);
-    while (!stop_writing) {
-      if (!RunRandomWorkload(**conn, wrng, 20).ok()) failed = true;
-      ++chunks;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  });
+  BackgroundWorkload workload(99);
+  std::atomic<int>& chunks = workload.chunks;
   ASSERT_TRUE(WaitFor([&] { return chunks >= 5; }, absl::Seconds(30)));
   // The second instance joins mid-workload.
   ChildProcess* second = StartProcessor();
@@ -367,9 +388,7 @@ TEST_F(ProcessorPipelineTest, TwoProcessorsInOneGroupShareTheWork) {
   const int chunks_at_rebalance = chunks;
   WaitFor([&] { return chunks >= chunks_at_rebalance + 10; },
           absl::Seconds(60));
-  stop_writing = true;
-  writer.join();
-  ASSERT_FALSE(failed);
+  ASSERT_TRUE(workload.Stop());
   ASSERT_TRUE(both_assigned) << first->log() << "\n---\n" << second->log();
   ASSERT_TRUE(WaitUntilDrained(absl::Seconds(180)));
   ExpectEqualToReference();
@@ -384,22 +403,8 @@ TEST_F(ProcessorPipelineTest, KillNineMidRunThenRestartIsExact) {
   StartCdc();
   ChildProcess* processor = StartProcessor();
   // Writes continuously: before, during and after the crash.
-  std::atomic<bool> stop_writing{false};
-  std::atomic<bool> failed{false};
-  std::atomic<int> chunks{0};
-  std::thread writer([&] {
-    auto conn = PgTestConnection::Connect(Services().pg_dsn);
-    if (!conn.ok()) {
-      failed = true;
-      return;
-    }
-    std::mt19937_64 wrng(1234);
-    while (!stop_writing) {
-      if (!RunRandomWorkload(**conn, wrng, 20).ok()) failed = true;
-      ++chunks;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  });
+  BackgroundWorkload workload(1234);
+  std::atomic<int>& chunks = workload.chunks;
   // Kill once some batches were committed and more are coming.
   const bool progressed = WaitFor(
       [&] {
@@ -417,10 +422,9 @@ TEST_F(ProcessorPipelineTest, KillNineMidRunThenRestartIsExact) {
   StartProcessor();
   const int chunks_at_restart = chunks;
   WaitFor([&] { return chunks >= chunks_at_restart + 10; }, absl::Seconds(60));
-  stop_writing = true;
-  writer.join();
+  const bool workload_ok = workload.Stop();
   ASSERT_TRUE(progressed);
-  ASSERT_FALSE(failed);
+  ASSERT_TRUE(workload_ok);
   ASSERT_TRUE(WaitUntilDrained(absl::Seconds(180)));
   ExpectEqualToReference();
 }

@@ -1,10 +1,12 @@
 #include "cdc/pgoutput/decoder.h"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <string>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cdc/common/status_macros.h"
@@ -87,6 +89,22 @@ const char* KindName(Kind kind) {
       return "Stream Abort";
   }
   return "?";  // unreachable: the switch is exhaustive
+}
+
+// "pgoutput Insert ('I')": the error context of each kind, formatted once.
+absl::string_view KindContext(Kind kind) {
+  static const auto* const contexts = [] {
+    auto* table = new std::array<std::string, 256>();
+    for (int byte = 0; byte < 256; ++byte) {
+      std::optional<Kind> k = ToKind(static_cast<uint8_t>(byte));
+      if (k.has_value()) {
+        (*table)[byte] = absl::StrFormat("pgoutput %s ('%c')", KindName(*k),
+                                         static_cast<char>(*k));
+      }
+    }
+    return table;
+  }();
+  return (*contexts)[static_cast<uint8_t>(kind)];
 }
 
 bool IsStreamControl(Kind kind) {
@@ -184,62 +202,61 @@ class MessageParser {
     for (uint16_t i = 0; i < column_count; ++i) {
       ColumnDef column;
       ASSIGN_OR_RETURN(uint8_t flags,
-                       reader_.ReadU8(absl::StrCat("column ", i, " flags")));
+                       reader_.ReadU8(ReadLabel("", i, " flags")));
       if ((flags & ~kColumnIsKey) != 0) {
         return reader_.Corrupt(
             absl::StrFormat("unknown flags 0x%02x on column %d", flags, i));
       }
       column.key = (flags & kColumnIsKey) != 0;
-      ASSIGN_OR_RETURN(column.name, reader_.ReadCString(
-                                        absl::StrCat("column ", i, " name")));
-      ASSIGN_OR_RETURN(column.type_oid, reader_.ReadU32(absl::StrCat(
-                                            "column ", i, " type OID")));
-      ASSIGN_OR_RETURN(
-          column.type_modifier,
-          reader_.ReadI32(absl::StrCat("column ", i, " type modifier")));
+      ASSIGN_OR_RETURN(column.name,
+                       reader_.ReadCString(ReadLabel("", i, " name")));
+      ASSIGN_OR_RETURN(column.type_oid,
+                       reader_.ReadU32(ReadLabel("", i, " type OID")));
+      ASSIGN_OR_RETURN(column.type_modifier,
+                       reader_.ReadI32(ReadLabel("", i, " type modifier")));
       relation.columns.push_back(std::move(column));
     }
     return message;
   }
 
-  absl::StatusOr<Insert> ParseInsert() {
-    Insert insert;
-    ASSIGN_OR_RETURN(insert.xid, ReadStreamXid());
-    ASSIGN_OR_RETURN(insert.relation_oid, reader_.ReadU32("relation OID"));
+  // Row changes are parsed into the decoder's reusable messages: their
+  // vectors and strings keep their capacity, so a steady stream of changes
+  // allocates nothing here.
+  absl::Status ParseInsert(Insert* insert) {
+    ASSIGN_OR_RETURN(insert->xid, ReadStreamXid());
+    ASSIGN_OR_RETURN(insert->relation_oid, reader_.ReadU32("relation OID"));
     ASSIGN_OR_RETURN(uint8_t action, reader_.ReadU8("tuple action"));
     if (action != 'N') return UnexpectedAction(action, "'N'");
-    ASSIGN_OR_RETURN(insert.new_tuple, ParseTuple("new tuple"));
-    return insert;
+    return ParseTuple("new tuple", &insert->new_tuple);
   }
 
-  absl::StatusOr<Update> ParseUpdate() {
-    Update update;
-    ASSIGN_OR_RETURN(update.xid, ReadStreamXid());
-    ASSIGN_OR_RETURN(update.relation_oid, reader_.ReadU32("relation OID"));
+  // `old_spare` lends its storage to update->old_tuple when there is one.
+  absl::Status ParseUpdate(Update* update, Tuple* old_spare) {
+    ASSIGN_OR_RETURN(update->xid, ReadStreamXid());
+    ASSIGN_OR_RETURN(update->relation_oid, reader_.ReadU32("relation OID"));
     ASSIGN_OR_RETURN(uint8_t action, reader_.ReadU8("tuple action"));
+    update->old_is_key_only = false;
     if (action == 'K' || action == 'O') {
-      update.old_is_key_only = action == 'K';
-      ASSIGN_OR_RETURN(update.old_tuple, ParseTuple("old tuple"));
+      update->old_is_key_only = action == 'K';
+      update->old_tuple.emplace(std::move(*old_spare));
+      RETURN_IF_ERROR(ParseTuple("old tuple", &*update->old_tuple));
       ASSIGN_OR_RETURN(action, reader_.ReadU8("new tuple action"));
       if (action != 'N') return UnexpectedAction(action, "'N'");
     } else if (action != 'N') {
       return UnexpectedAction(action, "'K', 'O' or 'N'");
     }
-    ASSIGN_OR_RETURN(update.new_tuple, ParseTuple("new tuple"));
-    return update;
+    return ParseTuple("new tuple", &update->new_tuple);
   }
 
-  absl::StatusOr<Delete> ParseDelete() {
-    Delete del;
-    ASSIGN_OR_RETURN(del.xid, ReadStreamXid());
-    ASSIGN_OR_RETURN(del.relation_oid, reader_.ReadU32("relation OID"));
+  absl::Status ParseDelete(Delete* del) {
+    ASSIGN_OR_RETURN(del->xid, ReadStreamXid());
+    ASSIGN_OR_RETURN(del->relation_oid, reader_.ReadU32("relation OID"));
     ASSIGN_OR_RETURN(uint8_t action, reader_.ReadU8("tuple action"));
     if (action != 'K' && action != 'O') {
       return UnexpectedAction(action, "'K' or 'O'");
     }
-    del.old_is_key_only = action == 'K';
-    ASSIGN_OR_RETURN(del.old_tuple, ParseTuple("old tuple"));
-    return del;
+    del->old_is_key_only = action == 'K';
+    return ParseTuple("old tuple", &del->old_tuple);
   }
 
   absl::StatusOr<Truncate> ParseTruncate() {
@@ -356,47 +373,48 @@ class MessageParser {
         "tuple action 0x%02x where %s was expected", action, expected));
   }
 
-  absl::StatusOr<Tuple> ParseTuple(absl::string_view which) {
+  // Overwrites *tuple, reusing its values' string capacity. `which` must
+  // outlive the call (a literal).
+  absl::Status ParseTuple(absl::string_view which, Tuple* tuple) {
     ASSIGN_OR_RETURN(uint16_t count,
-                     reader_.ReadU16(absl::StrCat(which, " column count")));
-    Tuple tuple;
-    // Each value takes at least its marker byte.
-    tuple.reserve(std::min<size_t>(count, reader_.remaining()));
+                     reader_.ReadU16(ReadLabel(which, " column count")));
+    // Each value takes at least its marker byte: do not trust the count for
+    // the allocation. With fewer bytes than `count`, a marker read fails
+    // before index `remaining` is reached.
+    tuple->resize(std::min<size_t>(count, reader_.remaining()));
     for (uint16_t i = 0; i < count; ++i) {
-      ASSIGN_OR_RETURN(uint8_t marker,
-                       reader_.ReadU8(absl::StrCat(which, " column ", i)));
-      Value value;
+      ASSIGN_OR_RETURN(uint8_t marker, reader_.ReadU8(ReadLabel(which, i, "")));
+      Value& value = (*tuple)[i];
       switch (marker) {
         case 'n':
           value.kind = ValueKind::kNull;
+          value.data.clear();
           break;
         case 'u':
           value.kind = ValueKind::kUnchangedToast;
+          value.data.clear();
           break;
         case 't':
         case 'b': {
           value.kind = marker == 't' ? ValueKind::kText : ValueKind::kBinary;
-          ASSIGN_OR_RETURN(
-              int32_t length,
-              reader_.ReadI32(absl::StrCat(which, " column ", i, " length")));
+          ASSIGN_OR_RETURN(int32_t length,
+                           reader_.ReadI32(ReadLabel(which, i, " length")));
           if (length < 0) {
             return reader_.Corrupt(absl::StrCat("negative length ", length,
                                                 " of ", which, " column ", i));
           }
-          ASSIGN_OR_RETURN(
-              absl::string_view data,
-              reader_.ReadBytes(static_cast<size_t>(length),
-                                absl::StrCat(which, " column ", i, " value")));
-          value.data = std::string(data);
+          ASSIGN_OR_RETURN(absl::string_view data,
+                           reader_.ReadBytes(static_cast<size_t>(length),
+                                             ReadLabel(which, i, " value")));
+          value.data.assign(data.data(), data.size());
           break;
         }
         default:
           return reader_.Corrupt(absl::StrFormat(
               "unknown marker 0x%02x for %s column %d", marker, which, i));
       }
-      tuple.push_back(std::move(value));
     }
-    return tuple;
+    return absl::OkStatus();
   }
 
   ByteReader& reader_;
@@ -426,8 +444,7 @@ absl::Status PgoutputDecoder::Decode(absl::string_view message,
             : std::string()));
   }
   const Kind kind = *maybe_kind;
-  reader.set_context(absl::StrFormat("pgoutput %s ('%c')", KindName(kind),
-                                     static_cast<char>(kind)));
+  reader.set_context(KindContext(kind));
 
   if (IsStreamControl(kind) && protocol_version_ < 2) {
     return reader.Corrupt("stream message under protocol version 1");
@@ -491,19 +508,26 @@ absl::Status PgoutputDecoder::Decode(absl::string_view message,
       return handler->OnRelation(relation);
     }
     case Kind::kInsert: {
-      ASSIGN_OR_RETURN(Insert insert, parser.ParseInsert());
+      RETURN_IF_ERROR(parser.ParseInsert(&insert_));
       RETURN_IF_ERROR(reader.ExpectEnd());
-      return handler->OnInsert(insert);
+      return handler->OnInsert(insert_);
     }
     case Kind::kUpdate: {
-      ASSIGN_OR_RETURN(Update update, parser.ParseUpdate());
+      // Whatever happens, the old tuple's storage goes back to the spare.
+      absl::Cleanup return_old = [this] {
+        if (update_.old_tuple.has_value()) {
+          old_tuple_spare_ = std::move(*update_.old_tuple);
+          update_.old_tuple.reset();
+        }
+      };
+      RETURN_IF_ERROR(parser.ParseUpdate(&update_, &old_tuple_spare_));
       RETURN_IF_ERROR(reader.ExpectEnd());
-      return handler->OnUpdate(update);
+      return handler->OnUpdate(update_);
     }
     case Kind::kDelete: {
-      ASSIGN_OR_RETURN(Delete del, parser.ParseDelete());
+      RETURN_IF_ERROR(parser.ParseDelete(&delete_));
       RETURN_IF_ERROR(reader.ExpectEnd());
-      return handler->OnDelete(del);
+      return handler->OnDelete(delete_);
     }
     case Kind::kTruncate: {
       ASSIGN_OR_RETURN(Truncate truncate, parser.ParseTruncate());

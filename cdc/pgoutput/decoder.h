@@ -30,6 +30,7 @@ namespace enrich::pgoutput {
 // already reflects that message. After any error the replication stream is
 // unusable: reconnect and start a new decoder.
 //
+// Messages passed to the handler are valid only during the callback.
 // Not thread-safe.
 //
 //   PgoutputDecoder decoder(/*protocol_version=*/2);
@@ -53,6 +54,12 @@ class PgoutputDecoder {
   int protocol_version_;
   bool in_stream_ = false;
   uint32_t stream_xid_ = 0;
+  // Row changes are decoded into these and handed to the handler by
+  // reference; reusing them keeps the hot path free of allocations.
+  Insert insert_;
+  Update update_;
+  Delete delete_;
+  Tuple old_tuple_spare_;  // storage of update_.old_tuple between messages
 };
 
 }  // namespace enrich::pgoutput

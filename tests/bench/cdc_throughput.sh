@@ -41,6 +41,9 @@
 #   BENCH_TIMEOUT [1800]          seconds each measured leg may take
 #   BENCH_KEEP [0]                1: keep the state dir (logs, output file)
 #   BENCH_CDC_ARGS []             extra enrich-cdc flags (e.g. --compression=none)
+#   BENCH_PERF [0]                1: `perf record -g` enrich-cdc during its leg
+#                                 (perf.data and a perf report in the state dir;
+#                                 implies BENCH_KEEP=1; perf costs throughput)
 #   ENRICH_CDC_BIN                enrich-cdc binary [build/bin/enrich-cdc, else
 #                                 build-bench/bin/enrich-cdc]; copied before use
 #   ENRICH_CONTRACT_DIR           [../shared/contract beside the repo]
@@ -58,6 +61,8 @@ body_bytes=${BENCH_BODY_BYTES:-400}
 conversations=${BENCH_CONVERSATIONS:-2000}
 leg_timeout=${BENCH_TIMEOUT:-1800}
 keep=${BENCH_KEEP:-0}
+perf_profile=${BENCH_PERF:-0}
+((perf_profile)) && keep=1
 contract=${ENRICH_CONTRACT_DIR:-$root/../shared/contract}
 for v in small_tx small_rows large_tx body_bytes conversations leg_timeout; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "bench: $v must be a whole number" >&2; exit 2; }
@@ -255,6 +260,11 @@ ENRICH_PG_DSN="$pg_dsn" ENRICH_KAFKA_BROKERS="$brokers" "$state/enrich-cdc" \
   --snapshot=never --metrics-addr=127.0.0.1:0 --spill-dir="$state/spill" \
   "${extra_args[@]}" >"$cdc_log" 2>&1 &
 cdc_pid=$!
+perf_pid=""
+if ((perf_profile)); then
+  perf record -q -g -F 499 -o "$state/perf.data" -p "$cdc_pid" >"$state/perf.log" 2>&1 &
+  perf_pid=$!
+fi
 cdc_ws_cpu="" cdc_ws_sched="" reached=0 deadline=$(($(date +%s) + leg_timeout))
 kafka_cpu0=""
 ((started_kafka)) && kafka_cpu0=$(cpu_seconds "$(kafka_pid "$state")")
@@ -290,6 +300,12 @@ printf '%s\n' "$metrics" >"$state/enrich-cdc.metrics.txt"
 kafka_cpu=""
 if [[ -n "$kafka_cpu0" ]]; then
   kafka_cpu=$(awk -v a="$kafka_cpu0" -v b="$(cpu_seconds "$(kafka_pid "$state")")" 'BEGIN { printf "%.2f", b - a }')
+fi
+if [[ -n "$perf_pid" ]]; then
+  kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true
+  perf report -i "$state/perf.data" --no-children --percent-limit 0.5 --stdio \
+    >"$state/perf.report.txt" 2>/dev/null || true
+  log "perf profile: $state/perf.report.txt"
 fi
 cdc_rc=0
 if kill -0 "$cdc_pid" 2>/dev/null; then

@@ -48,99 +48,126 @@ absl::Status SetValue(const pgoutput::Value& value, v1::Column* column) {
   return absl::InternalError("unknown value kind");
 }
 
-class Assembler {
- public:
-  Assembler(const Relation& relation, const TableRouting& routing)
-      : relation_(relation), routing_(routing) {}
+}  // namespace
 
-  // Finds the key columns in the relation: by name, or, when a name is
-  // missing (the key column was renamed since, or before, the catalog was
-  // read), by the catalog's positions if the column count and the key
-  // columns' types still match.
-  absl::Status ResolveKeyColumns() {
-    key_index_.assign(relation_.columns.size(), false);
-    key_order_.clear();
-    for (const std::string& name : routing_.primary_key) {
-      for (size_t i = 0; i < relation_.columns.size(); ++i) {
-        if (relation_.columns[i].name == name) key_order_.push_back(i);
-      }
-    }
-    if (key_order_.size() != routing_.primary_key.size()) {
-      key_order_.clear();
-      const bool same_shape =
-          routing_.column_count == relation_.columns.size() &&
-          routing_.key_positions.size() == routing_.primary_key.size();
-      for (size_t k = 0; same_shape && k < routing_.key_positions.size(); ++k) {
-        size_t i = routing_.key_positions[k];
-        if (i < relation_.columns.size() &&
-            relation_.columns[i].type_oid == routing_.key_types[k]) {
-          key_order_.push_back(i);
-        }
-      }
-      if (key_order_.size() != routing_.primary_key.size()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "the primary key (", absl::StrJoin(routing_.primary_key, ", "),
-            ") of ", relation_.schema, ".", relation_.table,
-            " is not in its Relation message by name or position"));
-      }
-    }
-    for (size_t i : key_order_) key_index_[i] = true;
-    return absl::OkStatus();
-  }
-
-  // Writes `tuple` into `row`; with key_only, only the key columns.
-  absl::Status FillRow(const Tuple& tuple, bool key_only, v1::Row* row) const {
-    for (size_t i = 0; i < tuple.size(); ++i) {
-      if (key_only && !key_index_[i]) continue;
-      v1::Column* column = row->add_columns();
-      column->set_name(relation_.columns[i].name);
-      column->set_type_oid(relation_.columns[i].type_oid);
-      column->set_key(key_index_[i]);
-      absl::Status status = SetValue(tuple[i], column);
-      if (!status.ok()) return status;
-    }
-    return absl::OkStatus();
-  }
-
-  // Key columns, Kafka key and routing value from a row that has them.
-  absl::Status FillKeyAndRouting(const Tuple& tuple, v1::ChangeEvent* event,
-                                 BuiltEvent* built) const {
-    std::string key;
-    bool first = true;
-    for (size_t i : key_order_) {
-      if (tuple[i].kind != ValueKind::kText) {
-        return absl::DataLossError(absl::StrCat(
-            "primary-key column ", relation_.columns[i].name, " of ",
-            relation_.table, " has no value in the change"));
-      }
-      v1::Column* column = event->add_key();
-      column->set_name(relation_.columns[i].name);
-      column->set_type_oid(relation_.columns[i].type_oid);
-      column->set_key(true);
-      column->set_text(tuple[i].data);
-      if (!first) key.push_back(kKeySeparator);
-      key += tuple[i].data;
-      first = false;
-    }
-    built->key = std::move(key);
-    built->routing_value = built->key;
-    if (!routing_.routing_column.empty()) {
-      for (size_t i = 0; i < tuple.size(); ++i) {
-        if (relation_.columns[i].name == routing_.routing_column &&
-            tuple[i].kind == ValueKind::kText) {
-          built->routing_value = tuple[i].data;
-        }
-      }
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  const Relation& relation_;
-  const TableRouting& routing_;
-  std::vector<bool> key_index_;
-  std::vector<size_t> key_order_;  // key columns' indices, in key order
+// The per-table part of building events, worked out once per Relation.
+struct EventBuilder::RelationPlan {
+  Relation relation;  // the Relation this plan was made for
+  std::string topic;
+  std::vector<size_t> key_order;  // key columns' indices, in key order
+  std::vector<bool> is_key;       // by column index
+  int routing_index = -1;         // -1: route by the key
 };
+
+namespace {
+
+bool SameRelation(const Relation& a, const Relation& b) {
+  if (a.oid != b.oid || a.schema != b.schema || a.table != b.table ||
+      a.columns.size() != b.columns.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.columns.size(); ++i) {
+    if (a.columns[i].name != b.columns[i].name ||
+        a.columns[i].type_oid != b.columns[i].type_oid) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Finds the key columns in the relation: by name, or, when a name is missing
+// (the key column was renamed since, or before, the catalog was read), by the
+// catalog's positions if the column count and the key columns' types still
+// match.
+absl::StatusOr<std::vector<size_t>> ResolveKeyColumns(
+    const Relation& relation, const TableRouting& routing) {
+  std::vector<size_t> key_order;
+  for (const std::string& name : routing.primary_key) {
+    for (size_t i = 0; i < relation.columns.size(); ++i) {
+      if (relation.columns[i].name == name) key_order.push_back(i);
+    }
+  }
+  if (key_order.size() == routing.primary_key.size()) return key_order;
+  key_order.clear();
+  const bool same_shape =
+      routing.column_count == relation.columns.size() &&
+      routing.key_positions.size() == routing.primary_key.size();
+  for (size_t k = 0; same_shape && k < routing.key_positions.size(); ++k) {
+    size_t i = routing.key_positions[k];
+    if (i < relation.columns.size() &&
+        relation.columns[i].type_oid == routing.key_types[k]) {
+      key_order.push_back(i);
+    }
+  }
+  if (key_order.size() != routing.primary_key.size()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the primary key (", absl::StrJoin(routing.primary_key, ", "), ") of ",
+        relation.schema, ".", relation.table,
+        " is not in its Relation message by name or position"));
+  }
+  return key_order;
+}
+
+// The value of column i of an UPDATE's new row: an unchanged TOAST value is
+// the old row's when the server sent the old row in full (`toast_source`).
+const pgoutput::Value& ValueAt(const Tuple& tuple, const Tuple* toast_source,
+                               size_t i) {
+  if (toast_source != nullptr && tuple[i].kind == ValueKind::kUnchangedToast) {
+    return (*toast_source)[i];
+  }
+  return tuple[i];
+}
+
+// Writes `tuple` into `row`; with key_only, only the key columns.
+absl::Status FillRow(const EventBuilder::RelationPlan& plan, const Tuple& tuple,
+                     const Tuple* toast_source, bool key_only, v1::Row* row) {
+  const Relation& relation = plan.relation;
+  for (size_t i = 0; i < tuple.size(); ++i) {
+    if (key_only && !plan.is_key[i]) continue;
+    v1::Column* column = row->add_columns();
+    column->set_name(relation.columns[i].name);
+    column->set_type_oid(relation.columns[i].type_oid);
+    column->set_key(plan.is_key[i]);
+    RETURN_IF_ERROR(SetValue(ValueAt(tuple, toast_source, i), column));
+  }
+  return absl::OkStatus();
+}
+
+// Key columns, Kafka key and routing value from a row that has them.
+absl::Status FillKeyAndRouting(const EventBuilder::RelationPlan& plan,
+                               const Tuple& tuple, const Tuple* toast_source,
+                               v1::ChangeEvent* event, BuiltEvent* out) {
+  const Relation& relation = plan.relation;
+  out->key.clear();
+  bool first = true;
+  for (size_t i : plan.key_order) {
+    const pgoutput::Value& value = ValueAt(tuple, toast_source, i);
+    if (value.kind != ValueKind::kText) {
+      return absl::DataLossError(
+          absl::StrCat("primary-key column ", relation.columns[i].name, " of ",
+                       relation.table, " has no value in the change"));
+    }
+    v1::Column* column = event->add_key();
+    column->set_name(relation.columns[i].name);
+    column->set_type_oid(relation.columns[i].type_oid);
+    column->set_key(true);
+    column->set_text(value.data);
+    if (!first) out->key.push_back(kKeySeparator);
+    out->key.append(value.data);
+    first = false;
+  }
+  const pgoutput::Value* routing =
+      plan.routing_index >= 0
+          ? &ValueAt(tuple, toast_source,
+                     static_cast<size_t>(plan.routing_index))
+          : nullptr;
+  if (routing != nullptr && routing->kind == ValueKind::kText) {
+    out->routing_value.assign(routing->data);
+  } else {
+    out->routing_value.assign(out->key);
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -164,123 +191,135 @@ std::string EventBuilder::TopicFor(const Relation& relation) const {
   return absl::StrCat(topic_prefix_, ".", relation.schema, ".", relation.table);
 }
 
-namespace {
-
-absl::StatusOr<const TableRouting*> RoutingFor(
-    const absl::flat_hash_map<std::string, TableRouting>& tables,
-    const Relation& relation) {
-  auto it = tables.find(absl::StrCat(relation.schema, ".", relation.table));
-  if (it == tables.end()) {
+absl::StatusOr<const EventBuilder::RelationPlan*> EventBuilder::PlanFor(
+    const Relation& relation) const {
+  auto cached = plans_.find(relation.oid);
+  if (cached != plans_.end() &&
+      SameRelation(cached->second->relation, relation)) {
+    return cached->second.get();
+  }
+  auto routing =
+      tables_.find(absl::StrCat(relation.schema, ".", relation.table));
+  if (routing == tables_.end()) {
     return absl::FailedPreconditionError(
         absl::StrCat("change for table ", relation.schema, ".", relation.table,
                      " which is not configured for publishing"));
   }
-  return &it->second;
+  auto plan = std::make_unique<RelationPlan>();
+  ASSIGN_OR_RETURN(plan->key_order,
+                   ResolveKeyColumns(relation, routing->second));
+  plan->relation = relation;
+  plan->topic = TopicFor(relation);
+  plan->is_key.assign(relation.columns.size(), false);
+  for (size_t i : plan->key_order) plan->is_key[i] = true;
+  const std::string& routing_column = routing->second.routing_column;
+  for (size_t i = 0; !routing_column.empty() && i < relation.columns.size();
+       ++i) {
+    if (relation.columns[i].name == routing_column) {
+      plan->routing_index = static_cast<int>(i);
+    }
+  }
+  const RelationPlan* result = plan.get();
+  plans_[relation.oid] = std::move(plan);
+  return result;
 }
 
-}  // namespace
-
-struct EventBuilder::Draft {
-  Draft(const Relation& relation, const TableRouting& routing, v1::Operation op,
-        std::string topic, v1::ChangeEvent* scratch)
-      : assembler(relation, routing), event(*scratch) {
-    event.Clear();
-    event.set_op(op);
-    event.set_schema(relation.schema);
-    event.set_table(relation.table);
-    event.set_relation_oid(relation.oid);
-    built.topic = std::move(topic);
-    built.operation = op;
-  }
-  BuiltEvent Finish() {
-    built.partial_event = event.SerializeAsString();
-    return std::move(built);
-  }
-  Assembler assembler;
-  v1::ChangeEvent& event;
-  BuiltEvent built;
-};
-
-absl::StatusOr<std::unique_ptr<EventBuilder::Draft>> EventBuilder::Start(
-    const Relation& relation, int op) const {
-  ASSIGN_OR_RETURN(const TableRouting* routing, RoutingFor(tables_, relation));
-  auto draft = std::make_unique<Draft>(relation, *routing,
-                                       static_cast<v1::Operation>(op),
-                                       TopicFor(relation), scratch_.get());
-  RETURN_IF_ERROR(draft->assembler.ResolveKeyColumns());
-  return draft;
+absl::StatusOr<const EventBuilder::RelationPlan*> EventBuilder::Start(
+    const Relation& relation, int op, BuiltEvent* out) const {
+  ASSIGN_OR_RETURN(const RelationPlan* plan, PlanFor(relation));
+  v1::ChangeEvent& event = *scratch_;
+  event.Clear();
+  event.set_op(static_cast<v1::Operation>(op));
+  event.set_schema(relation.schema);
+  event.set_table(relation.table);
+  event.set_relation_oid(relation.oid);
+  out->topic.assign(plan->topic);
+  out->key.clear();
+  out->routing_value.clear();
+  out->tombstone_after = false;
+  out->all_partitions = false;
+  out->operation = op;
+  return plan;
 }
 
-absl::StatusOr<BuiltEvent> EventBuilder::Insert(const Relation& relation,
-                                                const Tuple& new_tuple) const {
-  ASSIGN_OR_RETURN(std::unique_ptr<Draft> draft, Start(relation, v1::INSERT));
+absl::Status EventBuilder::Finish(BuiltEvent* out) const {
+  out->partial_event.clear();
+  if (!scratch_->AppendToString(&out->partial_event)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot serialize an event of ", out->topic,
+                     " (a text value that is not valid UTF-8?)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EventBuilder::Insert(const Relation& relation,
+                                  const Tuple& new_tuple,
+                                  BuiltEvent* out) const {
+  ASSIGN_OR_RETURN(const RelationPlan* plan, Start(relation, v1::INSERT, out));
   RETURN_IF_ERROR(CheckArity(relation, new_tuple, "new"));
-  RETURN_IF_ERROR(draft->assembler.FillRow(new_tuple, /*key_only=*/false,
-                                           draft->event.mutable_new_row()));
-  RETURN_IF_ERROR(draft->assembler.FillKeyAndRouting(new_tuple, &draft->event,
-                                                     &draft->built));
-  return draft->Finish();
+  RETURN_IF_ERROR(FillRow(*plan, new_tuple, nullptr, /*key_only=*/false,
+                          scratch_->mutable_new_row()));
+  RETURN_IF_ERROR(
+      FillKeyAndRouting(*plan, new_tuple, nullptr, scratch_.get(), out));
+  return Finish(out);
 }
 
-absl::StatusOr<BuiltEvent> EventBuilder::SnapshotRead(const Relation& relation,
-                                                      const Tuple& row) const {
-  ASSIGN_OR_RETURN(BuiltEvent built, Insert(relation, row));
+absl::Status EventBuilder::SnapshotRead(const Relation& relation,
+                                        const Tuple& row,
+                                        BuiltEvent* out) const {
+  RETURN_IF_ERROR(Insert(relation, row, out));
   // Same content as an insert, other operation: a later field wins when
   // protobuf parses concatenated messages.
   v1::ChangeEvent op_only;
   op_only.set_op(v1::SNAPSHOT_READ);
-  built.partial_event += op_only.SerializeAsString();
-  built.operation = v1::SNAPSHOT_READ;
-  return built;
+  op_only.AppendToString(&out->partial_event);
+  out->operation = v1::SNAPSHOT_READ;
+  return absl::OkStatus();
 }
 
-absl::StatusOr<BuiltEvent> EventBuilder::Update(
-    const Relation& relation, const pgoutput::Update& update) const {
-  ASSIGN_OR_RETURN(std::unique_ptr<Draft> draft, Start(relation, v1::UPDATE));
+absl::Status EventBuilder::Update(const Relation& relation,
+                                  const pgoutput::Update& update,
+                                  BuiltEvent* out) const {
+  ASSIGN_OR_RETURN(const RelationPlan* plan, Start(relation, v1::UPDATE, out));
   RETURN_IF_ERROR(CheckArity(relation, update.new_tuple, "new"));
-  Tuple new_tuple = update.new_tuple;
+  // REPLICA IDENTITY FULL: the old row is complete, so an unchanged TOAST
+  // value is exactly the old one.
+  const Tuple* toast_source = nullptr;
   if (update.old_tuple.has_value()) {
     RETURN_IF_ERROR(CheckArity(relation, *update.old_tuple, "old"));
-    if (!update.old_is_key_only) {
-      // REPLICA IDENTITY FULL: the old row is complete, so an unchanged TOAST
-      // value is exactly the old one.
-      for (size_t i = 0; i < new_tuple.size(); ++i) {
-        if (new_tuple[i].kind == ValueKind::kUnchangedToast) {
-          new_tuple[i] = (*update.old_tuple)[i];
-        }
-      }
-    }
-    RETURN_IF_ERROR(draft->assembler.FillRow(*update.old_tuple,
-                                             update.old_is_key_only,
-                                             draft->event.mutable_old_row()));
+    if (!update.old_is_key_only) toast_source = &*update.old_tuple;
+    RETURN_IF_ERROR(FillRow(*plan, *update.old_tuple, nullptr,
+                            update.old_is_key_only,
+                            scratch_->mutable_old_row()));
   }
-  RETURN_IF_ERROR(draft->assembler.FillRow(new_tuple, /*key_only=*/false,
-                                           draft->event.mutable_new_row()));
-  RETURN_IF_ERROR(draft->assembler.FillKeyAndRouting(new_tuple, &draft->event,
-                                                     &draft->built));
-  return draft->Finish();
+  RETURN_IF_ERROR(FillRow(*plan, update.new_tuple, toast_source,
+                          /*key_only=*/false, scratch_->mutable_new_row()));
+  RETURN_IF_ERROR(FillKeyAndRouting(*plan, update.new_tuple, toast_source,
+                                    scratch_.get(), out));
+  return Finish(out);
 }
 
-absl::StatusOr<BuiltEvent> EventBuilder::Delete(
-    const Relation& relation, const pgoutput::Delete& del) const {
-  ASSIGN_OR_RETURN(std::unique_ptr<Draft> draft, Start(relation, v1::DELETE));
+absl::Status EventBuilder::Delete(const Relation& relation,
+                                  const pgoutput::Delete& del,
+                                  BuiltEvent* out) const {
+  ASSIGN_OR_RETURN(const RelationPlan* plan, Start(relation, v1::DELETE, out));
   RETURN_IF_ERROR(CheckArity(relation, del.old_tuple, "old"));
-  RETURN_IF_ERROR(draft->assembler.FillRow(del.old_tuple, del.old_is_key_only,
-                                           draft->event.mutable_old_row()));
-  RETURN_IF_ERROR(draft->assembler.FillKeyAndRouting(
-      del.old_tuple, &draft->event, &draft->built));
-  draft->built.tombstone_after = true;
-  return draft->Finish();
+  RETURN_IF_ERROR(FillRow(*plan, del.old_tuple, nullptr, del.old_is_key_only,
+                          scratch_->mutable_old_row()));
+  RETURN_IF_ERROR(
+      FillKeyAndRouting(*plan, del.old_tuple, nullptr, scratch_.get(), out));
+  out->tombstone_after = true;
+  return Finish(out);
 }
 
-absl::StatusOr<BuiltEvent> EventBuilder::Truncate(const Relation& relation,
-                                                  bool cascade,
-                                                  bool restart_identity) const {
-  ASSIGN_OR_RETURN(std::unique_ptr<Draft> draft, Start(relation, v1::TRUNCATE));
-  draft->event.set_truncate_cascade(cascade);
-  draft->event.set_truncate_restart_identity(restart_identity);
-  draft->built.all_partitions = true;
-  return draft->Finish();
+absl::Status EventBuilder::Truncate(const Relation& relation, bool cascade,
+                                    bool restart_identity,
+                                    BuiltEvent* out) const {
+  RETURN_IF_ERROR(Start(relation, v1::TRUNCATE, out).status());
+  scratch_->set_truncate_cascade(cascade);
+  scratch_->set_truncate_restart_identity(restart_identity);
+  out->all_partitions = true;
+  return Finish(out);
 }
 
 }  // namespace enrich::cdc

@@ -14,6 +14,9 @@
 //    when the server sent it in full (REPLICA IDENTITY FULL); otherwise they
 //    stay marked UnchangedToast.
 //  * An old row sent as key only ('K') carries just the key columns.
+// Building writes into a caller-owned BuiltEvent, overwriting it and reusing
+// its strings' capacity; the per-table work (topic name, key columns) is
+// cached per relation and redone when a Relation message changes the table.
 // Not thread-safe; cheap to construct.
 #ifndef ENRICH_CDC_CORE_EVENT_BUILDER_H_
 #define ENRICH_CDC_CORE_EVENT_BUILDER_H_
@@ -70,28 +73,35 @@ class EventBuilder {
                absl::flat_hash_map<std::string, TableRouting> tables);
   ~EventBuilder();
 
-  absl::StatusOr<BuiltEvent> Insert(const pgoutput::Relation& relation,
-                                    const pgoutput::Tuple& new_tuple) const;
-  absl::StatusOr<BuiltEvent> Update(const pgoutput::Relation& relation,
-                                    const pgoutput::Update& update) const;
-  absl::StatusOr<BuiltEvent> Delete(const pgoutput::Relation& relation,
-                                    const pgoutput::Delete& del) const;
-  // Also used for snapshot reads: a row as text values in column order.
-  absl::StatusOr<BuiltEvent> SnapshotRead(const pgoutput::Relation& relation,
-                                          const pgoutput::Tuple& row) const;
-  absl::StatusOr<BuiltEvent> Truncate(const pgoutput::Relation& relation,
-                                      bool cascade,
-                                      bool restart_identity) const;
+  // Each fills *out entirely; on error *out is unspecified.
+  absl::Status Insert(const pgoutput::Relation& relation,
+                      const pgoutput::Tuple& new_tuple, BuiltEvent* out) const;
+  absl::Status Update(const pgoutput::Relation& relation,
+                      const pgoutput::Update& update, BuiltEvent* out) const;
+  absl::Status Delete(const pgoutput::Relation& relation,
+                      const pgoutput::Delete& del, BuiltEvent* out) const;
+  // Snapshot reads: a row as text values in column order.
+  absl::Status SnapshotRead(const pgoutput::Relation& relation,
+                            const pgoutput::Tuple& row, BuiltEvent* out) const;
+  absl::Status Truncate(const pgoutput::Relation& relation, bool cascade,
+                        bool restart_identity, BuiltEvent* out) const;
 
   std::string TopicFor(const pgoutput::Relation& relation) const;
 
+  struct RelationPlan;  // per-table work, cached (event_builder.cc)
+
  private:
-  struct Draft;  // the event under construction (event_builder.cc)
-  absl::StatusOr<std::unique_ptr<Draft>> Start(
-      const pgoutput::Relation& relation, int op) const;
+  absl::StatusOr<const RelationPlan*> PlanFor(
+      const pgoutput::Relation& relation) const;
+  // Clears the scratch event and sets what every operation carries.
+  absl::StatusOr<const RelationPlan*> Start(const pgoutput::Relation& relation,
+                                            int op, BuiltEvent* out) const;
+  absl::Status Finish(BuiltEvent* out) const;
 
   std::string topic_prefix_;
   absl::flat_hash_map<std::string, TableRouting> tables_;
+  // By relation OID; an entry whose relation no longer matches is rebuilt.
+  mutable absl::flat_hash_map<uint32_t, std::unique_ptr<RelationPlan>> plans_;
   // One message reused for every event: Clear() keeps its column objects
   // and string capacity, which saves most allocations on the hot path.
   mutable std::unique_ptr<v1::ChangeEvent> scratch_;

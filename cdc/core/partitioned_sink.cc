@@ -4,12 +4,12 @@
 
 namespace enrich::cdc {
 
-int32_t PartitionedSink::PartitionCount(const std::string& topic) {
+int32_t PartitionedSink::PartitionCount(absl::string_view topic) {
   auto it = partitions_.find(topic);
   return it == partitions_.end() ? 1 : it->second;
 }
 
-int32_t PartitionedSink::PartitionFor(const std::string& topic,
+int32_t PartitionedSink::PartitionFor(absl::string_view topic,
                                       absl::string_view routing_value) {
   absl::StatusOr<int32_t> partition =
       kafka::PartitionFor(routing_value, PartitionCount(topic));
@@ -17,7 +17,7 @@ int32_t PartitionedSink::PartitionFor(const std::string& topic,
 }
 
 absl::Status PartitionedSink::Produce(OutgoingRecord record) {
-  return sink_->Produce(std::move(record));
+  return sink_->Produce(record);
 }
 
 }  // namespace enrich::cdc

@@ -23,9 +23,9 @@ class PartitionedSink : public RecordSink {
     partitions_[topic] = partitions;
   }
 
-  int32_t PartitionFor(const std::string& topic,
+  int32_t PartitionFor(absl::string_view topic,
                        absl::string_view routing_value) override;
-  int32_t PartitionCount(const std::string& topic) override;
+  int32_t PartitionCount(absl::string_view topic) override;
   absl::Status Produce(OutgoingRecord record) override;
 
  private:

@@ -23,11 +23,12 @@ class RecordSink {
  public:
   virtual ~RecordSink() = default;
   // The partition for `routing_value` on `topic` (stable hash).
-  virtual int32_t PartitionFor(const std::string& topic,
+  virtual int32_t PartitionFor(absl::string_view topic,
                                absl::string_view routing_value) = 0;
-  virtual int32_t PartitionCount(const std::string& topic) = 0;
-  // Queues a record. Blocks (while polling for deliveries) when the
-  // producer's queue is full. An error is terminal for the process.
+  virtual int32_t PartitionCount(absl::string_view topic) = 0;
+  // Queues a record (its views need to live only during the call). Blocks
+  // (while polling for deliveries) when the producer's queue is full. An error
+  // is terminal for the process.
   virtual absl::Status Produce(OutgoingRecord record) = 0;
 };
 

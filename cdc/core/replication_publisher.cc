@@ -26,8 +26,7 @@ absl::Status ReplicationPublisher::OnBegin(const pgoutput::Begin& m) {
                                             " inside open transaction ",
                                             current_begin_.xid));
   }
-  current_ = std::make_unique<TransactionBuffer>(
-      options_.spill_dir, options_.transaction_memory_budget);
+  current_ = NewBuffer();
   current_begin_ = m;
   current_origin_.clear();
   return absl::OkStatus();
@@ -39,9 +38,17 @@ absl::Status ReplicationPublisher::OnCommit(const pgoutput::Commit& m) {
         absl::StrCat("Commit at ", m.commit_lsn, " without Begin"));
   }
   std::unique_ptr<TransactionBuffer> buffer = std::move(current_);
-  return PublishBuffered(buffer.get(),
-                         {m.commit_lsn, m.end_lsn, current_begin_.xid,
-                          m.commit_time_us, current_origin_});
+  RETURN_IF_ERROR(PublishBuffered(buffer.get(),
+                                  {m.commit_lsn, m.end_lsn, current_begin_.xid,
+                                   m.commit_time_us, current_origin_}));
+  spare_ = std::move(buffer);  // replayed, hence empty
+  return absl::OkStatus();
+}
+
+std::unique_ptr<TransactionBuffer> ReplicationPublisher::NewBuffer() {
+  if (spare_ != nullptr) return std::move(spare_);
+  return std::make_unique<TransactionBuffer>(
+      options_.spill_dir, options_.transaction_memory_budget);
 }
 
 absl::Status ReplicationPublisher::OnOrigin(const pgoutput::Origin& m) {
@@ -63,10 +70,7 @@ absl::Status ReplicationPublisher::OnRelation(
 absl::StatusOr<TransactionBuffer*> ReplicationPublisher::CurrentBuffer() {
   if (stream_xid_ != 0) {
     auto& buffer = streams_[stream_xid_];
-    if (buffer == nullptr) {
-      buffer = std::make_unique<TransactionBuffer>(
-          options_.spill_dir, options_.transaction_memory_budget);
-    }
+    if (buffer == nullptr) buffer = NewBuffer();
     return buffer.get();
   }
   if (current_ == nullptr) {
@@ -75,36 +79,36 @@ absl::StatusOr<TransactionBuffer*> ReplicationPublisher::CurrentBuffer() {
   return current_.get();
 }
 
-absl::Status ReplicationPublisher::Buffer(uint32_t xid,
-                                          absl::StatusOr<BuiltEvent> event) {
-  if (!event.ok()) return event.status();
+absl::Status ReplicationPublisher::Buffer(uint32_t xid, absl::Status built) {
+  RETURN_IF_ERROR(built);
   ASSIGN_OR_RETURN(TransactionBuffer * buffer, CurrentBuffer());
-  return buffer->Append(xid, *std::move(event));
+  return buffer->Append(xid, built_);
 }
 
 absl::Status ReplicationPublisher::OnInsert(const pgoutput::Insert& m) {
   ASSIGN_OR_RETURN(const pgoutput::Relation* relation,
                    relations_.Get(m.relation_oid));
-  return Buffer(m.xid, builder_->Insert(*relation, m.new_tuple));
+  return Buffer(m.xid, builder_->Insert(*relation, m.new_tuple, &built_));
 }
 
 absl::Status ReplicationPublisher::OnUpdate(const pgoutput::Update& m) {
   ASSIGN_OR_RETURN(const pgoutput::Relation* relation,
                    relations_.Get(m.relation_oid));
-  return Buffer(m.xid, builder_->Update(*relation, m));
+  return Buffer(m.xid, builder_->Update(*relation, m, &built_));
 }
 
 absl::Status ReplicationPublisher::OnDelete(const pgoutput::Delete& m) {
   ASSIGN_OR_RETURN(const pgoutput::Relation* relation,
                    relations_.Get(m.relation_oid));
-  return Buffer(m.xid, builder_->Delete(*relation, m));
+  return Buffer(m.xid, builder_->Delete(*relation, m, &built_));
 }
 
 absl::Status ReplicationPublisher::OnTruncate(const pgoutput::Truncate& m) {
   for (uint32_t oid : m.relation_oids) {
     ASSIGN_OR_RETURN(const pgoutput::Relation* relation, relations_.Get(oid));
     RETURN_IF_ERROR(Buffer(
-        m.xid, builder_->Truncate(*relation, m.cascade, m.restart_identity)));
+        m.xid,
+        builder_->Truncate(*relation, m.cascade, m.restart_identity, &built_)));
   }
   return absl::OkStatus();
 }
@@ -166,49 +170,49 @@ absl::Status ReplicationPublisher::PublishBuffered(
   coords.set_xid(coordinates.xid);
   coords.set_commit_time_us(coordinates.commit_time_us);
   if (!coordinates.origin.empty()) coords.set_origin(coordinates.origin);
-  RETURN_IF_ERROR(buffer->Replay(
-      [&](BuiltEvent& event, uint64_t index, bool last) -> absl::Status {
-        coords.set_index_in_tx(index);
-        coords.set_last_in_tx(last);
-        if (on_progress_ && index > 0 && index % kProgressInterval == 0) {
-          RETURN_IF_ERROR(on_progress_());
-        }
-        // Concatenated serializations parse as one merged message; append
-        // in place, the event is not needed afterwards.
-        coords.AppendToString(&event.partial_event);
-        std::string value = std::move(event.partial_event);
-        return ProduceEvent(event, std::move(value));
-      }));
+  RETURN_IF_ERROR(buffer->Replay([&](const BufferedEvent& event, uint64_t index,
+                                     bool last) -> absl::Status {
+    coords.set_index_in_tx(index);
+    coords.set_last_in_tx(last);
+    if (on_progress_ && index > 0 && index % kProgressInterval == 0) {
+      RETURN_IF_ERROR(on_progress_());
+    }
+    // Concatenated serializations parse as one merged message.
+    value_.assign(event.partial_event.data(), event.partial_event.size());
+    coords.AppendToString(&value_);
+    return ProduceEvent(event, value_);
+  }));
   acks_->SealTransaction(coordinates.end_lsn, coordinates.commit_time_us);
   ++counters_.transactions;
   return absl::OkStatus();
 }
 
 ReplicationPublisher::EventCounters& ReplicationPublisher::CountersFor(
-    const BuiltEvent& event) {
-  auto key = std::make_pair(event.topic, event.operation);
-  auto it = event_counters_.find(key);
-  if (it != event_counters_.end()) return it->second;
+    absl::string_view topic, int operation) {
+  auto it = event_counters_.find(topic);
+  if (it == event_counters_.end()) {
+    it = event_counters_.try_emplace(std::string(topic)).first;
+  }
+  EventCounters& counters =
+      it->second[static_cast<size_t>(operation) % kOperations];
+  if (counters.events != nullptr) return counters;
   MetricLabels labels = {
-      {"topic", event.topic},
-      {"op", v1::Operation_Name(static_cast<v1::Operation>(event.operation))}};
-  EventCounters counters{
-      options_.metrics->AddCounter("enrich_cdc_events_total",
-                                   "Change events published, by topic and "
-                                   "operation.",
-                                   labels),
-      options_.metrics->AddCounter("enrich_cdc_event_bytes_total",
-                                   "Serialized event bytes published, by "
-                                   "topic and operation.",
-                                   labels)};
-  return event_counters_.emplace(key, counters).first->second;
+      {"topic", std::string(topic)},
+      {"op", v1::Operation_Name(static_cast<v1::Operation>(operation))}};
+  counters.events = options_.metrics->AddCounter(
+      "enrich_cdc_events_total",
+      "Change events published, by topic and operation.", labels);
+  counters.bytes = options_.metrics->AddCounter(
+      "enrich_cdc_event_bytes_total",
+      "Serialized event bytes published, by topic and operation.", labels);
+  return counters;
 }
 
-absl::Status ReplicationPublisher::ProduceEvent(BuiltEvent& event,
-                                                std::string value) {
+absl::Status ReplicationPublisher::ProduceEvent(const BufferedEvent& event,
+                                                absl::string_view value) {
   ++counters_.events;
   if (options_.metrics != nullptr) {
-    EventCounters& counters = CountersFor(event);
+    EventCounters& counters = CountersFor(event.topic, event.operation);
     counters.events->Increment();
     counters.bytes->Increment(value.size());
   }
@@ -222,30 +226,33 @@ absl::Status ReplicationPublisher::ProduceEvent(BuiltEvent& event,
   }
   const int32_t partition =
       sink_->PartitionFor(event.topic, event.routing_value);
-  if (!event.tombstone_after) {
-    // The common case: hand the strings over instead of copying them.
-    return sink_->Produce({std::move(event.topic), partition,
-                           std::move(event.key), std::move(value),
-                           acks_->NextSequence()});
-  }
-  RETURN_IF_ERROR(sink_->Produce({event.topic, partition, event.key,
-                                  std::move(value), acks_->NextSequence()}));
-  return sink_->Produce({std::move(event.topic), partition,
-                         std::move(event.key), std::nullopt,
-                         acks_->NextSequence()});
+  RETURN_IF_ERROR(sink_->Produce(
+      {event.topic, partition, event.key, value, acks_->NextSequence()}));
+  if (!event.tombstone_after) return absl::OkStatus();
+  return sink_->Produce(
+      {event.topic, partition, event.key, std::nullopt, acks_->NextSequence()});
 }
 
 absl::Status ReplicationPublisher::PublishSnapshotRow(
     const pgoutput::Relation& relation, const pgoutput::Tuple& row,
     uint64_t consistent_lsn, uint64_t index, bool last) {
-  ASSIGN_OR_RETURN(BuiltEvent event, builder_->SnapshotRead(relation, row));
+  RETURN_IF_ERROR(builder_->SnapshotRead(relation, row, &built_));
   v1::ChangeEvent coords;
   coords.set_commit_lsn(consistent_lsn);
   coords.set_end_lsn(consistent_lsn);
   coords.set_index_in_tx(index);
   coords.set_last_in_tx(last);
-  std::string value = event.partial_event + coords.SerializeAsString();
-  return ProduceEvent(event, std::move(value));
+  value_.assign(built_.partial_event);
+  coords.AppendToString(&value_);
+  BufferedEvent event;
+  event.topic = built_.topic;
+  event.key = built_.key;
+  event.routing_value = built_.routing_value;
+  event.partial_event = built_.partial_event;
+  event.tombstone_after = built_.tombstone_after;
+  event.all_partitions = built_.all_partitions;
+  event.operation = built_.operation;
+  return ProduceEvent(event, value_);
 }
 
 }  // namespace enrich::cdc

@@ -16,6 +16,7 @@
 #ifndef ENRICH_CDC_CORE_REPLICATION_PUBLISHER_H_
 #define ENRICH_CDC_CORE_REPLICATION_PUBLISHER_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -102,12 +103,14 @@ class ReplicationPublisher : public pgoutput::Handler {
   // The buffer that change messages go to now, and the xid to file them
   // under (a subtransaction's own xid inside streams).
   absl::StatusOr<TransactionBuffer*> CurrentBuffer();
-  absl::Status Buffer(uint32_t xid, absl::StatusOr<BuiltEvent> event);
+  // Appends built_ (just built, or the build's error) to the current buffer.
+  absl::Status Buffer(uint32_t xid, absl::Status built);
   absl::Status PublishBuffered(TransactionBuffer* buffer,
                                const Coordinates& coordinates);
-  // Produces `value` (and a tombstone or fan-out copies); moves the strings
-  // out of `event`, which is spent afterwards.
-  absl::Status ProduceEvent(BuiltEvent& event, std::string value);
+  // Produces `value` (and a tombstone or fan-out copies) for `event`.
+  absl::Status ProduceEvent(const BufferedEvent& event,
+                            absl::string_view value);
+  std::unique_ptr<TransactionBuffer> NewBuffer();
 
   const EventBuilder* builder_;
   RecordSink* sink_;
@@ -115,8 +118,13 @@ class ReplicationPublisher : public pgoutput::Handler {
   Options options_;
   pgoutput::RelationCache relations_;
 
-  // The open non-streamed transaction.
+  // The open non-streamed transaction, and a finished buffer kept for the
+  // next one (its memory is reused).
   std::unique_ptr<TransactionBuffer> current_;
+  std::unique_ptr<TransactionBuffer> spare_;
+  // Reused for every event: the one being built, and a value being produced.
+  BuiltEvent built_;
+  std::string value_;
   pgoutput::Begin current_begin_{};
   std::string current_origin_;
   // Streamed transactions by top-level xid; stream_xid_ is the one whose
@@ -126,11 +134,12 @@ class ReplicationPublisher : public pgoutput::Handler {
 
   // Per (topic, operation) counters, created on first use.
   struct EventCounters {
-    Counter* events;
-    Counter* bytes;
+    Counter* events = nullptr;
+    Counter* bytes = nullptr;
   };
-  EventCounters& CountersFor(const BuiltEvent& event);
-  absl::flat_hash_map<std::pair<std::string, int>, EventCounters>
+  static constexpr int kOperations = 8;  // > every enrich.v1.Operation value
+  EventCounters& CountersFor(absl::string_view topic, int operation);
+  absl::flat_hash_map<std::string, std::array<EventCounters, kOperations>>
       event_counters_;
 
   std::function<absl::Status()> on_progress_;

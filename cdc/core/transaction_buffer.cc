@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "cdc/common/status_macros.h"
@@ -11,50 +13,48 @@
 namespace enrich::cdc {
 namespace {
 
-size_t RecordBytes(const BuiltEvent& e) {
-  return sizeof(BuiltEvent) + e.topic.size() + e.key.size() +
-         e.routing_value.size() + e.partial_event.size();
+// One record: a fixed header, then topic, key, routing value and event bytes.
+// Host byte order: the bytes never leave this process.
+struct RecordHeader {
+  uint32_t xid;
+  uint32_t topic_size;
+  uint32_t key_size;
+  uint32_t routing_size;
+  uint32_t event_size;
+  uint8_t flags;  // 1: tombstone after, 2: all partitions
+  uint8_t operation;
+};
+constexpr size_t kHeaderSize = sizeof(RecordHeader);
+
+// Once spilled, records gather in memory up to this size (or the budget, if
+// smaller) per file write.
+constexpr size_t kSpillChunkBytes = 1 << 20;
+// A buffer keeps at most this much capacity after a replay (a huge
+// transaction should not pin its memory for the next small ones).
+constexpr size_t kRetainedCapacityBytes = 4 << 20;
+
+size_t PayloadSize(const RecordHeader& h) {
+  return size_t{h.topic_size} + h.key_size + h.routing_size + h.event_size;
 }
 
-void PutU32(std::string* out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out->push_back(static_cast<char>((v >> shift) & 0xff));
-  }
-}
-
-void PutString(std::string* out, const std::string& s) {
-  PutU32(out, static_cast<uint32_t>(s.size()));
-  out->append(s);
+BufferedEvent ViewOf(const RecordHeader& h, const char* payload) {
+  BufferedEvent e;
+  e.topic = absl::string_view(payload, h.topic_size);
+  payload += h.topic_size;
+  e.key = absl::string_view(payload, h.key_size);
+  payload += h.key_size;
+  e.routing_value = absl::string_view(payload, h.routing_size);
+  payload += h.routing_size;
+  e.partial_event = absl::string_view(payload, h.event_size);
+  e.tombstone_after = (h.flags & 1) != 0;
+  e.all_partitions = (h.flags & 2) != 0;
+  e.operation = h.operation;
+  return e;
 }
 
 absl::Status IoError(absl::string_view what, const std::string& path) {
   return absl::InternalError(
       absl::StrCat(what, " spill file ", path, ": ", std::strerror(errno)));
-}
-
-// Reads exactly n bytes; DataLoss if the file ends first.
-absl::Status ReadExact(std::FILE* file, size_t n, std::string* out,
-                       const std::string& path) {
-  out->resize(n);
-  if (n > 0 && std::fread(out->data(), 1, n, file) != n) {
-    return absl::DataLossError(
-        absl::StrCat("spill file ", path, " ended inside a record"));
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<uint32_t> ReadU32(std::FILE* file, const std::string& path) {
-  std::string bytes;
-  RETURN_IF_ERROR(ReadExact(file, 4, &bytes, path));
-  uint32_t v = 0;
-  for (char c : bytes) v = (v << 8) | static_cast<unsigned char>(c);
-  return v;
-}
-
-absl::Status ReadString(std::FILE* file, std::string* out,
-                        const std::string& path) {
-  ASSIGN_OR_RETURN(uint32_t size, ReadU32(file, path));
-  return ReadExact(file, size, out, path);
 }
 
 }  // namespace
@@ -70,62 +70,60 @@ TransactionBuffer::~TransactionBuffer() {
   }
 }
 
-absl::Status TransactionBuffer::Append(uint32_t xid, BuiltEvent event) {
+absl::Status TransactionBuffer::Append(uint32_t xid, const BuiltEvent& event) {
+  constexpr size_t kMax = std::numeric_limits<uint32_t>::max();
+  if (event.topic.size() > kMax || event.key.size() > kMax ||
+      event.routing_value.size() > kMax || event.partial_event.size() > kMax) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("an event of ", event.topic,
+                     " has a part larger than 4 GiB and cannot be buffered"));
+  }
+  RecordHeader header{xid,
+                      static_cast<uint32_t>(event.topic.size()),
+                      static_cast<uint32_t>(event.key.size()),
+                      static_cast<uint32_t>(event.routing_value.size()),
+                      static_cast<uint32_t>(event.partial_event.size()),
+                      static_cast<uint8_t>((event.tombstone_after ? 1 : 0) |
+                                           (event.all_partitions ? 2 : 0)),
+                      static_cast<uint8_t>(event.operation)};
+  const size_t record_size = kHeaderSize + PayloadSize(header);
+  if (spill_ == nullptr && bytes_.size() + record_size > memory_budget_) {
+    RETURN_IF_ERROR(StartSpill());
+  }
   ++count_by_xid_[xid];
-  Record record{xid, std::move(event)};
-  if (spill_ == nullptr &&
-      memory_bytes_ + RecordBytes(record.event) <= memory_budget_) {
-    memory_bytes_ += RecordBytes(record.event);
-    records_.push_back(std::move(record));
-    return absl::OkStatus();
-  }
-  if (spill_ == nullptr) {
-    spill_path_ = absl::StrCat(spill_dir_, "/enrich-cdc-tx-XXXXXX");
-    int fd = mkstemp(spill_path_.data());
-    if (fd < 0) return IoError("cannot create", spill_path_);
-    spill_ = fdopen(fd, "w+b");
-    if (spill_ == nullptr) return IoError("cannot open", spill_path_);
-    // Everything moves to the file so replay reads one sequence in order.
-    for (const Record& held : records_) RETURN_IF_ERROR(Spill(held));
-    records_.clear();
-    records_.shrink_to_fit();
-    memory_bytes_ = 0;
-  }
-  return Spill(record);
-}
-
-absl::Status TransactionBuffer::Spill(const Record& record) {
-  std::string bytes;
-  PutU32(&bytes, record.xid);
-  bytes.push_back(static_cast<char>((record.event.tombstone_after ? 1 : 0) |
-                                    (record.event.all_partitions ? 2 : 0)));
-  bytes.push_back(static_cast<char>(record.event.operation));
-  PutString(&bytes, record.event.topic);
-  PutString(&bytes, record.event.key);
-  PutString(&bytes, record.event.routing_value);
-  PutString(&bytes, record.event.partial_event);
-  if (std::fwrite(bytes.data(), 1, bytes.size(), spill_) != bytes.size()) {
-    return IoError("cannot write", spill_path_);
+  bytes_.append(reinterpret_cast<const char*>(&header), kHeaderSize);
+  bytes_.append(event.topic);
+  bytes_.append(event.key);
+  bytes_.append(event.routing_value);
+  bytes_.append(event.partial_event);
+  if (spill_ != nullptr &&
+      bytes_.size() >= std::min(kSpillChunkBytes, memory_budget_)) {
+    return WriteOut();
   }
   return absl::OkStatus();
 }
 
-// Reads one record written by Spill(); the layout is
-// xid u32 | flags u8 | operation u8 | topic | key | routing | event, each
-// string as u32 length + bytes.
-absl::StatusOr<TransactionBuffer::Record> TransactionBuffer::ReadRecord() {
-  Record record;
-  ASSIGN_OR_RETURN(record.xid, ReadU32(spill_, spill_path_));
-  std::string flags;
-  RETURN_IF_ERROR(ReadExact(spill_, 2, &flags, spill_path_));
-  record.event.tombstone_after = flags[0] & 1;
-  record.event.all_partitions = flags[0] & 2;
-  record.event.operation = static_cast<unsigned char>(flags[1]);
-  RETURN_IF_ERROR(ReadString(spill_, &record.event.topic, spill_path_));
-  RETURN_IF_ERROR(ReadString(spill_, &record.event.key, spill_path_));
-  RETURN_IF_ERROR(ReadString(spill_, &record.event.routing_value, spill_path_));
-  RETURN_IF_ERROR(ReadString(spill_, &record.event.partial_event, spill_path_));
-  return record;
+absl::Status TransactionBuffer::StartSpill() {
+  spill_path_ = absl::StrCat(spill_dir_, "/enrich-cdc-tx-XXXXXX");
+  int fd = mkstemp(spill_path_.data());
+  if (fd < 0) return IoError("cannot create", spill_path_);
+  spill_ = fdopen(fd, "w+b");
+  if (spill_ == nullptr) {
+    close(fd);
+    unlink(spill_path_.c_str());
+    return IoError("cannot open", spill_path_);
+  }
+  // Everything held so far goes first, so replay reads one sequence.
+  return WriteOut();
+}
+
+absl::Status TransactionBuffer::WriteOut() {
+  if (!bytes_.empty() &&
+      std::fwrite(bytes_.data(), 1, bytes_.size(), spill_) != bytes_.size()) {
+    return IoError("cannot write", spill_path_);
+  }
+  bytes_.clear();
+  return absl::OkStatus();
 }
 
 void TransactionBuffer::Abort(uint32_t xid) { aborted_.insert(xid); }
@@ -138,44 +136,77 @@ uint64_t TransactionBuffer::surviving_count() const {
   return total;
 }
 
-absl::Status TransactionBuffer::ReplayOne(Record& record, uint64_t total,
-                                          uint64_t* index,
-                                          const Visitor& visit) {
-  if (aborted_.contains(record.xid)) return absl::OkStatus();
-  uint64_t at = (*index)++;
-  return visit(record.event, at, at + 1 == total);
+absl::Status TransactionBuffer::Visit(uint32_t xid, const BufferedEvent& event,
+                                      uint64_t total, uint64_t* index,
+                                      const Visitor& visit) {
+  if (!aborted_.empty() && aborted_.contains(xid)) return absl::OkStatus();
+  const uint64_t at = (*index)++;
+  return visit(event, at, at + 1 == total);
+}
+
+absl::Status TransactionBuffer::ReplayMemory(uint64_t total, uint64_t* index,
+                                             const Visitor& visit) {
+  size_t at = 0;
+  while (at < bytes_.size()) {
+    RecordHeader header;
+    std::memcpy(&header, bytes_.data() + at, kHeaderSize);
+    at += kHeaderSize;
+    RETURN_IF_ERROR(Visit(header.xid, ViewOf(header, bytes_.data() + at), total,
+                          index, visit));
+    at += PayloadSize(header);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TransactionBuffer::ReplaySpill(uint64_t total, uint64_t* index,
+                                            const Visitor& visit) {
+  RETURN_IF_ERROR(WriteOut());
+  if (std::fflush(spill_) != 0 || std::fseek(spill_, 0, SEEK_SET) != 0) {
+    return IoError("cannot rewind", spill_path_);
+  }
+  for (;;) {
+    RecordHeader header;
+    const size_t got = std::fread(&header, 1, kHeaderSize, spill_);
+    if (got == 0 && std::feof(spill_)) return absl::OkStatus();
+    if (got != kHeaderSize) {
+      return absl::DataLossError(
+          absl::StrCat("spill file ", spill_path_, " ended inside a record"));
+    }
+    read_scratch_.resize(PayloadSize(header));
+    if (!read_scratch_.empty() &&
+        std::fread(read_scratch_.data(), 1, read_scratch_.size(), spill_) !=
+            read_scratch_.size()) {
+      return absl::DataLossError(
+          absl::StrCat("spill file ", spill_path_, " ended inside a record"));
+    }
+    RETURN_IF_ERROR(Visit(header.xid, ViewOf(header, read_scratch_.data()),
+                          total, index, visit));
+  }
 }
 
 absl::Status TransactionBuffer::Replay(const Visitor& visit) {
   const uint64_t total = surviving_count();
   uint64_t index = 0;
-  absl::Status status;
-  if (spill_ == nullptr) {
-    for (Record& record : records_) {
-      status = ReplayOne(record, total, &index, visit);
-      if (!status.ok()) break;
-    }
-  } else if (std::fflush(spill_) != 0 || std::fseek(spill_, 0, SEEK_SET) != 0) {
-    status = IoError("cannot rewind", spill_path_);
-  } else {
-    for (;;) {
-      int first = std::fgetc(spill_);
-      if (first == EOF) break;
-      std::ungetc(first, spill_);
-      absl::StatusOr<Record> record = ReadRecord();
-      status = record.ok() ? ReplayOne(*record, total, &index, visit)
-                           : record.status();
-      if (!status.ok()) break;
-    }
+  absl::Status status = spill_ == nullptr ? ReplayMemory(total, &index, visit)
+                                          : ReplaySpill(total, &index, visit);
+  Reset();
+  return status;
+}
+
+void TransactionBuffer::Reset() {
+  if (spill_ != nullptr) {
     std::fclose(spill_);
     unlink(spill_path_.c_str());
     spill_ = nullptr;
   }
-  records_.clear();
-  memory_bytes_ = 0;
+  bytes_.clear();
+  if (bytes_.capacity() > kRetainedCapacityBytes) bytes_.shrink_to_fit();
+  if (read_scratch_.capacity() > kRetainedCapacityBytes) {
+    read_scratch_.clear();
+    read_scratch_.shrink_to_fit();
+  }
   count_by_xid_.clear();
   aborted_.clear();
-  return status;
 }
 
 }  // namespace enrich::cdc

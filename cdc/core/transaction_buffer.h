@@ -1,13 +1,16 @@
 // TransactionBuffer holds one transaction's records until its commit is
 // decoded: the commit LSN, end LSN and each event's "last in transaction" flag
 // are known only then, and a streamed transaction (pgoutput v2) may still
-// abort. Records stay in memory up to a budget and go to a spill file beyond
-// it, so a transaction of millions of rows needs bounded memory.
+// abort. Records are copied into one contiguous byte buffer up to a budget and
+// go to a spill file beyond it, so a transaction of millions of rows needs
+// bounded memory, and buffering a record allocates nothing in steady state
+// (the buffer keeps its capacity between transactions, up to a cap).
 //
 // Subtransactions: records carry the xid that made them; aborting a subxid
 // (ROLLBACK TO SAVEPOINT inside a streamed transaction) drops its records.
 //
-// Not thread-safe. The spill file is deleted when the buffer is destroyed.
+// Not thread-safe. The spill file is deleted when the buffer is replayed or
+// destroyed.
 #ifndef ENRICH_CDC_CORE_TRANSACTION_BUFFER_H_
 #define ENRICH_CDC_CORE_TRANSACTION_BUFFER_H_
 
@@ -15,15 +18,26 @@
 #include <cstdio>
 #include <functional>
 #include <string>
-#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "cdc/core/event_builder.h"
 
 namespace enrich::cdc {
+
+// A record as Replay() hands it out: views into the buffer, valid only
+// during the visit.
+struct BufferedEvent {
+  absl::string_view topic;
+  absl::string_view key;
+  absl::string_view routing_value;
+  absl::string_view partial_event;
+  bool tombstone_after = false;
+  bool all_partitions = false;
+  int operation = 0;
+};
 
 class TransactionBuffer {
  public:
@@ -34,37 +48,43 @@ class TransactionBuffer {
   TransactionBuffer(const TransactionBuffer&) = delete;
   TransactionBuffer& operator=(const TransactionBuffer&) = delete;
 
-  absl::Status Append(uint32_t xid, BuiltEvent event);
+  // Copies `event` in. InvalidArgument if one of its strings exceeds 4 GiB;
+  // Internal on a spill file error.
+  absl::Status Append(uint32_t xid, const BuiltEvent& event);
   // Drops every record of `xid`, appended before or after this call.
   void Abort(uint32_t xid);
 
   // Records that will be replayed (appended and not aborted).
   uint64_t surviving_count() const;
-  size_t memory_bytes() const { return memory_bytes_; }
+  // Bytes held in memory (the spill file not included); never more than the
+  // budget plus one record.
+  size_t memory_bytes() const { return bytes_.size(); }
   bool spilled() const { return spill_ != nullptr; }
 
   // Calls `visit` for each surviving record in append order with its 0-based
-  // index among survivors and whether it is the last; the visitor may move
-  // the event's strings out. Stops at the first error. The buffer is left
-  // empty.
-  using Visitor =
-      std::function<absl::Status(BuiltEvent& event, uint64_t index, bool last)>;
+  // index among survivors and whether it is the last. Stops at the first
+  // error. The buffer is left empty and reusable.
+  using Visitor = std::function<absl::Status(const BufferedEvent& event,
+                                             uint64_t index, bool last)>;
   absl::Status Replay(const Visitor& visit);
 
  private:
-  struct Record {
-    uint32_t xid;
-    BuiltEvent event;
-  };
-  absl::Status Spill(const Record& record);
-  absl::StatusOr<Record> ReadRecord();
-  absl::Status ReplayOne(Record& record, uint64_t total, uint64_t* index,
-                         const Visitor& visit);
+  absl::Status StartSpill();
+  absl::Status WriteOut();  // moves bytes_ to the spill file
+  absl::Status ReplayMemory(uint64_t total, uint64_t* index,
+                            const Visitor& visit);
+  absl::Status ReplaySpill(uint64_t total, uint64_t* index,
+                           const Visitor& visit);
+  absl::Status Visit(uint32_t xid, const BufferedEvent& event, uint64_t total,
+                     uint64_t* index, const Visitor& visit);
+  void Reset();
 
   std::string spill_dir_;
   size_t memory_budget_;
-  std::vector<Record> records_;
-  size_t memory_bytes_ = 0;
+  // Encoded records (see transaction_buffer.cc): all of them in memory, or,
+  // once spilled, those not yet written to the file.
+  std::string bytes_;
+  std::string read_scratch_;  // one spilled record at a time, on replay
   std::FILE* spill_ = nullptr;
   std::string spill_path_;
   absl::flat_hash_map<uint32_t, uint64_t> count_by_xid_;

@@ -39,20 +39,40 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace enrich::kafka {
 
+// Views of the record's bytes: valid for the duration of Produce(), which
+// copies what it keeps.
 struct OutgoingRecord {
-  std::string topic;
+  absl::string_view topic;
   // Explicit partition, chosen by the caller (see partitioner.h); must exist.
   int32_t partition = 0;
-  std::string key;
+  absl::string_view key;
   // nullopt is a tombstone (a null value), which a compacted topic uses to
   // forget `key`.
-  std::optional<std::string> value;
+  std::optional<absl::string_view> value;
   // The caller's identifier for this record, echoed in the delivery callback.
   // The sink does not interpret it (uniqueness is the caller's business).
+  uint64_t sequence_number = 0;
+};
+
+// An OutgoingRecord that owns its bytes (what fakes and tests keep).
+struct OwnedRecord {
+  OwnedRecord() = default;
+  explicit OwnedRecord(const OutgoingRecord& record)
+      : topic(record.topic),
+        partition(record.partition),
+        key(record.key),
+        sequence_number(record.sequence_number) {
+    if (record.value.has_value()) value.emplace(*record.value);
+  }
+  std::string topic;
+  int32_t partition = 0;
+  std::string key;
+  std::optional<std::string> value;
   uint64_t sequence_number = 0;
 };
 

@@ -34,7 +34,7 @@ void FakeEventSink::SetFatalError(absl::Status status) {
   fatal_ = std::move(status);
 }
 
-std::vector<OutgoingRecord> FakeEventSink::produced() const {
+std::vector<OwnedRecord> FakeEventSink::produced() const {
   absl::MutexLock lock(&mu_);
   return produced_;
 }
@@ -65,7 +65,7 @@ absl::Status FakeEventSink::Produce(OutgoingRecord record) {
     pending.delay_polls = it->second;
   }
   pending.dropped = dropped_.contains(record_index);
-  produced_.push_back(std::move(record));
+  produced_.emplace_back(record);
   pending_.push_back(std::move(pending));
   return absl::OkStatus();
 }

@@ -57,7 +57,7 @@ class FakeEventSink : public EventSink {
 
   // --- inspection ---
   // Every accepted record, in acceptance order.
-  std::vector<OutgoingRecord> produced() const;
+  std::vector<OwnedRecord> produced() const;
   // Every report made through the callback, in order.
   std::vector<std::pair<uint64_t, absl::Status>> reports() const;
 
@@ -89,7 +89,7 @@ class FakeEventSink : public EventSink {
   absl::flat_hash_map<int64_t, int> delays_ ABSL_GUARDED_BY(mu_);
   bool hold_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status fatal_ ABSL_GUARDED_BY(mu_);
-  std::vector<OutgoingRecord> produced_ ABSL_GUARDED_BY(mu_);
+  std::vector<OwnedRecord> produced_ ABSL_GUARDED_BY(mu_);
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<uint64_t, absl::Status>> reports_ ABSL_GUARDED_BY(mu_);
 };

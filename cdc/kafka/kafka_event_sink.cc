@@ -224,9 +224,10 @@ void KafkaEventSink::SetFatal(absl::Status status) {
 }
 
 absl::StatusOr<KafkaEventSink::TopicState*> KafkaEventSink::TopicFor(
-    const std::string& topic) {
-  auto it = topics_.find(topic);
+    absl::string_view topic_name) {
+  auto it = topics_.find(topic_name);
   if (it != topics_.end()) return it->second.get();
+  const std::string topic(topic_name);
   auto state = std::make_unique<TopicState>();
   state->name = topic;
   state->metrics = probe_->ForTopic(topic);
@@ -261,9 +262,14 @@ absl::Status KafkaEventSink::Produce(OutgoingRecord record) {
   absl::StatusOr<TopicState*> topic = TopicFor(record.topic);
   if (!topic.ok()) return topic.status();
 
-  void* value_data = record.value.has_value()
-                         ? const_cast<char*>(record.value->data())
-                         : nullptr;
+  // A null pointer is a tombstone to librdkafka: an empty value needs one.
+  static char empty_value[1] = {0};
+  void* value_data = nullptr;
+  if (record.value.has_value()) {
+    value_data = record.value->data() != nullptr
+                     ? const_cast<char*>(record.value->data())
+                     : empty_value;
+  }
   const absl::Time deadline = options_.clock() + options_.produce_block_timeout;
   while (true) {
     rd_kafka_resp_err_t err = rd_kafka_producev(

@@ -106,7 +106,7 @@ class KafkaEventSink : public EventSink {
 
   KafkaEventSink(const KafkaSinkOptions& options, MetricsRegistry* registry,
                  Logger* logger);
-  absl::StatusOr<TopicState*> TopicFor(const std::string& topic);
+  absl::StatusOr<TopicState*> TopicFor(absl::string_view topic);
   int DrainReports();
   void SetFatal(absl::Status status);
 

@@ -13,6 +13,32 @@ using testing::Null;
 using testing::Text;
 using testing::Toast;
 
+// The builder fills a caller-owned event; most tests want a fresh one.
+absl::StatusOr<BuiltEvent> Insert(const EventBuilder& builder,
+                                  const pgoutput::Relation& relation,
+                                  const pgoutput::Tuple& tuple) {
+  BuiltEvent out;
+  absl::Status status = builder.Insert(relation, tuple, &out);
+  if (!status.ok()) return status;
+  return out;
+}
+absl::StatusOr<BuiltEvent> Update(const EventBuilder& builder,
+                                  const pgoutput::Relation& relation,
+                                  const pgoutput::Update& update) {
+  BuiltEvent out;
+  absl::Status status = builder.Update(relation, update, &out);
+  if (!status.ok()) return status;
+  return out;
+}
+absl::StatusOr<BuiltEvent> Delete(const EventBuilder& builder,
+                                  const pgoutput::Relation& relation,
+                                  const pgoutput::Delete& del) {
+  BuiltEvent out;
+  absl::Status status = builder.Delete(relation, del, &out);
+  if (!status.ok()) return status;
+  return out;
+}
+
 v1::ChangeEvent Parse(const BuiltEvent& built) {
   v1::ChangeEvent event;
   EXPECT_TRUE(event.ParseFromString(built.partial_event));
@@ -22,7 +48,7 @@ v1::ChangeEvent Parse(const BuiltEvent& built) {
 TEST(EventBuilderTest, InsertCarriesRowKeyAndConversationRouting) {
   EventBuilder builder("support", ContractRouting());
   auto built =
-      builder.Insert(MessagesRelation(), {Text("m1"), Text("c1"), Null()});
+      Insert(builder, MessagesRelation(), {Text("m1"), Text("c1"), Null()});
   ASSERT_TRUE(built.ok()) << built.status();
   EXPECT_EQ(built->topic, "support.public.support_conversation_messages");
   EXPECT_EQ(built->key, "m1");
@@ -50,7 +76,7 @@ TEST(EventBuilderTest, UpdateFillsUnchangedToastFromFullOldRow) {
   update.old_tuple = pgoutput::Tuple{Text("m1"), Text("c1"), Text(big)};
   update.old_is_key_only = false;
   update.new_tuple = {Text("m1"), Text("c2"), Toast()};
-  auto built = builder.Update(MessagesRelation(), update);
+  auto built = Update(builder, MessagesRelation(), update);
   ASSERT_TRUE(built.ok()) << built.status();
   v1::ChangeEvent event = Parse(*built);
   EXPECT_EQ(event.new_row().columns(2).text(), big);
@@ -62,7 +88,7 @@ TEST(EventBuilderTest, UpdateWithoutOldRowKeepsUnchangedToastMarker) {
   EventBuilder builder("support", ContractRouting());
   pgoutput::Update update;
   update.new_tuple = {Text("m1"), Text("c1"), Toast()};
-  auto built = builder.Update(MessagesRelation(), update);
+  auto built = Update(builder, MessagesRelation(), update);
   ASSERT_TRUE(built.ok());
   v1::ChangeEvent event = Parse(*built);
   EXPECT_TRUE(event.new_row().columns(2).has_unchanged_toast());
@@ -75,7 +101,7 @@ TEST(EventBuilderTest, KeyOnlyDeleteCarriesOnlyKeyAndIsFollowedByTombstone) {
   pgoutput::Delete del;
   del.old_tuple = {Text("m1"), Null(), Null()};
   del.old_is_key_only = true;
-  auto built = builder.Delete(MessagesRelation(), del);
+  auto built = Delete(builder, MessagesRelation(), del);
   ASSERT_TRUE(built.ok()) << built.status();
   EXPECT_TRUE(built->tombstone_after);
   EXPECT_EQ(built->routing_value, "m1");  // no conversation id: key routes
@@ -87,14 +113,18 @@ TEST(EventBuilderTest, KeyOnlyDeleteCarriesOnlyKeyAndIsFollowedByTombstone) {
 
 TEST(EventBuilderTest, SnapshotReadAndTruncate) {
   EventBuilder builder("support", ContractRouting());
-  auto snap = builder.SnapshotRead(MessagesRelation(),
-                                   {Text("m1"), Text("c1"), Text("hi")});
-  ASSERT_TRUE(snap.ok());
-  EXPECT_EQ(Parse(*snap).op(), v1::SNAPSHOT_READ);
-  auto truncate = builder.Truncate(MessagesRelation(), true, false);
-  ASSERT_TRUE(truncate.ok());
-  EXPECT_TRUE(truncate->all_partitions);
-  v1::ChangeEvent event = Parse(*truncate);
+  BuiltEvent snap;
+  ASSERT_TRUE(builder
+                  .SnapshotRead(MessagesRelation(),
+                                {Text("m1"), Text("c1"), Text("hi")}, &snap)
+                  .ok());
+  EXPECT_EQ(Parse(snap).op(), v1::SNAPSHOT_READ);
+  EXPECT_EQ(snap.operation, v1::SNAPSHOT_READ);
+  BuiltEvent truncate;
+  ASSERT_TRUE(
+      builder.Truncate(MessagesRelation(), true, false, &truncate).ok());
+  EXPECT_TRUE(truncate.all_partitions);
+  v1::ChangeEvent event = Parse(truncate);
   EXPECT_EQ(event.op(), v1::TRUNCATE);
   EXPECT_TRUE(event.truncate_cascade());
 }
@@ -104,11 +134,11 @@ TEST(EventBuilderTest, RejectsUnknownTablesArityMismatchAndMissingKeys) {
   pgoutput::Relation other = MessagesRelation();
   other.table = "elsewhere";
   EXPECT_EQ(
-      builder.Insert(other, {Text("a"), Text("b"), Text("c")}).status().code(),
+      Insert(builder, other, {Text("a"), Text("b"), Text("c")}).status().code(),
       absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(builder.Insert(MessagesRelation(), {Text("a")}).status().code(),
+  EXPECT_EQ(Insert(builder, MessagesRelation(), {Text("a")}).status().code(),
             absl::StatusCode::kDataLoss);
-  EXPECT_EQ(builder.Insert(MessagesRelation(), {Null(), Text("c"), Null()})
+  EXPECT_EQ(Insert(builder, MessagesRelation(), {Null(), Text("c"), Null()})
                 .status()
                 .code(),
             absl::StatusCode::kDataLoss);
@@ -120,7 +150,7 @@ TEST(EventBuilderTest, RenamedKeyColumnIsFoundByCatalogPosition) {
                        {{"public.support_conversation_messages", routing}});
   pgoutput::Relation renamed = MessagesRelation();
   renamed.columns[0].name = "message_id";  // ALTER TABLE ... RENAME COLUMN
-  auto built = builder.Insert(renamed, {Text("m1"), Text("c1"), Null()});
+  auto built = Insert(builder, renamed, {Text("m1"), Text("c1"), Null()});
   ASSERT_TRUE(built.ok()) << built.status();
   EXPECT_EQ(built->key, "m1");
   v1::ChangeEvent event = Parse(*built);
@@ -130,15 +160,67 @@ TEST(EventBuilderTest, RenamedKeyColumnIsFoundByCatalogPosition) {
   // A different shape (a column added) or type: no guessing.
   pgoutput::Relation wider = renamed;
   wider.columns.push_back({"extra", 25, -1, true});
-  EXPECT_EQ(builder.Insert(wider, {Text("m1"), Text("c1"), Null(), Null()})
+  EXPECT_EQ(Insert(builder, wider, {Text("m1"), Text("c1"), Null(), Null()})
                 .status()
                 .code(),
             absl::StatusCode::kFailedPrecondition);
   pgoutput::Relation retyped = renamed;
   retyped.columns[0].type_oid = 25;
-  EXPECT_EQ(
-      builder.Insert(retyped, {Text("m1"), Text("c1"), Null()}).status().code(),
-      absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Insert(builder, retyped, {Text("m1"), Text("c1"), Null()})
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(EventBuilderTest, ReusedEventCarriesNothingFromThePreviousOne) {
+  EventBuilder builder("support", ContractRouting());
+  BuiltEvent out;
+  ASSERT_TRUE(builder.Truncate(MessagesRelation(), true, true, &out).ok());
+  pgoutput::Delete del;
+  del.old_tuple = {Text("a-long-message-key"), Text("c9"), Text("bye")};
+  ASSERT_TRUE(builder.Delete(MessagesRelation(), del, &out).ok());
+  EXPECT_TRUE(out.tombstone_after);
+  EXPECT_FALSE(out.all_partitions);
+
+  ASSERT_TRUE(
+      builder.Insert(MessagesRelation(), {Text("m1"), Null(), Text("hi")}, &out)
+          .ok());
+  EXPECT_FALSE(out.tombstone_after);
+  EXPECT_FALSE(out.all_partitions);
+  EXPECT_EQ(out.key, "m1");
+  EXPECT_EQ(out.routing_value, "m1");  // NULL conversation: the key routes
+  EXPECT_EQ(out.operation, v1::INSERT);
+  v1::ChangeEvent event = Parse(out);
+  EXPECT_FALSE(event.has_old_row());
+  EXPECT_FALSE(event.truncate_cascade());
+  ASSERT_EQ(event.key_size(), 1);
+  EXPECT_EQ(event.new_row().columns(2).text(), "hi");
+}
+
+TEST(EventBuilderTest, ChangedRelationMessageTakesEffectForTheSameOid) {
+  EventBuilder builder("support", ContractRouting());
+  BuiltEvent out;
+  ASSERT_TRUE(builder
+                  .Insert(MessagesRelation(),
+                          {Text("m1"), Text("c1"), Text("hi")}, &out)
+                  .ok());
+  // ALTER TABLE ... ADD COLUMN, then the key column moved to the end by a
+  // drop-and-recreate: same OID, new shape.
+  pgoutput::Relation altered = MessagesRelation();
+  altered.columns.push_back({"lang", 25, -1, false});
+  std::swap(altered.columns[0], altered.columns[3]);
+  ASSERT_TRUE(builder
+                  .Insert(altered,
+                          {Text("en"), Text("c2"), Text("hola"), Text("m2")},
+                          &out)
+                  .ok());
+  EXPECT_EQ(out.key, "m2");
+  EXPECT_EQ(out.routing_value, "c2");
+  v1::ChangeEvent event = Parse(out);
+  ASSERT_EQ(event.new_row().columns_size(), 4);
+  EXPECT_EQ(event.new_row().columns(0).name(), "lang");
+  EXPECT_FALSE(event.new_row().columns(0).key());
+  EXPECT_TRUE(event.new_row().columns(3).key());
 }
 
 }  // namespace

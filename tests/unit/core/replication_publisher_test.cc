@@ -18,15 +18,15 @@ using testing::Text;
 // Records what would go to Kafka; two partitions per topic.
 class RecordingSink : public RecordSink {
  public:
-  int32_t PartitionFor(const std::string&, absl::string_view routing) override {
+  int32_t PartitionFor(absl::string_view, absl::string_view routing) override {
     return routing == "c1" ? 0 : 1;
   }
-  int32_t PartitionCount(const std::string&) override { return 2; }
+  int32_t PartitionCount(absl::string_view) override { return 2; }
   absl::Status Produce(OutgoingRecord record) override {
-    records.push_back(std::move(record));
+    records.emplace_back(record);  // a copy: the views live only this call
     return absl::OkStatus();
   }
-  std::vector<OutgoingRecord> records;
+  std::vector<kafka::OwnedRecord> records;
 };
 
 class ReplicationPublisherTest : public ::testing::Test {

@@ -2,12 +2,17 @@
 # Installs everything the project needs from Debian's packages, idempotently:
 # nothing is downloaded when every package is already there. Then fetches the
 # pinned Kafka broker from Maven Central (deploy/kafka/fetch.sh).
+#
+# clang and libclang-rt-14-dev (clang++ and its libFuzzer/ASan/UBSan runtimes)
+# are only for tests/fuzz/run_libfuzzer.sh; the project itself builds with
+# g++. They add about 14 MB of downloads, 110 MB installed, ~13 s to install.
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
   libpq-dev librdkafka-dev libprotobuf-dev protobuf-compiler libabsl-dev
   libgtest-dev libgmock-dev libcpp-httplib-dev clang-format
+  clang libclang-rt-14-dev
   postgresql-15 postgresql-client-15
   openjdk-17-jre-headless maven
   procps iproute2 util-linux passwd

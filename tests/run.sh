@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what is missing, builds, and
 # runs every test through CTest: unit tests (no servers), integration tests
-# (each binary starts its own real PostgreSQL and Kafka), and the format check.
+# (each binary starts its own real PostgreSQL and Kafka), a one-minute
+# libFuzzer run of the pgoutput decoder (label fuzz), and the format check.
 #
 #   tests/run.sh                 everything
 #   tests/run.sh -L unit         only a label (any ctest arguments pass through)
@@ -15,7 +16,7 @@ build=${ENRICH_BUILD_DIR:-$root/build}
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -- -j"$(nproc)"
 
-rm -rf "$build/test-results"
+rm -rf "$build/test-results" "$build/libfuzzer/summary.txt"
 set +e
 ctest --test-dir "$build" --output-on-failure -j2 --timeout 2400 "$@" | tee "$build/ctest.log"
 rc=${PIPESTATUS[0]}
@@ -35,6 +36,11 @@ if compgen -G "$build/test-results/*.xml" >/dev/null; then
       echo "  $suite: $(attr classname).$(attr name) $verdict ($(attr time)s)"
     done
   done
+fi
+# The libFuzzer entry (tests/fuzz) passes quietly; show how much it ran.
+if [[ -f "$build/libfuzzer/summary.txt" ]]; then
+  echo
+  cat "$build/libfuzzer/summary.txt"
 fi
 echo
 grep -E "tests passed|tests failed" "$build/ctest.log" | tail -n 1 || true

@@ -1,5 +1,6 @@
 #include "tests/unit/pgoutput/fixtures.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -8,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "tests/fuzz/pgoutput_fuzz_input.h"
 
 namespace enrich::pgoutput::testing {
 
@@ -42,6 +44,23 @@ std::vector<FixtureInfo> AllFixtures() {
           {"v2_stream_commit", 2},
           {"v2_stream_abort", 2},
           {"v2_stream_subxact_abort", 2}};
+}
+
+std::vector<std::string> FuzzSeeds() {
+  std::vector<std::string> seeds;
+  for (const FixtureInfo& fixture : AllFixtures()) {
+    std::vector<std::string> frames = LoadFixture(fixture.name);
+    const size_t kWindow = 24;
+    for (size_t start = 0; start < frames.size(); start += kWindow) {
+      size_t end = std::min(frames.size(), start + kWindow);
+      seeds.push_back(fuzz::EncodeFuzzInput(
+          fixture.protocol_version,
+          std::vector<std::string>(frames.begin() + start,
+                                   frames.begin() + end)));
+    }
+  }
+  seeds.push_back(fuzz::EncodeFuzzInput(2, LoadFixture("walsender_keepalive")));
+  return seeds;
 }
 
 absl::StatusOr<std::vector<Decoded>> DecodeFixture(const std::string& name,

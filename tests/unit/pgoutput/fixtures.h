@@ -27,6 +27,12 @@ struct FixtureInfo {
 };
 std::vector<FixtureInfo> AllFixtures();
 
+// Seeds for the fuzz target tests/fuzz/pgoutput_decoder_fuzz.cc, in its input
+// format (tests/fuzz/pgoutput_fuzz_input.h): each capture in windows of
+// consecutive CopyData messages (so stream state is exercised), plus the
+// keepalives. Shared by the replay test and the libFuzzer seed corpus.
+std::vector<std::string> FuzzSeeds();
+
 using Message =
     std::variant<Begin, Commit, Origin, TypeInfo, RelationMessage, Insert,
                  Update, Delete, Truncate, LogicalMessage, StreamStart,

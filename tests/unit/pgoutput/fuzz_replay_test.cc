@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/fuzz/pgoutput_fuzz_input.h"
 #include "tests/unit/pgoutput/fixtures.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
@@ -17,31 +16,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 namespace enrich::pgoutput {
 namespace {
 
-using fuzz::EncodeFuzzInput;
-
 int RunTarget(const std::string& input) {
   return LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()),
                                 input.size());
-}
-
-// Seeds: each capture in windows of consecutive CopyData messages (so
-// stream state is exercised), plus the keepalives.
-std::vector<std::string> Seeds() {
-  std::vector<std::string> seeds;
-  for (const auto& fixture : testing::AllFixtures()) {
-    std::vector<std::string> frames = testing::LoadFixture(fixture.name);
-    const size_t kWindow = 24;
-    for (size_t start = 0; start < frames.size(); start += kWindow) {
-      size_t end = std::min(frames.size(), start + kWindow);
-      seeds.push_back(
-          EncodeFuzzInput(fixture.protocol_version,
-                          std::vector<std::string>(frames.begin() + start,
-                                                   frames.begin() + end)));
-    }
-  }
-  seeds.push_back(
-      EncodeFuzzInput(2, testing::LoadFixture("walsender_keepalive")));
-  return seeds;
 }
 
 std::string Mutate(std::string input, const std::vector<std::string>& seeds,
@@ -96,11 +73,12 @@ std::string Mutate(std::string input, const std::vector<std::string>& seeds,
 }
 
 TEST(PgoutputFuzzReplayTest, RealCapturesPassTheTarget) {
-  for (const std::string& seed : Seeds()) EXPECT_EQ(RunTarget(seed), 0);
+  for (const std::string& seed : testing::FuzzSeeds())
+    EXPECT_EQ(RunTarget(seed), 0);
 }
 
 TEST(PgoutputFuzzReplayTest, SeededMutationsNeverCrash) {
-  std::vector<std::string> seeds = Seeds();
+  std::vector<std::string> seeds = testing::FuzzSeeds();
   std::mt19937_64 rng(20240601);
   const int kIterations = 100000;
   for (int i = 0; i < kIterations; ++i) {

@@ -43,6 +43,7 @@
 #include "processor/adapters/schema_migrator.h"
 #include "processor/core/migrations.h"
 #include "processor/core/processor_loop.h"
+#include "processor/core/replay_source.h"
 #include "processor/core/retry.h"
 
 namespace {
@@ -61,6 +62,8 @@ struct RunConfig {
   std::string kafka_properties;
   int64_t batch_max_records = 5000;
   int64_t batch_max_wait_ms = 200;
+  int64_t replay_batch_max_records = 4000000;
+  int64_t replay_batch_max_wait_ms = 300000;
   // reconcile only
   int64_t chunk_size = 1000;
   int64_t max_ids_per_second = 0;
@@ -168,6 +171,9 @@ int Run(const RunConfig& config, bool replay, enrich::Logger& log) {
 
   // Statement latency, one series per statement of the writer.
   std::map<std::string, enrich::Histogram*, std::less<>> statement_latency;
+  // Time spent in the writer's statements since the last committed batch
+  // (replay's per-batch log line).
+  absl::Duration statements_time;
   EnrichedRowWriter::Options writer_options;
   // A replay stores its progress under a group of its own, so it never
   // moves the offsets of `run`.
@@ -221,6 +227,7 @@ int Run(const RunConfig& config, bool replay, enrich::Logger& log) {
                .first;
     }
     it->second->Observe(absl::ToDoubleSeconds(d));
+    statements_time += d;
   };
   std::unique_ptr<EnrichedRowWriter> writer;
   enrich::processor::RetryPolicy connect_policy;
@@ -371,6 +378,7 @@ int Run(const RunConfig& config, bool replay, enrich::Logger& log) {
   // Replay: stop once every partition reached the end it had at the start,
   // with a progress line every few seconds.
   std::vector<enrich::processor::PartitionOffset> replay_end;
+  std::unique_ptr<enrich::processor::ReplaySource> replay_source;
   int64_t replay_total = 0;
   int64_t replay_done = 0;
   const absl::Time replay_start = absl::Now();
@@ -396,14 +404,44 @@ int Run(const RunConfig& config, bool replay, enrich::Logger& log) {
     }
     replay_end = *std::move(ends);
     replay_total = remaining();
+    // A rebuild is cheapest as few, large batches: every batch recomputes
+    // each conversation it names once, however many of its records name it
+    // (a snapshot's messages name every conversation in every stretch of the
+    // topic). So a replay batch takes everything up to the ends at once,
+    // bounded by --replay-batch-max-records / --replay-batch-max-wait-ms,
+    // and closes as soon as every partition was consumed to its end.
+    loop_options.max_batch_records = static_cast<size_t>(
+        std::max<int64_t>(1, config.replay_batch_max_records));
+    loop_options.max_batch_wait = absl::Milliseconds(
+        std::max<int64_t>(1, config.replay_batch_max_wait_ms));
+    replay_source = std::make_unique<enrich::processor::ReplaySource>(
+        source->get(), (*source)->Assignment(), replay_end);
+    loop_options.batch_complete = [&] {
+      return replay_source->ConsumedToEnd();
+    };
     log.Info("replaying", {{"records", absl::StrCat(replay_total)},
                            {"partitions", absl::StrCat(replay_end.size())},
                            {"offsets_group", offsets_group}});
     loop_options.finished = [&] { return remaining() == 0; };
     loop_options.on_committed = [&](const enrich::processor::ConsumedBatch& b,
-                                    const enrich::processor::WriteResult&) {
+                                    const enrich::processor::WriteResult& r) {
       replay_done += static_cast<int64_t>(b.records);
       const absl::Time now = absl::Now();
+      // Batches are large in a replay: one line each, with where the time
+      // went (collecting = consuming and planning; writing = the writer's
+      // statements).
+      log.Info(
+          "replay batch",
+          {{"records", absl::StrCat(b.records)},
+           {"conversations", absl::StrCat(r.conversations)},
+           {"rows_upserted", absl::StrCat(r.rows_upserted)},
+           {"rows_deleted", absl::StrCat(r.rows_deleted)},
+           {"write_s",
+            absl::StrFormat("%.2f", absl::ToDoubleSeconds(statements_time))},
+           {"since_start_s",
+            absl::StrFormat("%.2f",
+                            absl::ToDoubleSeconds(now - replay_start))}});
+      statements_time = absl::ZeroDuration();
       if (now - last_progress < absl::Seconds(2)) return;
       last_progress = now;
       const double rate =
@@ -418,7 +456,11 @@ int Run(const RunConfig& config, bool replay, enrich::Logger& log) {
            {"eta_s", absl::StrFormat("%.1f", rate > 0 ? left / rate : 0.0)}});
     };
   }
-  enrich::processor::ProcessorLoop loop(source->get(), writer.get(),
+  enrich::processor::RecordSource* loop_source =
+      replay
+          ? static_cast<enrich::processor::RecordSource*>(replay_source.get())
+          : source->get();
+  enrich::processor::ProcessorLoop loop(loop_source, writer.get(),
                                         dead_letters->get(), &probe, &log,
                                         loop_options);
   log.Info("consuming", {{"group", config.group_id},
@@ -621,6 +663,14 @@ int main(int argc, char** argv) {
   opts.AddInt("batch-max-wait-ms", "ENRICH_BATCH_MAX_WAIT_MS", 200,
               "...or this long after its first record.",
               &config.batch_max_wait_ms);
+  opts.AddInt("replay-batch-max-records", "ENRICH_REPLAY_BATCH_MAX_RECORDS",
+              4000000,
+              "replay: a batch closes after this many records, when every "
+              "partition was consumed to its end...",
+              &config.replay_batch_max_records);
+  opts.AddInt("replay-batch-max-wait-ms", "ENRICH_REPLAY_BATCH_MAX_WAIT_MS",
+              300000, "replay: ...or this long after its first record.",
+              &config.replay_batch_max_wait_ms);
   opts.AddInt("chunk-size", "ENRICH_RECONCILE_CHUNK_SIZE", 1000,
               "reconcile: ids compared (and repaired) per chunk.",
               &config.chunk_size);

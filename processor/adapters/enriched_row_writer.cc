@@ -125,13 +125,51 @@ const std::string& RecomputeSelectSql() {
   return *sql;
 }
 
-// Step 4: recompute (RecomputeSelectSql), upsert what differs, delete what
-// is gone; one statement, so one snapshot.
-const std::string& RewriteSql() {
-  static const std::string* sql = new std::string(absl::StrCat(
+// The same 33 columns for a large set of ids ($1, a sorted uuid[]),
+// set-based: the conversations, subscribers and issues by hash joins, and
+// the messages aggregated in one pass over their conversation_id index (an
+// index scan with = ANY returns them in conversation_id order, so the
+// GROUP BY needs no sort), instead of one lookup and one small aggregate per
+// conversation. The reference view's expressions; a conversation without
+// messages gets count 0 and NULL max and array, as COUNT, MAX and
+// ARRAY_AGG ... FILTER give over the view's LEFT JOIN.
+const std::string& RecomputeSetSelectSql() {
+  static const std::string* sql = new std::string(
+      " SELECT c.id, c.source, c.external_id, c.title, c.description,"
+      " c.status, c.priority, c.created_at, c.updated_at, c.resolved_at,"
+      " c.user_uuid, c.user_id, c.assignee_id, c.tags, c.custom_fields,"
+      " c.raw_data, c.synced_at, c.has_linear_ticket, c.linear_issue_id,"
+      " c.linear_custom_field_id,"
+      " u.income, u.net_worth, u.investing_activity,"
+      " u.total_copies, u.total_subscriptions, u.app_sessions,"
+      " coalesce(m.message_count, 0) AS message_count, m.last_message_at,"
+      " m.all_messages,"
+      " li.identifier AS linear_identifier, li.title AS linear_title,"
+      " li.state_name AS linear_state_name, li.url AS linear_url"
+      " FROM raw_support_conversations c"
+      " LEFT JOIN subscribers_insights u ON u.distinct_id = c.user_id"
+      " LEFT JOIN linear_issues li ON li.id = c.linear_issue_id"
+      " LEFT JOIN ("
+      "   SELECT sm.conversation_id,"
+      "          count(sm.id)::integer AS message_count,"
+      "          max(sm.created_at) AS last_message_at,"
+      "          array_agg(sm.body ORDER BY sm.created_at, sm.id)"
+      "            FILTER (WHERE sm.body IS NOT NULL) AS all_messages"
+      "     FROM support_conversation_messages sm"
+      "    WHERE sm.conversation_id = ANY($1::uuid[])"
+      "    GROUP BY sm.conversation_id) m ON m.conversation_id = c.id"
+      " WHERE c.id = ANY($1::uuid[])");
+  return *sql;
+}
+
+// Step 4: recompute (RecomputeSelectSql, or RecomputeSetSelectSql for the
+// bulk path), upsert what differs, delete what is gone; one statement, so
+// one snapshot.
+std::string RewriteSqlWith(const std::string& recompute) {
+  return absl::StrCat(
       "WITH ids AS (SELECT DISTINCT id FROM unnest($1::uuid[]) AS a(id)), "
       "fresh AS MATERIALIZED (",
-      RecomputeSelectSql(),
+      recompute,
       "), "
       "upserted AS ("
       " INSERT INTO enriched_support_conversations AS e (id, ",
@@ -158,7 +196,27 @@ const std::string& RewriteSql() {
       "   (SELECT 1 FROM fresh f WHERE f.id = ids.id)))"
       " RETURNING e.id) "
       "SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM "
-      "deleted)"));
+      "deleted)");
+}
+
+const std::string& RewriteSql() {
+  static const std::string* sql =
+      new std::string(RewriteSqlWith(RecomputeSelectSql()));
+  return *sql;
+}
+
+const std::string& RewriteSetSql() {
+  static const std::string* sql =
+      new std::string(RewriteSqlWith(RecomputeSetSelectSql()));
+  return *sql;
+}
+
+// Bulk path, instead of steps 2 and 3: one table lock that conflicts with
+// itself and with the ROW EXCLUSIVE lock every other writer's step 2 takes
+// (and holds to its commit), but not with readers.
+const std::string& LockTableSql() {
+  static const std::string* sql = new std::string(
+      "LOCK TABLE enriched_support_conversations IN SHARE ROW EXCLUSIVE MODE");
   return *sql;
 }
 
@@ -281,12 +339,21 @@ std::vector<std::string> EnrichedRowWriter::ReferenceColumns() {
   return columns;
 }
 
+const std::string& EnrichedRowWriter::RecomputeSetSql() {
+  return RecomputeSetSelectSql();
+}
+
 std::vector<WriterStatement> EnrichedRowWriter::HotStatements() {
   return {{"resolve_fan_out", ResolveSql()},
           {"insert_placeholders", PlaceholderSql()},
           {"lock_rows", LockSql()},
           {"rewrite_rows", RewriteSql()},
           {"store_offsets", OffsetsSql()}};
+}
+
+std::vector<WriterStatement> EnrichedRowWriter::BulkStatements() {
+  return {{"lock_table", LockTableSql()},
+          {"rewrite_rows_bulk", RewriteSetSql()}};
 }
 
 absl::StatusOr<std::vector<std::string>> EnrichedRowWriter::ResolveIds(
@@ -328,19 +395,28 @@ absl::Status EnrichedRowWriter::RewriteInTransaction(
   PGconn* conn = conn_.get();
   const std::string id_array = PgArrayLiteral(ids);
   if (!ids.empty()) {
-    ASSIGN_OR_RETURN(
-        PgResult placeholders,
-        TimedExec(options_, "insert_placeholders", conn,
-                  "inserting placeholders", PlaceholderSql(), {id_array}));
-    ASSIGN_OR_RETURN(PgResult locked,
-                     TimedExec(options_, "lock_rows", conn, "locking rows",
-                               LockSql(), {id_array}));
+    const bool bulk =
+        options_.bulk_min_ids > 0 && ids.size() >= options_.bulk_min_ids;
+    if (bulk) {
+      ASSIGN_OR_RETURN(PgResult locked,
+                       TimedExec(options_, "lock_table", conn,
+                                 "locking the enriched table", LockTableSql()));
+    } else {
+      ASSIGN_OR_RETURN(
+          PgResult placeholders,
+          TimedExec(options_, "insert_placeholders", conn,
+                    "inserting placeholders", PlaceholderSql(), {id_array}));
+      ASSIGN_OR_RETURN(PgResult locked,
+                       TimedExec(options_, "lock_rows", conn, "locking rows",
+                                 LockSql(), {id_array}));
+    }
     if (options_.after_locks_for_testing) options_.after_locks_for_testing();
-    ASSIGN_OR_RETURN(PgResult rewritten,
-                     TimedExec(options_, "rewrite_rows", conn, "rewriting rows",
-                               RewriteSql(),
-                               {id_array, LsnText(plan.max_commit_lsn),
-                                absl::StrCat(plan.max_commit_time_us)}));
+    ASSIGN_OR_RETURN(
+        PgResult rewritten,
+        TimedExec(options_, bulk ? "rewrite_rows_bulk" : "rewrite_rows", conn,
+                  "rewriting rows", bulk ? RewriteSetSql() : RewriteSql(),
+                  {id_array, LsnText(plan.max_commit_lsn),
+                   absl::StrCat(plan.max_commit_time_us)}));
     result->rows_upserted +=
         std::strtoull(PQgetvalue(rewritten.get(), 0, 0), nullptr, 10);
     result->rows_deleted +=

@@ -24,23 +24,40 @@
 // reached (see TruncatedTables); such a rebuild runs in key-ordered chunks of
 // Options::max_rows_per_rebuild_transaction, the offsets going with the last.
 //
+// Bulk path (a transaction with at least Options::bulk_min_ids ids, e.g. a
+// replay's batch): steps 2 and 3 become one
+// LOCK TABLE enriched_support_conversations IN SHARE ROW EXCLUSIVE MODE, and
+// step 4 recomputes set-based (joins over the whole set of ids and one
+// GROUP BY over their messages, read in conversation_id order from the
+// messages index; the reference view's expressions) instead of per
+// conversation. Per-row placeholders and locks would cost as
+// much as the rows themselves at that size (an insert, a lock and a second
+// row version each), and per-conversation lookups read every message at
+// random. The table lock serializes the bulk transaction against every
+// other writer exactly as the row locks do (below): it conflicts with
+// itself and with the ROW EXCLUSIVE lock that another writer's step 2 takes
+// and holds until its commit, and it is taken before step 4 reads anything.
+// Readers (ACCESS SHARE) are not blocked; other writers wait for the bulk
+// transaction's commit.
+//
 // Why a later write can never install an older state. Let W1 and W2 be two
 // transactions (any processes) that both rewrite conversation C. Both take
-// C's row lock in step 3 before step 4 reads anything, and hold it until
-// they commit; so one of them, say W1, commits before W2's step 3 returns.
-// Under READ COMMITTED every statement takes a new snapshot when it starts,
-// so W2's step 4 sees everything committed before it started: W1's commit and
-// every source commit W1 saw. W2 therefore writes a state at least as new as
-// W1's, and the writes to C are ordered by lock acquisition with
-// non-decreasing source states. The placeholder of step 2 is what makes this
-// hold for a conversation that has no enriched row yet (there is nothing to
-// lock otherwise; a concurrent insert of the same id waits for ours). Locks
-// are taken in id order to keep concurrent writers from deadlocking; a
-// deadlock or serialization failure that still happens is kAborted and the
-// caller retries the whole batch. The placeholder never becomes visible: it
-// is overwritten or deleted by step 4 of the same transaction.
-// Why every change is eventually reflected: enrich-cdc publishes an event
-// only after its source transaction committed, so the transaction that
+// C's row lock in step 3 (or the table lock of the bulk path, which
+// conflicts with the other's step 2 or table lock) before step 4 reads
+// anything, and hold it until they commit; so one of them, say W1, commits
+// before W2's step 3 returns. Under READ COMMITTED every statement takes a new
+// snapshot when it starts, so W2's step 4 sees everything committed before it
+// started: W1's commit and every source commit W1 saw. W2 therefore writes a
+// state at least as new as W1's, and the writes to C are ordered by lock
+// acquisition with non-decreasing source states. The placeholder of step 2 is
+// what makes this hold for a conversation that has no enriched row yet (there
+// is nothing to lock otherwise; a concurrent insert of the same id waits for
+// ours). Locks are taken in id order to keep concurrent writers from
+// deadlocking; a deadlock or serialization failure that still happens is
+// kAborted and the caller retries the whole batch. The placeholder never
+// becomes visible: it is overwritten or deleted by step 4 of the same
+// transaction. Why every change is eventually reflected: enrich-cdc publishes
+// an event only after its source transaction committed, so the transaction that
 // applies the event starts after that commit and (step 4's snapshot) sees it.
 // A fan-out key is resolved in step 1 at apply time; a conversation that
 // joined the key after step 1 had its own change event, which rewrites it.
@@ -94,6 +111,9 @@ class EnrichedRowWriter : public BatchWriter {
     std::string consumer_group = "enrich-processor";
     // Chunk size of a TRUNCATE-driven rebuild.
     size_t max_rows_per_rebuild_transaction = 5000;
+    // A transaction rewriting at least this many ids takes the bulk path
+    // (file comment); 0: never.
+    size_t bulk_min_ids = 20000;
     // Test seam: called inside the transaction after the row locks are held
     // and before the fresh state is read (step 3 -> 4). Empty in production.
     std::function<void()> after_locks_for_testing;
@@ -125,11 +145,19 @@ class EnrichedRowWriter : public BatchWriter {
   // writes. Ids without a conversation yield no row.
   static const std::string& RecomputeSql();
 
+  // The same columns, set-based (the bulk path's computation), for the ids
+  // of the statement's parameter $1 (a uuid[], sorted): joins over the
+  // whole set and one GROUP BY over their messages instead of per-id
+  // lookups.
+  static const std::string& RecomputeSetSql();
+
   // The reference view's 33 column names, in order ("id" first).
   static std::vector<std::string> ReferenceColumns();
 
   // The hot statements of Apply, for EXPLAIN in tests and operations.
   static std::vector<WriterStatement> HotStatements();
+  // The bulk path's statements (lock_table, rewrite_rows_bulk), likewise.
+  static std::vector<WriterStatement> BulkStatements();
 
  private:
   EnrichedRowWriter(pg_conn* conn, Options options);

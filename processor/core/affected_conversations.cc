@@ -142,23 +142,25 @@ AffectedConversationsPlanner::AffectedConversationsPlanner(std::string schema)
     : schema_(std::move(schema)) {}
 
 absl::Status AffectedConversationsPlanner::Add(const ChangeEvent& event) {
-  const std::string where =
-      absl::StrCat(event.schema(), ".", event.table(), " ",
-                   enrich::v1::Operation_Name(event.op()), ": ");
+  // The error prefix, built only for an error (this runs once per record).
+  auto where = [&event] {
+    return absl::StrCat(event.schema(), ".", event.table(), " ",
+                        enrich::v1::Operation_Name(event.op()), ": ");
+  };
   if (event.schema() != schema_) {
     return absl::InvalidArgumentError(absl::StrCat(
-        where, "unexpected schema (the processor reads ", schema_, ")"));
+        where(), "unexpected schema (the processor reads ", schema_, ")"));
   }
   absl::StatusOr<SourceTable> table = SourceTableFromName(event.table());
   if (!table.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, table.status().message()));
+        absl::StrCat(where(), table.status().message()));
   }
 
   switch (event.op()) {
     case enrich::v1::OPERATION_UNSPECIFIED:
       return absl::InvalidArgumentError(
-          absl::StrCat(where, "operation unspecified"));
+          absl::StrCat(where(), "operation unspecified"));
     case enrich::v1::TRUNCATE:
       switch (*table) {
         case SourceTable::kConversations:
@@ -197,7 +199,7 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEvent& event) {
       }
       if (!values.ok()) {
         return absl::InvalidArgumentError(
-            absl::StrCat(where, values.status().message()));
+            absl::StrCat(where(), values.status().message()));
       }
       // Validate everything before touching the plan, so a bad event leaves
       // it unchanged.
@@ -207,7 +209,7 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEvent& event) {
           absl::StatusOr<std::string> uuid = CanonicalUuid(value);
           if (!uuid.ok()) {
             return absl::InvalidArgumentError(
-                absl::StrCat(where, uuid.status().message()));
+                absl::StrCat(where(), uuid.status().message()));
           }
           value = *std::move(uuid);
         }
@@ -231,7 +233,7 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEvent& event) {
     default:
       // Operation values a newer proto adds (proto3 enums are open).
       return absl::InvalidArgumentError(
-          absl::StrCat(where, "unknown operation ", event.op()));
+          absl::StrCat(where(), "unknown operation ", event.op()));
   }
   if (event.commit_lsn() > plan_.max_commit_lsn) {
     plan_.max_commit_lsn = event.commit_lsn();

@@ -18,7 +18,15 @@ void ConsumedBatchBuilder::Add(const ConsumedRecord& record) {
     ++tombstones_;
     return;
   }
-  enrich::v1::ChangeEvent event;
+  // Parsed on an arena whose first block is the builder's own buffer: an
+  // event's columns and strings are bump-allocated there and dropped at
+  // once, instead of a malloc and a free each (a replay parses millions).
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.initial_block = arena_block_.data();
+  arena_options.initial_block_size = arena_block_.size();
+  google::protobuf::Arena arena(arena_options);
+  enrich::v1::ChangeEvent& event =
+      *google::protobuf::Arena::CreateMessage<enrich::v1::ChangeEvent>(&arena);
   if (!event.ParseFromString(*record.value)) {
     dead_letters_.push_back(
         {record, absl::StrCat("not a serialized enrich.v1.ChangeEvent (",

@@ -15,6 +15,7 @@
 #ifndef ENRICH_PROCESSOR_CORE_CONSUMED_BATCH_H_
 #define ENRICH_PROCESSOR_CORE_CONSUMED_BATCH_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -85,6 +86,8 @@ class ConsumedBatchBuilder {
 
  private:
   AffectedConversationsPlanner planner_;
+  // First block of the arena each Add parses its event on.
+  std::array<char, 16384> arena_block_;
   absl::btree_map<std::pair<std::string, int32_t>, int64_t> next_offsets_;
   std::vector<DeadLetter> dead_letters_;
   std::vector<int64_t> commit_times_us_;

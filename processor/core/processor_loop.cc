@@ -141,6 +141,7 @@ absl::Status ProcessorLoop::Run(const std::atomic<bool>& stop) {
                          options_.max_batch_wait;
       }
       builder.Add(**polled);
+      if (options_.batch_complete && options_.batch_complete()) break;
     }
     collecting_since = options_.clock();
     ConsumedBatch batch = builder.Take();

@@ -10,7 +10,8 @@
 //
 // One batch, in order:
 //   1. poll until `max_batch_records` records, or `max_batch_wait` after the
-//      batch's first record, or stop is requested. The batch's first poll
+//      batch's first record, or `batch_complete` holds, or stop is
+//      requested. The batch's first poll
 //      does not wait; a record it finds was buffered while the previous
 //      batch was applied, so the window started when that batch stopped
 //      collecting. Past the window, only buffered records are taken (polls
@@ -91,6 +92,10 @@ struct ProcessorLoopOptions {
   // Ends Run() with OK when it returns true while no batch is open (replay:
   // caught up).
   std::function<bool()> finished;
+  // Closes the batch in hand (at least one record) as soon as it returns
+  // true after a poll, without waiting out the window (replay: every
+  // partition was consumed up to its end, nothing more is coming).
+  std::function<bool()> batch_complete;
 };
 
 class ProcessorLoop {

@@ -35,7 +35,18 @@
 #      both ways, BENCH_VERIFY_FULL=1);
 #      Also CPU per process while pgbench runs, and the processor's batches.
 #   7. peak RSS (VmHWM) of enrich-cdc and enrich-processor, then their stop;
-#   8. (e) BENCH_SMALL=1: the same data at 1/BENCH_SMALL_FACTOR in a second
+#   8. (c) BENCH_REPLAY=1: rebuild by replay against a full refresh, same
+#      data: a second enrich-cdc (--snapshot=initial, its own slot and topic
+#      prefix bench-snap) publishes snapshot-read events of every source row
+#      as they are now (timed; its slot is dropped once it has published),
+#      then the enriched table is emptied (TRUNCATE) with the replay group's
+#      stored offsets, and `enrich-processor replay --from-beginning` re-reads
+#      those topics from Kafka and rebuilds it; timed from its start until it
+#      exits (consuming, planning and every write), then the whole table is
+#      compared with the reference view (EXCEPT ALL both ways) and printed
+#      next to (a)'s REFRESH and one more REFRESH timed right after the
+#      replay. BENCH_REPLAY_ARGS: extra arguments for `replay`;
+#   9. (e) BENCH_SMALL=1: the same data at 1/BENCH_SMALL_FACTOR in a second
 #      database with its own enrich-cdc and processor, and the same burst.
 #
 # Environment (defaults in brackets):
@@ -44,6 +55,7 @@
 #   BENCH_FANOUT [5000]           BENCH_BURST [1000]       BENCH_BODY_BYTES [300]
 #   BENCH_RATES ["1000 5000"]     BENCH_RATE_SECONDS [30]  (BENCH_RATES="": skip (b))
 #   BENCH_SMALL [1]               BENCH_SMALL_FACTOR [10]
+#   BENCH_REPLAY [1]              BENCH_REPLAY_ARGS [""]    (BENCH_REPLAY=0: skip (c))
 #   BENCH_VERIFY_FULL [1]         BENCH_FSYNC [on]          BENCH_TIMEOUT [300]
 #   BENCH_KEEP [0]                1: keep the state dir (logs, metrics)
 #   ENRICH_CDC_BIN, ENRICH_PROCESSOR_BIN   binaries [build-pbench/bin, else
@@ -62,10 +74,12 @@ issues=${BENCH_ISSUES:-20000}
 fanout=${BENCH_FANOUT:-5000}
 burst=${BENCH_BURST:-1000}
 body_bytes=${BENCH_BODY_BYTES:-300}
-rates=${BENCH_RATES:-1000 5000}
+rates=${BENCH_RATES-1000 5000}
 rate_seconds=${BENCH_RATE_SECONDS:-30}
 small=${BENCH_SMALL:-1}
 small_factor=${BENCH_SMALL_FACTOR:-10}
+replay=${BENCH_REPLAY:-1}
+replay_args=${BENCH_REPLAY_ARGS:-}
 verify_full=${BENCH_VERIFY_FULL:-1}
 fsync=${BENCH_FSYNC:-on}
 wait_timeout=${BENCH_TIMEOUT:-300}
@@ -75,7 +89,7 @@ for r in $rates; do
   [[ "$r" =~ ^[0-9]+$ ]] || { echo "bench: BENCH_RATES is a list of whole numbers" >&2; exit 2; }
 done
 for v in conversations messages subscribers issues fanout burst body_bytes \
-         rate_seconds small small_factor verify_full wait_timeout; do
+         rate_seconds small small_factor replay verify_full wait_timeout; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "bench: $v must be a whole number" >&2; exit 2; }
 done
 ((conversations >= 10 && subscribers >= 1 && issues >= 1)) || {
@@ -498,6 +512,47 @@ main_cdc_rss=$(vmhwm_mb "$main_cdc_pid"); main_proc_rss=$(vmhwm_mb "$main_proc_p
 main_rows=$(psql_val "$db" "SELECT count(*) FROM enriched_support_conversations")
 stop_pid "$main_proc_pid"; stop_pid "$main_cdc_pid"
 
+# --- (c) rebuild by replay vs REFRESH ------------------------------------------------
+c_row=""
+if ((replay)); then
+  log "(c) enrich-cdc --snapshot=initial (slot bench_snap, topics bench-snap.*): snapshot of every source row"
+  t0=$(now)
+  ENRICH_PG_DSN="$(dsn_of "$db")" "$cdc_bin" --kafka-brokers="$brokers" --slot=bench_snap \
+    --publication=bench_snap --topic-prefix=bench-snap --snapshot=initial \
+    --metrics-addr=127.0.0.1:0 >"$state/cdc-snap.log" 2>&1 &
+  snap_pid=$!; pids+=("$snap_pid")
+  for i in $(seq 1 $((wait_timeout * 10))); do
+    grep -q 'snapshot published' "$state/cdc-snap.log" 2>/dev/null && break
+    kill -0 "$snap_pid" 2>/dev/null || { tail -n 20 "$state/cdc-snap.log" >&2; log "enrich-cdc (snapshot) exited"; exit 1; }
+    sleep 0.1
+  done
+  grep -q 'snapshot published' "$state/cdc-snap.log" || { log "(c) snapshot not published in $wait_timeout s"; exit 1; }
+  c_snapshot=$(elapsed "$t0" "$(now)")
+  stop_pid "$snap_pid"
+  psql_db "$db" -c "SELECT pg_drop_replication_slot('bench_snap')" >/dev/null
+  c_events=$(grep -m1 'snapshot published' "$state/cdc-snap.log" | grep -o 'rows=[0-9]*' | head -n 1 || true)
+  log "(c) snapshot published in $c_snapshot s ${c_events}; emptying the enriched table"
+  psql_db "$db" -c "TRUNCATE enriched_support_conversations" \
+    -c "DELETE FROM enrich_processor_offsets WHERE consumer_group = 'bench-snap.replay'" \
+    -c "CHECKPOINT" >/dev/null
+  log "(c) enrich-processor replay --from-beginning $replay_args"
+  t0=$(now)
+  # shellcheck disable=SC2086  # BENCH_REPLAY_ARGS is a list of arguments
+  /usr/bin/time -f "%M" -o "$state/replay.rss" env ENRICH_PG_DSN="$(dsn_of "$db")" \
+    "$proc_bin" replay --from-beginning --kafka-brokers="$brokers" --topic-prefix=bench-snap \
+    --group-id=bench-snap --metrics-addr=127.0.0.1:0 $replay_args >"$state/replay.log" 2>&1 || {
+      tail -n 20 "$state/replay.log" >&2; log "(c) replay failed"; exit 1; }
+  c_replay=$(elapsed "$t0" "$(now)")
+  c_rss=$(awk '{ printf "%.0f", $1 / 1024 }' "$state/replay.rss")
+  c_replayed=$(grep -m1 'replay finished' "$state/replay.log" | grep -o 'events=[0-9]*' || true)
+  c_rows=$(psql_val "$db" "SELECT count(*) FROM enriched_support_conversations")
+  c_diff=$(equal_diff "$db" "true")
+  log "(c) replay: $c_replay s (${c_replayed}), $c_rows rows, differing from reference: $c_diff"
+  c_refresh=$(time_refresh "$db" "")
+  log "(c) REFRESH right after the replay: $c_refresh s"
+  c_row=1
+fi
+
 # --- (e) 1/N of the data -------------------------------------------------------------
 e_row=""
 if ((small)); then
@@ -554,6 +609,16 @@ done
 printf "%-66s %s\n" "whole table vs reference view, rows differing" "$full_diff"
 printf "%-66s %s MB\n" "peak RSS (VmHWM) enrich-processor run" "$main_proc_rss"
 printf "%-66s %s MB\n" "peak RSS (VmHWM) enrich-cdc" "$main_cdc_rss"
+if [[ -n "$c_row" ]]; then
+  printf "%-66s %s s\n" "(c) enrich-cdc --snapshot=initial: every source row published" "$c_snapshot"
+  printf "%-66s %s s (%s, %s rows)\n" "(c) replay --from-beginning into the emptied table: start -> exit" "$c_replay" "${c_replayed:-events=?}" "$c_rows"
+  printf "%-66s %s\n" "(c) whole table vs reference view after the replay, rows differing" "$c_diff"
+  printf "%-66s %s s / %s s\n" "(c) REFRESH MATERIALIZED VIEW: in (a) / right after the replay" "$a_refresh" "$c_refresh"
+  printf "%-66s %s / %s\n" "(c) ratio replay / REFRESH (target <= 1)" \
+    "$(awk -v a="$c_replay" -v b="$a_refresh" 'BEGIN { printf "%.2f", a / b }')" \
+    "$(awk -v a="$c_replay" -v b="$c_refresh" 'BEGIN { printf "%.2f", a / b }')"
+  printf "%-66s %s MB\n" "(c) peak RSS enrich-processor replay" "$c_rss"
+fi
 if [[ -n "$e_row" ]]; then
   printf "%-66s %s s / %s s\n" "(e) 1/$small_factor data ($s_conv conv, $s_msg msg): burst applied (1st / 2nd)" "$e_applied" "$e2_applied"
   printf "%-66s %s / %s s\n" "(e) 1/$small_factor data: REFRESH / CONCURRENTLY" "$e_refresh" "$e_refresh_conc"

@@ -11,6 +11,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "processor/core/replay_source.h"
 #include "tests/unit/processor/event_builders.h"
 
 namespace enrich::processor {
@@ -120,6 +121,8 @@ class FakeDeadLetters : public DeadLetterSink {
  private:
   FakeWriter* writer_;
 };
+
+constexpr int64_t kBeginning = -2;
 
 const char kConv1[] = "00000000-0000-0000-0000-000000000001";
 const char kConv2[] = "00000000-0000-0000-0000-000000000002";
@@ -379,6 +382,63 @@ TEST_F(ProcessorLoopTest, FatalConsumerErrorEndsTheRun) {
   source_.errors = {absl::InternalError("fatal: fenced")};
   EXPECT_EQ(Run().code(), absl::StatusCode::kInternal);
   EXPECT_THAT(writer_.stored, IsEmpty());
+}
+
+// Replay: the batch closes when every partition was consumed to its end
+// (no window waited out), the next poll finds the replay finished, and the
+// one batch carries every record's offset.
+TEST_F(ProcessorLoopTest, ReplayBatchClosesWhenEveryPartitionReachedItsEnd) {
+  options_.max_batch_records = 1000;
+  options_.max_batch_wait = absl::Seconds(60);
+  source_.stop_when_empty = nullptr;
+  source_.records = {Record("t", 0, 0, ConversationInsert(kConv1)),
+                     Record("t", 1, 0, ConversationInsert(kConv2)),
+                     Record("t", 0, 1, std::nullopt)};
+  ReplaySource replay(&source_, {{"t", 0, kBeginning}, {"t", 1, kBeginning}},
+                      {{"t", 0, 2}, {"t", 1, 1}});
+  options_.batch_complete = [&] { return replay.ConsumedToEnd(); };
+  options_.finished = [&] { return !writer_.stored.empty(); };
+  const absl::Time start = clock_.Now();
+  ProcessorLoop loop(&replay, &writer_, &dead_letters_, &probe_, &log_,
+                     options_);
+  ASSERT_TRUE(loop.Run(stop_).ok());
+  ASSERT_EQ(writer_.stored.size(), 1u);
+  EXPECT_THAT(writer_.stored[0], ElementsAre(PartitionOffset{"t", 0, 2},
+                                             PartitionOffset{"t", 1, 1}));
+  EXPECT_EQ(writer_.plans[0].conversation_ids.size(), 2u);
+  EXPECT_EQ(source_.polls, 3);
+  EXPECT_LT(clock_.Now() - start, absl::Seconds(1));
+}
+
+TEST(ReplaySourceTest, TracksConsumedPositionsAgainstTheEnds) {
+  FakeClock clock;
+  FakeSource inner(&clock);
+  inner.records = {
+      Record("a", 0, 5, std::nullopt), Record("b", 0, 0, std::nullopt),
+      Record("b", 0, 1, std::nullopt), Record("c", 0, 9, std::nullopt)};
+  // a:0 starts at 5 and ends at 6; b:0 starts at its beginning and ends at
+  // 2; an empty partition (end 0) and one not in the ends are not waited
+  // for.
+  ReplaySource replay(&inner, {{"a", 0, 5}, {"b", 0, kBeginning}},
+                      {{"a", 0, 6}, {"b", 0, 2}, {"e", 0, 0}});
+  EXPECT_FALSE(replay.ConsumedToEnd());
+  ASSERT_TRUE(replay.Poll(absl::ZeroDuration()).ok());
+  EXPECT_FALSE(replay.ConsumedToEnd());
+  ASSERT_TRUE(replay.Poll(absl::ZeroDuration()).ok());
+  EXPECT_FALSE(replay.ConsumedToEnd());
+  auto polled = replay.Poll(absl::ZeroDuration());
+  ASSERT_TRUE(polled.ok() && polled->has_value());
+  EXPECT_EQ((*polled)->offset, 1);
+  EXPECT_TRUE(replay.ConsumedToEnd());
+  ASSERT_TRUE(replay.Poll(absl::ZeroDuration()).ok());  // c: not tracked
+  EXPECT_TRUE(replay.ConsumedToEnd());
+  replay.Committed({{"a", 0, 6}});
+  EXPECT_EQ(inner.committed.size(), 1u);
+  inner.generation = 7;
+  EXPECT_EQ(replay.assignment_generation(), 7u);
+  // Nothing to consume at all: complete from the start.
+  ReplaySource empty(&inner, {}, {{"a", 0, 0}});
+  EXPECT_TRUE(empty.ConsumedToEnd());
 }
 
 }  // namespace

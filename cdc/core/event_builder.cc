@@ -118,17 +118,26 @@ const pgoutput::Value& ValueAt(const Tuple& tuple, const Tuple* toast_source,
   return tuple[i];
 }
 
-// Writes `tuple` into `row`; with key_only, only the key columns.
+// Writes `tuple` into `row`; with key_only, only the key columns. The row's
+// existing Column objects are overwritten in place: setting a text value
+// into a column that already holds text reuses its string, where clearing
+// the row would free every value.
 absl::Status FillRow(const EventBuilder::RelationPlan& plan, const Tuple& tuple,
                      const Tuple* toast_source, bool key_only, v1::Row* row) {
   const Relation& relation = plan.relation;
+  int used = 0;
   for (size_t i = 0; i < tuple.size(); ++i) {
     if (key_only && !plan.is_key[i]) continue;
-    v1::Column* column = row->add_columns();
+    v1::Column* column = used < row->columns_size() ? row->mutable_columns(used)
+                                                    : row->add_columns();
+    ++used;
     column->set_name(relation.columns[i].name);
     column->set_type_oid(relation.columns[i].type_oid);
     column->set_key(plan.is_key[i]);
     RETURN_IF_ERROR(SetValue(ValueAt(tuple, toast_source, i), column));
+  }
+  if (used < row->columns_size()) {
+    row->mutable_columns()->DeleteSubrange(used, row->columns_size() - used);
   }
   return absl::OkStatus();
 }
@@ -228,6 +237,8 @@ absl::StatusOr<const EventBuilder::RelationPlan*> EventBuilder::Start(
     const Relation& relation, int op, BuiltEvent* out) const {
   ASSIGN_OR_RETURN(const RelationPlan* plan, PlanFor(relation));
   v1::ChangeEvent& event = *scratch_;
+  if (event.has_new_row()) spare_new_row_.reset(event.release_new_row());
+  if (event.has_old_row()) spare_old_row_.reset(event.release_old_row());
   event.Clear();
   event.set_op(static_cast<v1::Operation>(op));
   event.set_schema(relation.schema);
@@ -240,6 +251,21 @@ absl::StatusOr<const EventBuilder::RelationPlan*> EventBuilder::Start(
   out->all_partitions = false;
   out->operation = op;
   return plan;
+}
+
+// The rows lend the parked ones back as they are: FillRow overwrites them.
+v1::Row* EventBuilder::NewRow() const {
+  if (spare_new_row_ != nullptr) {
+    scratch_->set_allocated_new_row(spare_new_row_.release());
+  }
+  return scratch_->mutable_new_row();
+}
+
+v1::Row* EventBuilder::OldRow() const {
+  if (spare_old_row_ != nullptr) {
+    scratch_->set_allocated_old_row(spare_old_row_.release());
+  }
+  return scratch_->mutable_old_row();
 }
 
 absl::Status EventBuilder::Finish(BuiltEvent* out) const {
@@ -257,8 +283,8 @@ absl::Status EventBuilder::Insert(const Relation& relation,
                                   BuiltEvent* out) const {
   ASSIGN_OR_RETURN(const RelationPlan* plan, Start(relation, v1::INSERT, out));
   RETURN_IF_ERROR(CheckArity(relation, new_tuple, "new"));
-  RETURN_IF_ERROR(FillRow(*plan, new_tuple, nullptr, /*key_only=*/false,
-                          scratch_->mutable_new_row()));
+  RETURN_IF_ERROR(
+      FillRow(*plan, new_tuple, nullptr, /*key_only=*/false, NewRow()));
   RETURN_IF_ERROR(
       FillKeyAndRouting(*plan, new_tuple, nullptr, scratch_.get(), out));
   return Finish(out);
@@ -289,11 +315,10 @@ absl::Status EventBuilder::Update(const Relation& relation,
     RETURN_IF_ERROR(CheckArity(relation, *update.old_tuple, "old"));
     if (!update.old_is_key_only) toast_source = &*update.old_tuple;
     RETURN_IF_ERROR(FillRow(*plan, *update.old_tuple, nullptr,
-                            update.old_is_key_only,
-                            scratch_->mutable_old_row()));
+                            update.old_is_key_only, OldRow()));
   }
   RETURN_IF_ERROR(FillRow(*plan, update.new_tuple, toast_source,
-                          /*key_only=*/false, scratch_->mutable_new_row()));
+                          /*key_only=*/false, NewRow()));
   RETURN_IF_ERROR(FillKeyAndRouting(*plan, update.new_tuple, toast_source,
                                     scratch_.get(), out));
   return Finish(out);
@@ -304,8 +329,8 @@ absl::Status EventBuilder::Delete(const Relation& relation,
                                   BuiltEvent* out) const {
   ASSIGN_OR_RETURN(const RelationPlan* plan, Start(relation, v1::DELETE, out));
   RETURN_IF_ERROR(CheckArity(relation, del.old_tuple, "old"));
-  RETURN_IF_ERROR(FillRow(*plan, del.old_tuple, nullptr, del.old_is_key_only,
-                          scratch_->mutable_old_row()));
+  RETURN_IF_ERROR(
+      FillRow(*plan, del.old_tuple, nullptr, del.old_is_key_only, OldRow()));
   RETURN_IF_ERROR(
       FillKeyAndRouting(*plan, del.old_tuple, nullptr, scratch_.get(), out));
   out->tombstone_after = true;

@@ -32,6 +32,7 @@
 
 namespace enrich::v1 {
 class ChangeEvent;
+class Row;
 }  // namespace enrich::v1
 
 namespace enrich::cdc {
@@ -104,7 +105,13 @@ class EventBuilder {
   mutable absl::flat_hash_map<uint32_t, std::unique_ptr<RelationPlan>> plans_;
   // One message reused for every event: Clear() keeps its column objects
   // and string capacity, which saves most allocations on the hot path.
+  // Clear() deletes singular sub-messages, so the rows are parked here
+  // across it and lent back when an event needs them.
   mutable std::unique_ptr<v1::ChangeEvent> scratch_;
+  mutable std::unique_ptr<v1::Row> spare_new_row_;
+  mutable std::unique_ptr<v1::Row> spare_old_row_;
+  v1::Row* NewRow() const;
+  v1::Row* OldRow() const;
 };
 
 // The default routing of the four contract tables in schema `public`.

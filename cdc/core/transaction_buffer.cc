@@ -26,12 +26,13 @@ struct RecordHeader {
 };
 constexpr size_t kHeaderSize = sizeof(RecordHeader);
 
-// Once spilled, records gather in memory up to this size (or the budget, if
+// Memory comes in blocks of this size (bigger for a bigger record). Once
+// spilled, records gather in memory up to one block (or the budget, if
 // smaller) per file write.
-constexpr size_t kSpillChunkBytes = 1 << 20;
-// A buffer keeps at most this much capacity after a replay (a huge
-// transaction should not pin its memory for the next small ones).
-constexpr size_t kRetainedCapacityBytes = 4 << 20;
+constexpr size_t kBlockBytes = 1 << 20;
+// Blocks kept after a replay for the next transaction (a huge transaction
+// should not pin its memory for the next small ones).
+constexpr size_t kRetainedBlocks = 4;
 
 size_t PayloadSize(const RecordHeader& h) {
   return size_t{h.topic_size} + h.key_size + h.routing_size + h.event_size;
@@ -87,20 +88,44 @@ absl::Status TransactionBuffer::Append(uint32_t xid, const BuiltEvent& event) {
                                            (event.all_partitions ? 2 : 0)),
                       static_cast<uint8_t>(event.operation)};
   const size_t record_size = kHeaderSize + PayloadSize(header);
-  if (spill_ == nullptr && bytes_.size() + record_size > memory_budget_) {
+  if (spill_ == nullptr && held_bytes_ + record_size > memory_budget_) {
     RETURN_IF_ERROR(StartSpill());
   }
   ++count_by_xid_[xid];
-  bytes_.append(reinterpret_cast<const char*>(&header), kHeaderSize);
-  bytes_.append(event.topic);
-  bytes_.append(event.key);
-  bytes_.append(event.routing_value);
-  bytes_.append(event.partial_event);
+  std::string& block = BlockWithRoom(record_size);
+  block.append(reinterpret_cast<const char*>(&header), kHeaderSize);
+  block.append(event.topic);
+  block.append(event.key);
+  block.append(event.routing_value);
+  block.append(event.partial_event);
+  held_bytes_ += record_size;
   if (spill_ != nullptr &&
-      bytes_.size() >= std::min(kSpillChunkBytes, memory_budget_)) {
+      held_bytes_ >= std::min(kBlockBytes, memory_budget_)) {
     return WriteOut();
   }
   return absl::OkStatus();
+}
+
+std::string& TransactionBuffer::BlockWithRoom(size_t size) {
+  if (used_blocks_ > 0) {
+    std::string& last = blocks_[used_blocks_ - 1];
+    if (last.capacity() - last.size() >= size) return last;
+  }
+  if (used_blocks_ == blocks_.size()) blocks_.emplace_back();
+  std::string& block = blocks_[used_blocks_++];
+  block.clear();
+  block.reserve(std::max(kBlockBytes, size));
+  return block;
+}
+
+void TransactionBuffer::Release() {
+  for (size_t i = 0; i < used_blocks_; ++i) blocks_[i].clear();
+  used_blocks_ = 0;
+  held_bytes_ = 0;
+  if (blocks_.size() > kRetainedBlocks) blocks_.resize(kRetainedBlocks);
+  for (std::string& block : blocks_) {
+    if (block.capacity() > kBlockBytes) std::string().swap(block);
+  }
 }
 
 absl::Status TransactionBuffer::StartSpill() {
@@ -118,11 +143,13 @@ absl::Status TransactionBuffer::StartSpill() {
 }
 
 absl::Status TransactionBuffer::WriteOut() {
-  if (!bytes_.empty() &&
-      std::fwrite(bytes_.data(), 1, bytes_.size(), spill_) != bytes_.size()) {
-    return IoError("cannot write", spill_path_);
+  for (size_t i = 0; i < used_blocks_; ++i) {
+    const std::string& block = blocks_[i];
+    if (std::fwrite(block.data(), 1, block.size(), spill_) != block.size()) {
+      return IoError("cannot write", spill_path_);
+    }
   }
-  bytes_.clear();
+  Release();
   return absl::OkStatus();
 }
 
@@ -146,14 +173,17 @@ absl::Status TransactionBuffer::Visit(uint32_t xid, const BufferedEvent& event,
 
 absl::Status TransactionBuffer::ReplayMemory(uint64_t total, uint64_t* index,
                                              const Visitor& visit) {
-  size_t at = 0;
-  while (at < bytes_.size()) {
-    RecordHeader header;
-    std::memcpy(&header, bytes_.data() + at, kHeaderSize);
-    at += kHeaderSize;
-    RETURN_IF_ERROR(Visit(header.xid, ViewOf(header, bytes_.data() + at), total,
-                          index, visit));
-    at += PayloadSize(header);
+  for (size_t b = 0; b < used_blocks_; ++b) {
+    const std::string& block = blocks_[b];
+    size_t at = 0;
+    while (at < block.size()) {
+      RecordHeader header;
+      std::memcpy(&header, block.data() + at, kHeaderSize);
+      at += kHeaderSize;
+      RETURN_IF_ERROR(Visit(header.xid, ViewOf(header, block.data() + at),
+                            total, index, visit));
+      at += PayloadSize(header);
+    }
   }
   return absl::OkStatus();
 }
@@ -199,9 +229,8 @@ void TransactionBuffer::Reset() {
     unlink(spill_path_.c_str());
     spill_ = nullptr;
   }
-  bytes_.clear();
-  if (bytes_.capacity() > kRetainedCapacityBytes) bytes_.shrink_to_fit();
-  if (read_scratch_.capacity() > kRetainedCapacityBytes) {
+  Release();
+  if (read_scratch_.capacity() > kBlockBytes) {
     read_scratch_.clear();
     read_scratch_.shrink_to_fit();
   }

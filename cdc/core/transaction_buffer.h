@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -56,9 +57,9 @@ class TransactionBuffer {
 
   // Records that will be replayed (appended and not aborted).
   uint64_t surviving_count() const;
-  // Bytes held in memory (the spill file not included); never more than the
-  // budget plus one record.
-  size_t memory_bytes() const { return bytes_.size(); }
+  // Bytes of records held in memory (the spill file not included); never
+  // more than the budget plus one record.
+  size_t memory_bytes() const { return held_bytes_; }
   bool spilled() const { return spill_ != nullptr; }
 
   // Calls `visit` for each surviving record in append order with its 0-based
@@ -70,7 +71,10 @@ class TransactionBuffer {
 
  private:
   absl::Status StartSpill();
-  absl::Status WriteOut();  // moves bytes_ to the spill file
+  absl::Status WriteOut();  // moves the held records to the spill file
+  // A block with room for `size` more bytes (the last one, or a new one).
+  std::string& BlockWithRoom(size_t size);
+  void Release();  // forgets the held records, keeping some blocks
   absl::Status ReplayMemory(uint64_t total, uint64_t* index,
                             const Visitor& visit);
   absl::Status ReplaySpill(uint64_t total, uint64_t* index,
@@ -82,8 +86,13 @@ class TransactionBuffer {
   std::string spill_dir_;
   size_t memory_budget_;
   // Encoded records (see transaction_buffer.cc): all of them in memory, or,
-  // once spilled, those not yet written to the file.
-  std::string bytes_;
+  // once spilled, those not yet written to the file. Fixed-capacity blocks,
+  // never reallocated, so holding N bytes costs N bytes (rounded up to a
+  // block), not the 2N of a growing buffer; a record never straddles two.
+  // blocks_[0, used_blocks_) hold records; the rest are empty spares.
+  std::vector<std::string> blocks_;
+  size_t used_blocks_ = 0;
+  size_t held_bytes_ = 0;
   std::string read_scratch_;  // one spilled record at a time, on replay
   std::FILE* spill_ = nullptr;
   std::string spill_path_;

@@ -44,6 +44,7 @@
 #   BENCH_PERF [0]                1: `perf record -g` enrich-cdc during its leg
 #                                 (perf.data and a perf report in the state dir;
 #                                 implies BENCH_KEEP=1; perf costs throughput)
+#   BENCH_PERF_OPTS [-g -F 499]   perf record options (e.g. --call-graph dwarf)
 #   ENRICH_CDC_BIN                enrich-cdc binary [build/bin/enrich-cdc, else
 #                                 build-bench/bin/enrich-cdc]; copied before use
 #   ENRICH_CONTRACT_DIR           [../shared/contract beside the repo]
@@ -262,7 +263,8 @@ ENRICH_PG_DSN="$pg_dsn" ENRICH_KAFKA_BROKERS="$brokers" "$state/enrich-cdc" \
 cdc_pid=$!
 perf_pid=""
 if ((perf_profile)); then
-  perf record -q -g -F 499 -o "$state/perf.data" -p "$cdc_pid" >"$state/perf.log" 2>&1 &
+  read -r -a perf_opts <<<"${BENCH_PERF_OPTS:--g -F 499}"
+  perf record -q "${perf_opts[@]}" -o "$state/perf.data" -p "$cdc_pid" >"$state/perf.log" 2>&1 &
   perf_pid=$!
 fi
 cdc_ws_cpu="" cdc_ws_sched="" reached=0 deadline=$(($(date +%s) + leg_timeout))

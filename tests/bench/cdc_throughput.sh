@@ -14,6 +14,12 @@
 #   2. applies the contract's source_schema.sql, sets REPLICA IDENTITY FULL on
 #      the four tables, seeds conversations/users/issues, creates a publication
 #      and TWO pgoutput slots at the same point, before any measured change;
+#   2b. warm-up (BENCH_WARMUP_TX > 0): BENCH_WARMUP_TX small transactions on
+#      a third slot, created before the two measured ones (so they do not see
+#      it), streamed by enrich-cdc into the same topics before anything is
+#      measured. A production broker is long-running: without this, the
+#      fresh broker JVM's JIT compilation and topic creation land in the
+#      enrich-cdc leg and not in pg_recvlogical's;
 #   3. generates the measured WAL: BENCH_SMALL_TX transactions of
 #      BENCH_SMALL_TX_ROWS message changes (half inserts, half updates) in two
 #      halves with one transaction of BENCH_LARGE_TX message inserts between
@@ -38,6 +44,7 @@
 #   BENCH_LARGE_TX [500000]       inserts in the one large transaction
 #   BENCH_BODY_BYTES [400]        message body length
 #   BENCH_CONVERSATIONS [2000]    conversations the messages belong to
+#   BENCH_WARMUP_TX [2000]        small transactions of the warm-up (0: none)
 #   BENCH_TIMEOUT [1800]          seconds each measured leg may take
 #   BENCH_KEEP [0]                1: keep the state dir (logs, output file)
 #   BENCH_CDC_ARGS []             extra enrich-cdc flags (e.g. --compression=none)
@@ -61,6 +68,7 @@ large_tx=${BENCH_LARGE_TX:-500000}
 body_bytes=${BENCH_BODY_BYTES:-400}
 conversations=${BENCH_CONVERSATIONS:-2000}
 leg_timeout=${BENCH_TIMEOUT:-1800}
+warmup_tx=${BENCH_WARMUP_TX:-2000}
 keep=${BENCH_KEEP:-0}
 perf_profile=${BENCH_PERF:-0}
 ((perf_profile)) && keep=1
@@ -93,6 +101,7 @@ state=$(mktemp -d "${TMPDIR:-/tmp}/enrich-bench.XXXXXX")
 run="b$$x$RANDOM"               # names this run's slots, publication, topics, rows
 slot_recv="${run}_recvlogical"
 slot_cdc="${run}_cdc"
+slot_warm="${run}_warmup"
 publication="${run}_pub"
 topic_prefix="bench-$run"
 started_pg=0 started_kafka=0 cdc_pid="" recv_pid="" pg_dsn="" brokers=""
@@ -130,7 +139,7 @@ cleanup() {
   if ((started_pg == 0)) && [[ -n "$pg_dsn" ]]; then
     # Servers we do not own: leave nothing that pins WAL or keeps our rows.
     psql_q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-               WHERE slot_name IN ('$slot_recv', '$slot_cdc') AND NOT active" \
+               WHERE slot_name IN ('$slot_recv', '$slot_cdc', '$slot_warm') AND NOT active" \
            -c "DROP PUBLICATION IF EXISTS \"$publication\"" \
            -c "DELETE FROM raw_support_conversations WHERE source = 'bench-$run'" \
            -c "DELETE FROM subscribers_insights WHERE distinct_id LIKE '$run-user-%'" \
@@ -190,6 +199,32 @@ psql_q -c "ALTER TABLE raw_support_conversations REPLICA IDENTITY FULL;
 psql_q -v run="$run" -v conversations="$conversations" -v body_bytes="$body_bytes" \
   -f "$bench_dir/workload.sql" >/dev/null
 psql_q -c "CREATE PUBLICATION \"$publication\" FOR TABLE $tables" >/dev/null
+# --- 2b. warm-up: its own slot and WAL, before the measured slots exist ----
+if ((warmup_tx > 0)); then
+  psql_val "SELECT lsn FROM pg_create_logical_replication_slot('$slot_warm', 'pgoutput')" >/dev/null
+  # Message numbers past every measured one (see workload.sql).
+  warm_first=$((small_tx + large_tx + 10))
+  log "warm-up: $warmup_tx small transactions of $small_rows changes"
+  psql_q -c "CALL bench_small_transactions('$run', $warm_first, $warmup_tx, $small_rows, $conversations)"
+  warm_end=$(psql_val "SELECT pg_current_wal_lsn()")
+  ENRICH_PG_DSN="$pg_dsn" ENRICH_KAFKA_BROKERS="$brokers" "$state/enrich-cdc" \
+    --slot="$slot_warm" --publication="$publication" --topic-prefix="$topic_prefix" \
+    --snapshot=never --metrics-addr=127.0.0.1:0 --spill-dir="$state" \
+    >"$state/warmup.log" 2>&1 &
+  cdc_pid=$!
+  warm_deadline=$(($(date +%s) + leg_timeout))
+  until [[ "$(psql_val "SELECT (confirmed_flush_lsn >= '$warm_end'::pg_lsn)::int
+                        FROM pg_replication_slots WHERE slot_name = '$slot_warm'")" == 1 ]]; do
+    if ! kill -0 "$cdc_pid" 2>/dev/null || (($(date +%s) >= warm_deadline)); then
+      log "warm-up did not finish; its log ends with:"; tail -n 20 "$state/warmup.log" >&2; exit 1
+    fi
+    sleep 0.25
+  done
+  kill -TERM "$cdc_pid"; wait "$cdc_pid" || true
+  cdc_pid=""
+  psql_q -c "SELECT pg_drop_replication_slot('$slot_warm')" >/dev/null
+  log "warm-up: done"
+fi
 psql_q -c "CHECKPOINT" >/dev/null 2>&1 || true
 # Both slots in one statement: no change can land between them.
 slot_lsns=$(psql_val "SELECT a.lsn || ' ' || b.lsn FROM
@@ -360,6 +395,8 @@ PostgreSQL $server_version, Kafka at $brokers, enrich-cdc $cdc_bin_desc
 workload: $small_tx small tx x $small_rows message changes (half inserts, half updates)
           + 1 tx of $large_tx inserts (between the two halves), bodies ~$body_bytes B,
           REPLICA IDENTITY FULL, $((wal_bytes / 1048576)) MiB of WAL, end LSN $end_lsn
+warm-up:  $((warmup_tx * small_rows)) changes streamed by enrich-cdc into the same topics before
+          the measured slots existed (BENCH_WARMUP_TX=$warmup_tx; 0 turns it off)
 
 | consumer                          | changes | seconds | changes/s | client CPU s | walsender CPU s | peak RSS MB |
 |-----------------------------------|---------|---------|-----------|--------------|-----------------|-------------|

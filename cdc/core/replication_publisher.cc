@@ -244,15 +244,7 @@ absl::Status ReplicationPublisher::PublishSnapshotRow(
   coords.set_last_in_tx(last);
   value_.assign(built_.partial_event);
   coords.AppendToString(&value_);
-  BufferedEvent event;
-  event.topic = built_.topic;
-  event.key = built_.key;
-  event.routing_value = built_.routing_value;
-  event.partial_event = built_.partial_event;
-  event.tombstone_after = built_.tombstone_after;
-  event.all_partitions = built_.all_partitions;
-  event.operation = built_.operation;
-  return ProduceEvent(event, value_);
+  return ProduceEvent(ViewOf(built_), value_);
 }
 
 }  // namespace enrich::cdc

@@ -60,6 +60,18 @@ absl::Status IoError(absl::string_view what, const std::string& path) {
 
 }  // namespace
 
+BufferedEvent ViewOf(const BuiltEvent& event) {
+  BufferedEvent view;
+  view.topic = event.topic;
+  view.key = event.key;
+  view.routing_value = event.routing_value;
+  view.partial_event = event.partial_event;
+  view.tombstone_after = event.tombstone_after;
+  view.all_partitions = event.all_partitions;
+  view.operation = event.operation;
+  return view;
+}
+
 TransactionBuffer::TransactionBuffer(std::string spill_dir,
                                      size_t memory_budget_bytes)
     : spill_dir_(std::move(spill_dir)), memory_budget_(memory_budget_bytes) {}

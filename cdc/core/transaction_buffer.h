@@ -40,6 +40,9 @@ struct BufferedEvent {
   int operation = 0;
 };
 
+// The view of an event built but not buffered (a snapshot row).
+BufferedEvent ViewOf(const BuiltEvent& event);
+
 class TransactionBuffer {
  public:
   // `spill_dir` must exist and be writable; nothing is written there unless

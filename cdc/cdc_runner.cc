@@ -340,7 +340,6 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
   constexpr int kHousekeepingEvery = 64;
   int since_housekeeping = 0;
   while (!stop_.load()) {
-    health_->MarkLoopAlive();
     auto message = stream->Read(absl::Milliseconds(100));
     if (!message.ok()) {
       loop_status = message.status();
@@ -378,6 +377,7 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
       if (++since_housekeeping < kHousekeepingEvery) continue;
     }
     since_housekeeping = 0;
+    health_->MarkLoopAlive();
     sink_->Poll(absl::ZeroDuration());
     in_flight_gauge->Set(static_cast<double>(acks.in_flight()));
     if (!delivery_error.ok()) {

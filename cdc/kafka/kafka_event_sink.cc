@@ -215,6 +215,7 @@ void KafkaEventSink::SetFatal(absl::Status status) {
     absl::MutexLock lock(&fatal_mu_);
     if (!fatal_.ok()) return;
     fatal_ = status;
+    has_fatal_.store(true, std::memory_order_release);
   }
   probe_->Fatal();
   if (logger_ != nullptr) {
@@ -247,10 +248,7 @@ absl::StatusOr<KafkaEventSink::TopicState*> KafkaEventSink::TopicFor(
 }
 
 absl::Status KafkaEventSink::Produce(OutgoingRecord record) {
-  {
-    absl::MutexLock lock(&fatal_mu_);
-    if (!fatal_.ok()) return fatal_;
-  }
+  if (has_fatal_.load(std::memory_order_acquire)) return fatal_error();
   const size_t value_size = record.value.has_value() ? record.value->size() : 0;
   if (static_cast<int64_t>(record.key.size() + value_size) >
       max_message_bytes_) {
@@ -270,7 +268,7 @@ absl::Status KafkaEventSink::Produce(OutgoingRecord record) {
                      ? const_cast<char*>(record.value->data())
                      : empty_value;
   }
-  const absl::Time deadline = options_.clock() + options_.produce_block_timeout;
+  absl::Time deadline = absl::InfiniteFuture();  // set when the queue is full
   while (true) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
         handles_->rk, RD_KAFKA_V_RKT((*topic)->rkt),
@@ -288,6 +286,9 @@ absl::Status KafkaEventSink::Produce(OutgoingRecord record) {
     }
     ProducerErrorClass error_class = ClassifyProducerError(err);
     if (error_class == ProducerErrorClass::kQueueFull) {
+      if (deadline == absl::InfiniteFuture()) {
+        deadline = options_.clock() + options_.produce_block_timeout;
+      }
       if (options_.clock() >= deadline) {
         probe_->Error(error_class);
         return absl::UnavailableError(absl::StrCat(

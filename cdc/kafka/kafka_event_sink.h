@@ -128,6 +128,7 @@ class KafkaEventSink : public EventSink {
   std::atomic<int64_t> in_flight_{0};
   mutable absl::Mutex fatal_mu_;
   absl::Status fatal_ ABSL_GUARDED_BY(fatal_mu_);
+  std::atomic<bool> has_fatal_{false};  // fatal_ is set; read lock-free
   absl::flat_hash_map<std::string, std::unique_ptr<TopicState>> topics_;
   // Last member: destroyed first, while everything its callbacks touch lives.
   std::unique_ptr<Handles> handles_;

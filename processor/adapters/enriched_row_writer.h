@@ -38,7 +38,12 @@
 // itself and with the ROW EXCLUSIVE lock that another writer's step 2 takes
 // and holds until its commit, and it is taken before step 4 reads anything.
 // Readers (ACCESS SHARE) are not blocked; other writers wait for the bulk
-// transaction's commit.
+// transaction's commit. The bulk transaction sets work_mem
+// (Options::bulk_work_mem) and, when its ids are at least a quarter of the
+// conversations, turns index and bitmap scans off for itself (SET LOCAL):
+// a rebuild reads every message in heap order and sorts them, which the
+// planner does not choose on its own and which is much faster than
+// fetching them through the index.
 //
 // Why a later write can never install an older state. Let W1 and W2 be two
 // transactions (any processes) that both rewrite conversation C. Both take
@@ -114,6 +119,8 @@ class EnrichedRowWriter : public BatchWriter {
     // A transaction rewriting at least this many ids takes the bulk path
     // (file comment); 0: never.
     size_t bulk_min_ids = 20000;
+    // work_mem of a bulk transaction (SET LOCAL).
+    std::string bulk_work_mem = "64MB";
     // Test seam: called inside the transaction after the row locks are held
     // and before the fresh state is read (step 3 -> 4). Empty in production.
     std::function<void()> after_locks_for_testing;

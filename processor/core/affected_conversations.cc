@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
+#include "absl/numeric/int128.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -98,6 +100,35 @@ absl::StatusOr<std::vector<std::string>> LinkValues(const ChangeEvent& event,
 
 bool IsHex(char c) {
   return absl::ascii_isxdigit(static_cast<unsigned char>(c));
+}
+
+// The 128 bits of a uuid in the text form CanonicalUuid accepts (either
+// case), or nullopt for anything else. Equal bits <=> equal canonical text.
+std::optional<absl::uint128> UuidBits(absl::string_view text) {
+  if (text.size() != 36) return std::nullopt;
+  uint64_t high = 0, low = 0;
+  int digits = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return std::nullopt;
+      continue;
+    }
+    int v;
+    if (c >= '0' && c <= '9') {
+      v = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      v = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      v = c - 'A' + 10;
+    } else {
+      return std::nullopt;
+    }
+    uint64_t& half = digits < 16 ? high : low;
+    half = (half << 4) | static_cast<uint64_t>(v);
+    ++digits;
+  }
+  return absl::MakeUint128(high, low);
 }
 
 }  // namespace
@@ -205,14 +236,26 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEvent& event) {
       // it unchanged.
       if (*table == SourceTable::kConversations ||
           *table == SourceTable::kMessages) {
-        for (std::string& value : *values) {
-          absl::StatusOr<std::string> uuid = CanonicalUuid(value);
-          if (!uuid.ok()) {
-            return absl::InvalidArgumentError(
-                absl::StrCat(where(), uuid.status().message()));
+        absl::InlinedVector<absl::uint128, 2> bits;
+        for (const std::string& value : *values) {
+          std::optional<absl::uint128> b = UuidBits(value);
+          if (!b) {
+            absl::StatusOr<std::string> uuid = CanonicalUuid(value);
+            return absl::InvalidArgumentError(absl::StrCat(
+                where(), uuid.ok() ? "not a uuid" : uuid.status().message()));
           }
-          value = *std::move(uuid);
+          bits.push_back(*b);
         }
+        // A batch of millions of events (a replay) names the same
+        // conversations over and over: a hash set of their bits answers
+        // "already planned" without building the canonical text or
+        // searching the ordered set of strings.
+        for (size_t i = 0; i < bits.size(); ++i) {
+          if (conversation_bits_.insert(bits[i]).second) {
+            plan_.conversation_ids.insert(absl::AsciiStrToLower((*values)[i]));
+          }
+        }
+        values->clear();
       }
       absl::btree_set<std::string>* target = nullptr;
       switch (*table) {
@@ -248,6 +291,7 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEvent& event) {
 AffectedConversations AffectedConversationsPlanner::Take() {
   AffectedConversations plan = std::move(plan_);
   plan_ = AffectedConversations();
+  conversation_bits_.clear();
   return plan;
 }
 

@@ -37,6 +37,8 @@
 #include <string>
 
 #include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -130,6 +132,8 @@ class AffectedConversationsPlanner {
  private:
   std::string schema_;
   AffectedConversations plan_;
+  // The 128 bits of every id in plan_.conversation_ids.
+  absl::flat_hash_set<absl::uint128> conversation_bits_;
 };
 
 // `text` as PostgreSQL prints a uuid (lower-case 8-4-4-4-12 hex), accepting

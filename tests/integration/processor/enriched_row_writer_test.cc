@@ -673,7 +673,16 @@ TEST_F(EnrichedRowWriterTest, HotStatementsUseIndexesAt100kConversations) {
               "SELECT array_agg(id ORDER BY id)::text FROM "
               "raw_support_conversations")
           .value_or("{}");
+  ASSERT_TRUE(conn_->Exec("BEGIN").ok());
   for (const WriterStatement& statement : EnrichedRowWriter::BulkStatements()) {
+    if (statement.name == "bulk_settings") {
+      // As the writer sets them for a rebuild of every id.
+      ASSERT_TRUE(conn_
+                      ->Exec(absl::StrReplaceAll(
+                          statement.sql,
+                          {{"$1", "'64MB'"}, {"$2::float8", "100000::float8"}}))
+                      .ok());
+    }
     if (statement.name != "rewrite_rows_bulk") continue;
     auto plan = conn_->Query(absl::StrCat(
         "EXPLAIN ",
@@ -696,6 +705,7 @@ TEST_F(EnrichedRowWriterTest, HotStatementsUseIndexesAt100kConversations) {
     EXPECT_EQ(scans, 1u) << text;
     EXPECT_FALSE(absl::StrContains(text, "Nested Loop")) << text;
   }
+  ASSERT_TRUE(conn_->Exec("ROLLBACK").ok());
   {
     EnrichedRowWriter::Options bulk_options;
     bulk_options.bulk_min_ids = 1;

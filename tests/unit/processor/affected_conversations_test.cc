@@ -282,6 +282,36 @@ TEST(AffectedConversationsPlannerTest, TakeResetsThePlan) {
   EXPECT_EQ(planner.plan().event_count, 0u);
 }
 
+// The same conversation in either case, from both tables, is planned once;
+// after Take() it is planned again (the "already planned" set is per plan).
+TEST(AffectedConversationsPlannerTest, SameIdInEitherCaseIsPlannedOncePerPlan) {
+  AffectedConversationsPlanner planner;
+  auto conversation = [](const char* id) {
+    return MakeEvent(enrich::v1::SNAPSHOT_READ, "raw_support_conversations",
+                     MakeRow({{"id", id}}), std::nullopt);
+  };
+  auto message = [](const char* conversation_id) {
+    return MakeEvent(
+        enrich::v1::SNAPSHOT_READ, "support_conversation_messages",
+        MakeRow({{"id", kMsg1}, {"conversation_id", conversation_id}}),
+        std::nullopt);
+  };
+  const char kUpper[] = "ABCDEF00-0000-0000-0000-00000000000A";
+  const char kLower[] = "abcdef00-0000-0000-0000-00000000000a";
+  ASSERT_TRUE(planner.Add(conversation(kUpper)).ok());
+  ASSERT_TRUE(planner.Add(message(kLower)).ok());
+  ASSERT_TRUE(planner.Add(message(kConvB)).ok());
+  ASSERT_TRUE(planner.Add(conversation(kLower)).ok());
+  EXPECT_FALSE(
+      planner.Add(message("abcdef00-0000-0000-0000-00000000000g")).ok());
+  EXPECT_FALSE(
+      planner.Add(message("abcdef00+0000-0000-0000-00000000000a")).ok());
+  EXPECT_THAT(planner.Take().conversation_ids, ElementsAre(kConvB, kLower));
+  ASSERT_TRUE(planner.Add(message(kUpper)).ok());
+  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kLower));
+  EXPECT_EQ(planner.plan().event_count, 1u);
+}
+
 TEST(SourceTableTest, NamesRoundTrip) {
   for (SourceTable table :
        {SourceTable::kConversations, SourceTable::kMessages,

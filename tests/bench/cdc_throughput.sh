@@ -24,7 +24,9 @@
 #      BENCH_SMALL_TX_ROWS message changes (half inserts, half updates) in two
 #      halves with one transaction of BENCH_LARGE_TX message inserts between
 #      them, bodies of about BENCH_BODY_BYTES bytes; records the WAL end LSN;
-#   4. (a) pg_recvlogical --start on slot 1 (proto_version=1) writing to a
+#   4. (a) pg_recvlogical --start on slot 1 (by default proto_version=2 with
+#      streaming=on, the protocol enrich-cdc uses, so both walsenders do the
+#      same work; BENCH_RECV_PROTO=1 for protocol 1) writing to a
 #      file, with --endpos = that LSN, timed until it exits by itself;
 #      (b) enrich-cdc on slot 2 (--snapshot=never: it uses the existing slot)
 #      publishing to Kafka, timed from its start until the slot's
@@ -44,6 +46,7 @@
 #   BENCH_LARGE_TX [500000]       inserts in the one large transaction
 #   BENCH_BODY_BYTES [400]        message body length
 #   BENCH_CONVERSATIONS [2000]    conversations the messages belong to
+#   BENCH_RECV_PROTO [2]          pg_recvlogical's protocol: 2 (streaming=on) or 1
 #   BENCH_WARMUP_TX [2000]        small transactions of the warm-up (0: none)
 #   BENCH_TIMEOUT [1800]          seconds each measured leg may take
 #   BENCH_KEEP [0]                1: keep the state dir (logs, output file)
@@ -69,6 +72,12 @@ body_bytes=${BENCH_BODY_BYTES:-400}
 conversations=${BENCH_CONVERSATIONS:-2000}
 leg_timeout=${BENCH_TIMEOUT:-1800}
 warmup_tx=${BENCH_WARMUP_TX:-2000}
+recv_proto=${BENCH_RECV_PROTO:-2}
+case "$recv_proto" in
+  1) recv_proto_opts=(-o proto_version=1) ;;
+  2) recv_proto_opts=(-o proto_version=2 -o streaming=on) ;;
+  *) echo "bench: BENCH_RECV_PROTO is 1 or 2" >&2; exit 2 ;;
+esac
 keep=${BENCH_KEEP:-0}
 perf_profile=${BENCH_PERF:-0}
 ((perf_profile)) && keep=1
@@ -258,7 +267,7 @@ sync; sleep 1
 recv_out="$state/recvlogical.out"
 t0=$(now)
 timeout "$leg_timeout" /usr/bin/time -f "%U %S %M" -o "$state/recvlogical.time" \
-  "$recvlogical" -d "$pg_dsn" --start -S "$slot_recv" -o proto_version=1 \
+  "$recvlogical" -d "$pg_dsn" --start -S "$slot_recv" "${recv_proto_opts[@]}" \
   -o publication_names="$publication" -P pgoutput -f "$recv_out" --no-loop \
   -E "$end_lsn" 2>"$state/recvlogical.err" &
 recv_pid=$!
@@ -400,7 +409,7 @@ warm-up:  $((warmup_tx * small_rows)) changes streamed by enrich-cdc into the sa
 
 | consumer                          | changes | seconds | changes/s | client CPU s | walsender CPU s | peak RSS MB |
 |-----------------------------------|---------|---------|-----------|--------------|-----------------|-------------|
-$(printf '| %-33s | %7s | %7s | %9s | %12s | %15s | %11s |' "pg_recvlogical -> file (proto 1)" "$changes" "$recv_secs" "$recv_rate" "$recv_cpu" "${recv_ws_cpu:-?}" "$recv_rss_mb")
+$(printf '| %-33s | %7s | %7s | %9s | %12s | %15s | %11s |' "pg_recvlogical -> file (proto $recv_proto)" "$changes" "$recv_secs" "$recv_rate" "$recv_cpu" "${recv_ws_cpu:-?}" "$recv_rss_mb")
 $(printf '| %-33s | %7s | %7s | %9s | %12s | %15s | %11s |' "enrich-cdc -> Kafka (proto ${cdc_proto:-?})" "$changes" "$cdc_secs" "$cdc_rate" "${cdc_cpu:-?}" "${cdc_ws_cpu:-?}" "$hwm_mb")
 
 ratio enrich-cdc / pg_recvlogical: $ratio

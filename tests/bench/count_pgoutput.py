@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Counts the messages in a pg_recvlogical output file written with the
-pgoutput plugin (binary protocol, version 1): pg_recvlogical writes each
+pgoutput plugin (binary protocol, version 1, or 2 with streaming = on):
+pg_recvlogical writes each
 XLogData payload followed by one newline. Walks every message by its own
 length, so the count is exact (payload bytes may contain newlines).
 
@@ -36,11 +37,23 @@ def main(path):
     counts = {}
     pos = 0
     size = len(buf)
+    in_stream = False  # inside Stream Start .. Stop, changes carry an xid
     while pos < size:
         start = pos
         kind = chr(buf[pos])
         pos += 1
-        if kind == "B":
+        if in_stream and kind in "RYIUDTM":
+            pos += 4
+        if kind == "S":  # Stream Start: xid, first-segment flag
+            pos += 4 + 1
+            in_stream = True
+        elif kind == "E":  # Stream Stop
+            in_stream = False
+        elif kind == "c":  # Stream Commit: xid, flags, LSNs, timestamp
+            pos += 4 + 1 + 8 + 8 + 8
+        elif kind == "A":  # Stream Abort (protocol 2): xid, subxid
+            pos += 4 + 4
+        elif kind == "B":
             pos += 8 + 8 + 4
         elif kind == "C":
             pos += 1 + 8 + 8 + 8
@@ -89,7 +102,8 @@ def main(path):
         counts[kind] = counts.get(kind, 0) + 1
     names = {"B": "begin", "C": "commit", "I": "insert", "U": "update",
              "D": "delete", "R": "relation", "Y": "type", "O": "origin",
-             "M": "message", "T": "truncate"}
+             "M": "message", "T": "truncate", "S": "stream_start",
+             "E": "stream_stop", "c": "stream_commit", "A": "stream_abort"}
     print(" ".join(f"{names.get(k, k)}={v}" for k, v in sorted(counts.items())))
     changes = (counts.get("I", 0) + counts.get("U", 0) + counts.get("D", 0)
                + counts.get("truncated_relations", 0))

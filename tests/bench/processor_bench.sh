@@ -545,6 +545,11 @@ if ((replay)); then
   c_replay=$(elapsed "$t0" "$(now)")
   c_rss=$(awk '{ printf "%.0f", $1 / 1024 }' "$state/replay.rss")
   c_replayed=$(grep -m1 'replay finished' "$state/replay.log" | grep -o 'events=[0-9]*' || true)
+  # Seconds in the writer's statements, summed over the replay's batches
+  # (the rest is startup, consuming and planning).
+  c_batches=$(grep -c 'msg="replay batch"' "$state/replay.log" || true)
+  c_write=$(sed -n 's/.*msg="replay batch".* write_s=\([0-9.]*\).*/\1/p' "$state/replay.log" |
+            awk '{ s += $1 } END { printf "%.2f", s }')
   c_rows=$(psql_val "$db" "SELECT count(*) FROM enriched_support_conversations")
   c_diff=$(equal_diff "$db" "true")
   log "(c) replay: $c_replay s (${c_replayed}), $c_rows rows, differing from reference: $c_diff"
@@ -612,6 +617,8 @@ printf "%-66s %s MB\n" "peak RSS (VmHWM) enrich-cdc" "$main_cdc_rss"
 if [[ -n "$c_row" ]]; then
   printf "%-66s %s s\n" "(c) enrich-cdc --snapshot=initial: every source row published" "$c_snapshot"
   printf "%-66s %s s (%s, %s rows)\n" "(c) replay --from-beginning into the emptied table: start -> exit" "$c_replay" "${c_replayed:-events=?}" "$c_rows"
+  printf "%-66s %s s in %s batch(es); the rest %s s\n" "(c) replay: writing (the writer's statements)" "$c_write" "$c_batches" \
+    "$(awk -v a="$c_replay" -v b="$c_write" 'BEGIN { printf "%.2f", a - b }')"
   printf "%-66s %s\n" "(c) whole table vs reference view after the replay, rows differing" "$c_diff"
   printf "%-66s %s s / %s s\n" "(c) REFRESH MATERIALIZED VIEW: in (a) / right after the replay" "$a_refresh" "$c_refresh"
   printf "%-66s %s / %s\n" "(c) ratio replay / REFRESH (target <= 1)" \

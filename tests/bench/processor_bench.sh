@@ -26,11 +26,17 @@
 #      one REFRESH ... CONCURRENTLY of enriched_reference_mv (same data);
 #   4. (d) one subscribers_insights update of 'user-hot' (fan-out to
 #      BENCH_FANOUT conversations), timed the same way;
-#   5. (b) pgbench at each of BENCH_RATES tx/s for BENCH_RATE_SECONDS s, each
-#      transaction editing the first message of a random conversation;
-#      freshness p50/p99 from the processor's enrich_processor_freshness_seconds
-#      histogram (difference of /metrics before and after; interpolated within
-#      buckets), and the drain time after pgbench stops;
+#   5. (b) first the ceilings, each in a transaction rolled back: one batched
+#      upsert of BENCH_CEILING_ROWS precomputed enriched rows (copied from the
+#      reference view beforehand), and the same upsert re-aggregating each
+#      row from its messages (the reference view per id through LATERAL);
+#      then pgbench at each of BENCH_RATES changes/s for BENCH_RATE_SECONDS s,
+#      each transaction editing the first message of BENCH_CHANGES_PER_TX
+#      random conversations (pgbench --rate = rate / that); freshness p50/p99
+#      from the processor's enrich_processor_freshness_seconds histogram
+#      (difference of /metrics before and after; interpolated within
+#      buckets), the drain time after pgbench stops, and the highest rate
+#      whose p99 stayed under 1 s;
 #   6. the whole enriched table compared with the reference view (EXCEPT ALL
 #      both ways, BENCH_VERIFY_FULL=1);
 #      Also CPU per process while pgbench runs, and the processor's batches.
@@ -53,7 +59,9 @@
 #   BENCH_CONVERSATIONS [200000]  BENCH_MESSAGES [2000000]
 #   BENCH_SUBSCRIBERS [50000]     BENCH_ISSUES [20000]
 #   BENCH_FANOUT [5000]           BENCH_BURST [1000]       BENCH_BODY_BYTES [300]
-#   BENCH_RATES ["1000 5000"]     BENCH_RATE_SECONDS [30]  (BENCH_RATES="": skip (b))
+#   BENCH_RATES ["1000 2000 3000 4000 5000"] (changes/s)   BENCH_RATE_SECONDS [30]
+#                                 (BENCH_RATES="": skip (b))
+#   BENCH_CHANGES_PER_TX [10]     BENCH_CEILING_ROWS [5000]
 #   BENCH_SMALL [1]               BENCH_SMALL_FACTOR [10]
 #   BENCH_REPLAY [1]              BENCH_REPLAY_ARGS [""]    (BENCH_REPLAY=0: skip (c))
 #   BENCH_VERIFY_FULL [1]         BENCH_FSYNC [on]          BENCH_TIMEOUT [300]
@@ -74,7 +82,9 @@ issues=${BENCH_ISSUES:-20000}
 fanout=${BENCH_FANOUT:-5000}
 burst=${BENCH_BURST:-1000}
 body_bytes=${BENCH_BODY_BYTES:-300}
-rates=${BENCH_RATES-1000 5000}
+rates=${BENCH_RATES-1000 2000 3000 4000 5000}
+per_tx=${BENCH_CHANGES_PER_TX:-10}
+ceiling_rows=${BENCH_CEILING_ROWS:-5000}
 rate_seconds=${BENCH_RATE_SECONDS:-30}
 small=${BENCH_SMALL:-1}
 small_factor=${BENCH_SMALL_FACTOR:-10}
@@ -89,7 +99,8 @@ for r in $rates; do
   [[ "$r" =~ ^[0-9]+$ ]] || { echo "bench: BENCH_RATES is a list of whole numbers" >&2; exit 2; }
 done
 for v in conversations messages subscribers issues fanout burst body_bytes \
-         rate_seconds small small_factor replay verify_full wait_timeout; do
+         rate_seconds small small_factor replay verify_full wait_timeout \
+         per_tx ceiling_rows; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "bench: $v must be a whole number" >&2; exit 2; }
 done
 ((conversations >= 10 && subscribers >= 1 && issues >= 1)) || {
@@ -443,14 +454,16 @@ sustained() {
   local r=$1 pid out="$state/pgbench-$1.out" before="$state/metrics-before-$1.txt"
   local after="$state/metrics-after-$1.txt" max_lag=0 l t_end
   local name=enrich_processor_freshness_seconds
-  log "(b) pgbench --rate $r for $rate_seconds s (each tx edits a random conversation's message)"
+  local tps=$(((r + per_tx - 1) / per_tx))
+  log "(b) $r changes/s: pgbench --rate $tps for $rate_seconds s (each tx edits $per_tx random conversations' messages)"
   curl -fsS "http://$main_proc_metrics/metrics" >"$before"
   local pm kpid c0 c1 m0 m1 t0 secs
   pm=$(head -n 1 "$(pg_datadir "$state")/postmaster.pid"); kpid=$(kafka_pid "$state" || echo 0)
   c0="$(cpu_ticks_tree "$main_proc_pid") $(cpu_ticks_tree "$main_cdc_pid") $(cpu_ticks_tree "$kpid") $(cpu_ticks_tree "$pm")"
   m0=$(machine_ticks); t0=$(now)
   "$pgbin/pgbench" -n -d "$(dsn_of "$db")" -f "$bench_dir/processor_pgbench.sql" \
-    -D nconv="$conversations" --rate="$r" -T "$rate_seconds" -c 8 -j 2 >"$out" 2>&1 &
+    -D nconv="$conversations" -D per_tx="$per_tx" --rate="$tps" -T "$rate_seconds" \
+    -c 8 -j 2 >"$out" 2>&1 &
   pid=$!; pgbench_pid=$pid
   # Age of the newest applied source commit, sampled every second.
   while kill -0 "$pid" 2>/dev/null; do
@@ -474,7 +487,9 @@ sustained() {
   curl -fsS "http://$main_proc_metrics/metrics" >"$after"
   b_drain[$r]=$(elapsed "$t_end" "$(now)")
   b_lag[$r]=$(printf "%.3f" "$max_lag")
-  b_tps[$r]=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | head -n 1 | awk '{ printf "%.0f", $1 }')
+  # Achieved changes/s: transactions/s times the changes each one makes.
+  b_tps[$r]=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | head -n 1 |
+              awk -v k="$per_tx" '{ printf "%.0f", $1 * k }')
   b_events[$r]=$(awk -v a="$(hist_count "$before" $name)" -v b="$(hist_count "$after" $name)" \
                  'BEGIN { print b - a }')
   b_batch[$r]=$(awk -v n0="$(hist_count "$before" enrich_processor_batch_records)" \
@@ -487,9 +502,54 @@ sustained() {
   b_p50[$r]=$(quantile 0.50 "$before" "$after" $name)
   b_p99[$r]=$(quantile 0.99 "$before" "$after" $name)
   b_p999[$r]=$(quantile 0.999 "$before" "$after" $name)
-  log "(b) rate $r: pgbench ${b_tps[$r]} tps; ${b_events[$r]} events; freshness p50 ${b_p50[$r]} s p99 ${b_p99[$r]} s; drained ${b_drain[$r]} s after"
+  log "(b) rate $r: pgbench reached ${b_tps[$r]} changes/s; ${b_events[$r]} events; freshness p50 ${b_p50[$r]} s p99 ${b_p99[$r]} s; drained ${b_drain[$r]} s after"
 }
+
+# ceiling_upsert SOURCE_SQL: seconds of one INSERT .. ON CONFLICT DO UPDATE of
+# the reference columns of every row SOURCE_SQL yields, in a transaction
+# rolled back afterwards (psql's \timing of that statement).
+ceiling_upsert() {
+  local cols sets out
+  cols=$(psql_val "$db" "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position)
+                         FROM information_schema.columns
+                         WHERE table_name = 'enriched_support_conversations_reference'")
+  sets=$(psql_val "$db" "SELECT string_agg(format('%1\$I = EXCLUDED.%1\$I', column_name), ', '
+                                           ORDER BY ordinal_position)
+                         FROM information_schema.columns
+                         WHERE table_name = 'enriched_support_conversations_reference'
+                           AND column_name <> 'id'")
+  out=$(psql_db "$db" -c '\timing on' -c "BEGIN" \
+          -c "INSERT INTO enriched_support_conversations ($cols) SELECT $cols FROM ($1) s
+              ON CONFLICT (id) DO UPDATE SET $sets" -c "ROLLBACK")
+  # The INSERT is by far the slowest of the three timed statements.
+  awk '/^Time: / && $2 > max { max = $2 } END { printf "%.3f", max / 1000 }' <<<"$out"
+}
+c_pre="" c_agg=""
+if [[ -n "${rates// /}" ]]; then
+  log "(b) ceilings: batched upsert of $ceiling_rows rows, precomputed and re-aggregated"
+  psql_db "$db" -c "SET client_min_messages = warning" \
+    -c "DROP TABLE IF EXISTS bench_ceiling_ids, bench_ceiling_rows" \
+    -c "CREATE UNLOGGED TABLE bench_ceiling_ids AS
+          SELECT id FROM raw_support_conversations ORDER BY random() LIMIT $ceiling_rows" \
+    -c "CREATE UNLOGGED TABLE bench_ceiling_rows AS
+          SELECT r.* FROM bench_ceiling_ids i,
+               LATERAL (SELECT * FROM enriched_support_conversations_reference v
+                        WHERE v.id = i.id) r" >/dev/null
+  c_pre=$(ceiling_upsert "SELECT * FROM bench_ceiling_rows")
+  c_agg=$(ceiling_upsert "SELECT r.* FROM bench_ceiling_ids i,
+                            LATERAL (SELECT * FROM enriched_support_conversations_reference v
+                                     WHERE v.id = i.id) r")
+  psql_db "$db" -c "DROP TABLE bench_ceiling_ids, bench_ceiling_rows" >/dev/null
+  log "(b) ceilings: precomputed $c_pre s, re-aggregated $c_agg s for $ceiling_rows rows"
+fi
 for r in $rates; do if ((r > 0)); then sustained "$r"; fi; done
+# The highest requested rate that pgbench reached (within 5%) with p99 < 1 s.
+b_best="none"
+for r in $rates; do
+  [[ -n "${b_p99[$r]:-}" && "${b_p99[$r]}" != "n/a" ]] || continue
+  if awk -v p="${b_p99[$r]}" -v got="${b_tps[$r]}" -v want="$r" \
+       'BEGIN { exit !(p < 1 && got >= 0.95 * want) }'; then b_best=$r; fi
+done
 
 # --- full check --------------------------------------------------------------------
 full_diff="skipped"
@@ -602,15 +662,23 @@ printf "%-66s %s s\n" "(a) REFRESH MATERIALIZED VIEW CONCURRENTLY" "$a_refresh_c
 printf "%-66s %s / %s\n" "(a) ratio REFRESH / burst applied (burst 1)" "$(ratio "$a_refresh" "$a_applied")" "$(ratio "$a_refresh_conc" "$a_applied") (concurrently)"
 printf "%-66s %s s\n" "(d) fan-out: 1 subscriber -> $d_n conversations, COMMIT -> applied" "$d_applied"
 printf "%-66s %s\n" "(d) rows differing from the reference" "$d_diff"
+if [[ -n "$c_pre" ]]; then
+  printf "%-66s %s s = %s rows/s\n" "(b) ceiling: upsert of $ceiling_rows precomputed rows" "$c_pre" \
+    "$(awk -v n="$ceiling_rows" -v t="$c_pre" 'BEGIN { printf "%.0f", n / t }')"
+  printf "%-66s %s s = %s rows/s\n" "(b) ceiling: the same, each re-aggregated from its messages" "$c_agg" \
+    "$(awk -v n="$ceiling_rows" -v t="$c_agg" 'BEGIN { printf "%.0f", n / t }')"
+fi
 for r in $rates; do
   [[ -n "${b_tps[$r]:-}" ]] || continue
-  printf "%-66s %s tps, %s events\n" "(b) pgbench --rate $r -T $rate_seconds: achieved" "${b_tps[$r]}" "${b_events[$r]}"
+  printf "%-66s %s changes/s, %s events\n" "(b) asked $r changes/s for $rate_seconds s ($per_tx per tx): achieved" "${b_tps[$r]}" "${b_events[$r]}"
   printf "%-66s %s / %s / %s\n" "(b) rate $r: freshness p50 / p99 / p99.9 (bucket), s" "${b_p50[$r]}" "${b_p99[$r]}" "${b_p999[$r]}"
   printf "%-66s %s s\n" "(b) rate $r: max last_freshness_seconds (1 s samples)" "${b_lag[$r]}"
   printf "%-66s %s s\n" "(b) rate $r: drained after pgbench ended" "${b_drain[$r]}"
   printf "%-66s %s\n" "(b) rate $r: CPU (100% = one core), while pgbench ran" "${b_cpu[$r]}"
   printf "%-66s %s\n" "(b) rate $r: processor" "${b_batch[$r]}"
 done
+[[ -n "${rates// /}" ]] &&
+  printf "%-66s %s\n" "(b) highest asked rate reached with freshness p99 < 1 s, changes/s" "$b_best"
 printf "%-66s %s\n" "whole table vs reference view, rows differing" "$full_diff"
 printf "%-66s %s MB\n" "peak RSS (VmHWM) enrich-processor run" "$main_proc_rss"
 printf "%-66s %s MB\n" "peak RSS (VmHWM) enrich-cdc" "$main_cdc_rss"

@@ -28,6 +28,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "cdc/common/http_endpoint.h"
 #include "cdc/common/log.h"
@@ -627,6 +628,9 @@ int Migrate(const std::string& pg_dsn, enrich::Logger& log) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As in enrich-cdc: Debian's abseil keeps Mutex deadlock detection on (a
+  // graph update per lock); a debugging aid the tests keep.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   RunConfig config;
   std::string& pg_dsn = config.pg_dsn;
   std::string& kafka_brokers = config.kafka_brokers;

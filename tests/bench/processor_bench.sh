@@ -29,7 +29,7 @@
 #   5. (b) first the ceilings, each in a transaction rolled back: one batched
 #      upsert of BENCH_CEILING_ROWS precomputed enriched rows (copied from the
 #      reference view beforehand), and the same upsert re-aggregating each
-#      row from its messages (the reference view per id through LATERAL);
+#      row from its messages (per-id lookups and a LATERAL aggregate);
 #      then pgbench at each of BENCH_RATES changes/s for BENCH_RATE_SECONDS s,
 #      each transaction editing the first message of BENCH_CHANGES_PER_TX
 #      random conversations (pgbench --rate = rate / that); freshness p50/p99
@@ -536,9 +536,27 @@ if [[ -n "${rates// /}" ]]; then
                LATERAL (SELECT * FROM enriched_support_conversations_reference v
                         WHERE v.id = i.id) r" >/dev/null
   c_pre=$(ceiling_upsert "SELECT * FROM bench_ceiling_rows")
-  c_agg=$(ceiling_upsert "SELECT r.* FROM bench_ceiling_ids i,
-                            LATERAL (SELECT * FROM enriched_support_conversations_reference v
-                                     WHERE v.id = i.id) r")
+  # Re-aggregated: each row computed from its conversation, subscriber,
+  # issue and messages by per-id lookups (filtering the view by id instead
+  # makes PostgreSQL aggregate every message).
+  c_agg=$(ceiling_upsert "SELECT c.id, c.source, c.external_id, c.title, c.description,
+      c.status, c.priority, c.created_at, c.updated_at, c.resolved_at, c.user_uuid,
+      c.user_id, c.assignee_id, c.tags, c.custom_fields, c.raw_data, c.synced_at,
+      c.has_linear_ticket, c.linear_issue_id, c.linear_custom_field_id,
+      u.income, u.net_worth, u.investing_activity, u.total_copies,
+      u.total_subscriptions, u.app_sessions,
+      m.message_count, m.last_message_at, m.all_messages,
+      li.identifier AS linear_identifier, li.title AS linear_title,
+      li.state_name AS linear_state_name, li.url AS linear_url
+    FROM bench_ceiling_ids i
+    JOIN raw_support_conversations c ON c.id = i.id
+    LEFT JOIN subscribers_insights u ON u.distinct_id = c.user_id
+    LEFT JOIN linear_issues li ON li.id = c.linear_issue_id
+    CROSS JOIN LATERAL (
+      SELECT count(sm.id)::integer AS message_count, max(sm.created_at) AS last_message_at,
+             array_agg(sm.body ORDER BY sm.created_at, sm.id)
+               FILTER (WHERE sm.body IS NOT NULL) AS all_messages
+        FROM support_conversation_messages sm WHERE sm.conversation_id = c.id) m")
   psql_db "$db" -c "DROP TABLE bench_ceiling_ids, bench_ceiling_rows" >/dev/null
   log "(b) ceilings: precomputed $c_pre s, re-aggregated $c_agg s for $ceiling_rows rows"
 fi

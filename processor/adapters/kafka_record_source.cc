@@ -247,9 +247,6 @@ absl::StatusOr<std::unique_ptr<KafkaRecordSource>> KafkaRecordSource::Create(
       // (librdkafka's default is 45 s).
       {"session.timeout.ms", "10000"},
       {"heartbeat.interval.ms", "3000"},
-      // librdkafka prefetches up to 64 MB by default; a quarter of that
-      // keeps the consumer busy and a replay under the 256 MB RSS budget.
-      {"queued.max.messages.kbytes", "16384"},
   };
   for (const auto& kv : impl->options.extra_properties) settings.push_back(kv);
   for (const auto& [key, value] : settings) {

@@ -92,22 +92,28 @@ const std::string& LockSql() {
   return *sql;
 }
 
+// The reference's columns before and after the message aggregate, over the
+// aliases c (conversation), u (subscriber) and li (Linear issue).
+constexpr char kConversationColumns[] =
+    " SELECT c.id, c.source, c.external_id, c.title, c.description,"
+    " c.status, c.priority, c.created_at, c.updated_at, c.resolved_at,"
+    " c.user_uuid, c.user_id, c.assignee_id, c.tags, c.custom_fields,"
+    " c.raw_data, c.synced_at, c.has_linear_ticket, c.linear_issue_id,"
+    " c.linear_custom_field_id,"
+    " u.income, u.net_worth, u.investing_activity,"
+    " u.total_copies, u.total_subscriptions, u.app_sessions,";
+constexpr char kLinearColumns[] =
+    " li.identifier AS linear_identifier, li.title AS linear_title,"
+    " li.state_name AS linear_state_name, li.url AS linear_url";
+
 // The reference's 33 columns for the ids of a relation named `ids`. Every
 // join is a per-conversation lookup (OFFSET 0 fences keep them nested loops
 // over indexes); the messages aggregate is the reference view's, per
 // conversation.
 const std::string& RecomputeSelectSql() {
-  static const std::string* sql = new std::string(
-      " SELECT c.id, c.source, c.external_id, c.title, c.description,"
-      " c.status, c.priority, c.created_at, c.updated_at, c.resolved_at,"
-      " c.user_uuid, c.user_id, c.assignee_id, c.tags, c.custom_fields,"
-      " c.raw_data, c.synced_at, c.has_linear_ticket, c.linear_issue_id,"
-      " c.linear_custom_field_id,"
-      " u.income, u.net_worth, u.investing_activity,"
-      " u.total_copies, u.total_subscriptions, u.app_sessions,"
-      " m.message_count, m.last_message_at, m.all_messages,"
-      " li.identifier AS linear_identifier, li.title AS linear_title,"
-      " li.state_name AS linear_state_name, li.url AS linear_url"
+  static const std::string* sql = new std::string(absl::StrCat(
+      kConversationColumns,
+      " m.message_count, m.last_message_at, m.all_messages,", kLinearColumns,
       " FROM ids"
       " CROSS JOIN LATERAL (SELECT * FROM raw_support_conversations rc"
       "   WHERE rc.id = ids.id OFFSET 0) c"
@@ -121,7 +127,7 @@ const std::string& RecomputeSelectSql() {
       "          array_agg(sm.body ORDER BY sm.created_at, sm.id)"
       "            FILTER (WHERE sm.body IS NOT NULL) AS all_messages"
       "     FROM support_conversation_messages sm"
-      "    WHERE sm.conversation_id = c.id) m");
+      "    WHERE sm.conversation_id = c.id) m"));
   return *sql;
 }
 
@@ -134,18 +140,11 @@ const std::string& RecomputeSelectSql() {
 // messages gets count 0 and NULL max and array, as COUNT, MAX and
 // ARRAY_AGG ... FILTER give over the view's LEFT JOIN.
 const std::string& RecomputeSetSelectSql() {
-  static const std::string* sql = new std::string(
-      " SELECT c.id, c.source, c.external_id, c.title, c.description,"
-      " c.status, c.priority, c.created_at, c.updated_at, c.resolved_at,"
-      " c.user_uuid, c.user_id, c.assignee_id, c.tags, c.custom_fields,"
-      " c.raw_data, c.synced_at, c.has_linear_ticket, c.linear_issue_id,"
-      " c.linear_custom_field_id,"
-      " u.income, u.net_worth, u.investing_activity,"
-      " u.total_copies, u.total_subscriptions, u.app_sessions,"
+  static const std::string* sql = new std::string(absl::StrCat(
+      kConversationColumns,
       " coalesce(m.message_count, 0) AS message_count, m.last_message_at,"
-      " m.all_messages,"
-      " li.identifier AS linear_identifier, li.title AS linear_title,"
-      " li.state_name AS linear_state_name, li.url AS linear_url"
+      " m.all_messages,",
+      kLinearColumns,
       " FROM raw_support_conversations c"
       " LEFT JOIN subscribers_insights u ON u.distinct_id = c.user_id"
       " LEFT JOIN linear_issues li ON li.id = c.linear_issue_id"
@@ -158,7 +157,7 @@ const std::string& RecomputeSetSelectSql() {
       "     FROM support_conversation_messages sm"
       "    WHERE sm.conversation_id = ANY($1::uuid[])"
       "    GROUP BY sm.conversation_id) m ON m.conversation_id = c.id"
-      " WHERE c.id = ANY($1::uuid[])");
+      " WHERE c.id = ANY($1::uuid[])"));
   return *sql;
 }
 

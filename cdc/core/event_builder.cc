@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cdc/common/status_macros.h"
+#include "cdc/core/change_event_wire.h"
 #include "proto/change_event.pb.h"
 
 namespace enrich::cdc {
@@ -28,24 +29,13 @@ absl::Status CheckArity(const Relation& relation, const Tuple& tuple,
   return absl::OkStatus();
 }
 
-// Fills one protobuf column from a decoded value.
-absl::Status SetValue(const pgoutput::Value& value, v1::Column* column) {
-  switch (value.kind) {
-    case ValueKind::kNull:
-      column->mutable_null();
-      return absl::OkStatus();
-    case ValueKind::kUnchangedToast:
-      column->mutable_unchanged_toast();
-      return absl::OkStatus();
-    case ValueKind::kText:
-      column->set_text(value.data);
-      return absl::OkStatus();
-    case ValueKind::kBinary:
-      return absl::FailedPreconditionError(
-          absl::StrCat("column ", column->name(),
-                       " arrived in binary format; enrich-cdc requests text"));
-  }
-  return absl::InternalError("unknown value kind");
+// A binary value cannot be represented (enrich-cdc asks for text).
+absl::Status CheckText(const Relation& relation, size_t i,
+                       const pgoutput::Value& value) {
+  if (value.kind != ValueKind::kBinary) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("column ", relation.columns[i].name,
+                   " arrived in binary format; enrich-cdc requests text"));
 }
 
 }  // namespace
@@ -118,49 +108,56 @@ const pgoutput::Value& ValueAt(const Tuple& tuple, const Tuple* toast_source,
   return tuple[i];
 }
 
-// Writes `tuple` into `row`; with key_only, only the key columns. The row's
-// existing Column objects are overwritten in place: setting a text value
-// into a column that already holds text reuses its string, where clearing
-// the row would free every value.
-absl::Status FillRow(const EventBuilder::RelationPlan& plan, const Tuple& tuple,
-                     const Tuple* toast_source, bool key_only, v1::Row* row) {
-  const Relation& relation = plan.relation;
-  int used = 0;
+wire::ColumnValue ColumnAt(const EventBuilder::RelationPlan& plan,
+                           const pgoutput::Value& value, size_t i) {
+  wire::ColumnValue column;
+  column.name = plan.relation.columns[i].name;
+  column.type_oid = plan.relation.columns[i].type_oid;
+  column.key = plan.is_key[i];
+  column.kind = value.kind;
+  column.text = value.data;
+  return column;
+}
+
+// Appends `tuple` as Row field `field`; with key_only, only the key columns.
+absl::Status AppendRow(int field, const EventBuilder::RelationPlan& plan,
+                       const Tuple& tuple, const Tuple* toast_source,
+                       bool key_only, std::string* out) {
+  size_t body = 0;
   for (size_t i = 0; i < tuple.size(); ++i) {
     if (key_only && !plan.is_key[i]) continue;
-    v1::Column* column = used < row->columns_size() ? row->mutable_columns(used)
-                                                    : row->add_columns();
-    ++used;
-    column->set_name(relation.columns[i].name);
-    column->set_type_oid(relation.columns[i].type_oid);
-    column->set_key(plan.is_key[i]);
-    RETURN_IF_ERROR(SetValue(ValueAt(tuple, toast_source, i), column));
+    const pgoutput::Value& value = ValueAt(tuple, toast_source, i);
+    RETURN_IF_ERROR(CheckText(plan.relation, i, value));
+    body += wire::ColumnFieldSize(ColumnAt(plan, value, i));
   }
-  if (used < row->columns_size()) {
-    row->mutable_columns()->DeleteSubrange(used, row->columns_size() - used);
+  wire::AppendMessageHeader(field, body, out);
+  for (size_t i = 0; i < tuple.size(); ++i) {
+    if (key_only && !plan.is_key[i]) continue;
+    wire::AppendColumn(wire::kRowColumns,
+                       ColumnAt(plan, ValueAt(tuple, toast_source, i), i), out);
   }
   return absl::OkStatus();
 }
 
-// Key columns, Kafka key and routing value from a row that has them.
-absl::Status FillKeyAndRouting(const EventBuilder::RelationPlan& plan,
-                               const Tuple& tuple, const Tuple* toast_source,
-                               v1::ChangeEvent* event, BuiltEvent* out) {
+// The key columns (ChangeEvent.key), Kafka key and routing value from a row
+// that has them.
+absl::Status AppendKeyAndRouting(const EventBuilder::RelationPlan& plan,
+                                 const Tuple& tuple, const Tuple* toast_source,
+                                 BuiltEvent* out) {
   const Relation& relation = plan.relation;
   out->key.clear();
   bool first = true;
   for (size_t i : plan.key_order) {
     const pgoutput::Value& value = ValueAt(tuple, toast_source, i);
+    RETURN_IF_ERROR(CheckText(relation, i, value));
     if (value.kind != ValueKind::kText) {
       return absl::DataLossError(
           absl::StrCat("primary-key column ", relation.columns[i].name, " of ",
                        relation.table, " has no value in the change"));
     }
-    v1::Column* column = event->add_key();
-    column->set_name(relation.columns[i].name);
-    column->set_type_oid(relation.columns[i].type_oid);
-    column->set_key(true);
-    column->set_text(value.data);
+    wire::ColumnValue column = ColumnAt(plan, value, i);
+    column.key = true;
+    wire::AppendColumn(wire::kKey, column, &out->partial_event);
     if (!first) out->key.push_back(kKeySeparator);
     out->key.append(value.data);
     first = false;
@@ -190,9 +187,7 @@ absl::flat_hash_map<std::string, std::string> DefaultRoutingColumns() {
 EventBuilder::EventBuilder(
     std::string topic_prefix,
     absl::flat_hash_map<std::string, TableRouting> tables)
-    : topic_prefix_(std::move(topic_prefix)),
-      tables_(std::move(tables)),
-      scratch_(std::make_unique<v1::ChangeEvent>()) {}
+    : topic_prefix_(std::move(topic_prefix)), tables_(std::move(tables)) {}
 
 EventBuilder::~EventBuilder() = default;
 
@@ -236,46 +231,22 @@ absl::StatusOr<const EventBuilder::RelationPlan*> EventBuilder::PlanFor(
 absl::StatusOr<const EventBuilder::RelationPlan*> EventBuilder::Start(
     const Relation& relation, int op, BuiltEvent* out) const {
   ASSIGN_OR_RETURN(const RelationPlan* plan, PlanFor(relation));
-  v1::ChangeEvent& event = *scratch_;
-  if (event.has_new_row()) spare_new_row_.reset(event.release_new_row());
-  if (event.has_old_row()) spare_old_row_.reset(event.release_old_row());
-  event.Clear();
-  event.set_op(static_cast<v1::Operation>(op));
-  event.set_schema(relation.schema);
-  event.set_table(relation.table);
-  event.set_relation_oid(relation.oid);
   out->topic.assign(plan->topic);
   out->key.clear();
   out->routing_value.clear();
   out->tombstone_after = false;
   out->all_partitions = false;
   out->operation = op;
-  return plan;
-}
-
-// The rows lend the parked ones back as they are: FillRow overwrites them.
-v1::Row* EventBuilder::NewRow() const {
-  if (spare_new_row_ != nullptr) {
-    scratch_->set_allocated_new_row(spare_new_row_.release());
-  }
-  return scratch_->mutable_new_row();
-}
-
-v1::Row* EventBuilder::OldRow() const {
-  if (spare_old_row_ != nullptr) {
-    scratch_->set_allocated_old_row(spare_old_row_.release());
-  }
-  return scratch_->mutable_old_row();
-}
-
-absl::Status EventBuilder::Finish(BuiltEvent* out) const {
+  // Fields in number order: op, schema, table, relation_oid, then the
+  // caller's key, rows and flags.
   out->partial_event.clear();
-  if (!scratch_->AppendToString(&out->partial_event)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot serialize an event of ", out->topic,
-                     " (a text value that is not valid UTF-8?)"));
-  }
-  return absl::OkStatus();
+  wire::AppendVarintField(wire::kOp, static_cast<uint64_t>(op),
+                          &out->partial_event);
+  wire::AppendStringField(wire::kSchema, relation.schema, &out->partial_event);
+  wire::AppendStringField(wire::kTable, relation.table, &out->partial_event);
+  wire::AppendVarintField(wire::kRelationOid, relation.oid,
+                          &out->partial_event);
+  return plan;
 }
 
 absl::Status EventBuilder::Insert(const Relation& relation,
@@ -283,11 +254,9 @@ absl::Status EventBuilder::Insert(const Relation& relation,
                                   BuiltEvent* out) const {
   ASSIGN_OR_RETURN(const RelationPlan* plan, Start(relation, v1::INSERT, out));
   RETURN_IF_ERROR(CheckArity(relation, new_tuple, "new"));
-  RETURN_IF_ERROR(
-      FillRow(*plan, new_tuple, nullptr, /*key_only=*/false, NewRow()));
-  RETURN_IF_ERROR(
-      FillKeyAndRouting(*plan, new_tuple, nullptr, scratch_.get(), out));
-  return Finish(out);
+  RETURN_IF_ERROR(AppendKeyAndRouting(*plan, new_tuple, nullptr, out));
+  return AppendRow(wire::kNewRow, *plan, new_tuple, nullptr,
+                   /*key_only=*/false, &out->partial_event);
 }
 
 absl::Status EventBuilder::SnapshotRead(const Relation& relation,
@@ -296,9 +265,7 @@ absl::Status EventBuilder::SnapshotRead(const Relation& relation,
   RETURN_IF_ERROR(Insert(relation, row, out));
   // Same content as an insert, other operation: a later field wins when
   // protobuf parses concatenated messages.
-  v1::ChangeEvent op_only;
-  op_only.set_op(v1::SNAPSHOT_READ);
-  op_only.AppendToString(&out->partial_event);
+  wire::AppendVarintField(wire::kOp, v1::SNAPSHOT_READ, &out->partial_event);
   out->operation = v1::SNAPSHOT_READ;
   return absl::OkStatus();
 }
@@ -314,14 +281,15 @@ absl::Status EventBuilder::Update(const Relation& relation,
   if (update.old_tuple.has_value()) {
     RETURN_IF_ERROR(CheckArity(relation, *update.old_tuple, "old"));
     if (!update.old_is_key_only) toast_source = &*update.old_tuple;
-    RETURN_IF_ERROR(FillRow(*plan, *update.old_tuple, nullptr,
-                            update.old_is_key_only, OldRow()));
   }
-  RETURN_IF_ERROR(FillRow(*plan, update.new_tuple, toast_source,
-                          /*key_only=*/false, NewRow()));
-  RETURN_IF_ERROR(FillKeyAndRouting(*plan, update.new_tuple, toast_source,
-                                    scratch_.get(), out));
-  return Finish(out);
+  RETURN_IF_ERROR(
+      AppendKeyAndRouting(*plan, update.new_tuple, toast_source, out));
+  RETURN_IF_ERROR(AppendRow(wire::kNewRow, *plan, update.new_tuple,
+                            toast_source, /*key_only=*/false,
+                            &out->partial_event));
+  if (!update.old_tuple.has_value()) return absl::OkStatus();
+  return AppendRow(wire::kOldRow, *plan, *update.old_tuple, nullptr,
+                   update.old_is_key_only, &out->partial_event);
 }
 
 absl::Status EventBuilder::Delete(const Relation& relation,
@@ -329,22 +297,22 @@ absl::Status EventBuilder::Delete(const Relation& relation,
                                   BuiltEvent* out) const {
   ASSIGN_OR_RETURN(const RelationPlan* plan, Start(relation, v1::DELETE, out));
   RETURN_IF_ERROR(CheckArity(relation, del.old_tuple, "old"));
-  RETURN_IF_ERROR(
-      FillRow(*plan, del.old_tuple, nullptr, del.old_is_key_only, OldRow()));
-  RETURN_IF_ERROR(
-      FillKeyAndRouting(*plan, del.old_tuple, nullptr, scratch_.get(), out));
+  RETURN_IF_ERROR(AppendKeyAndRouting(*plan, del.old_tuple, nullptr, out));
   out->tombstone_after = true;
-  return Finish(out);
+  return AppendRow(wire::kOldRow, *plan, del.old_tuple, nullptr,
+                   del.old_is_key_only, &out->partial_event);
 }
 
 absl::Status EventBuilder::Truncate(const Relation& relation, bool cascade,
                                     bool restart_identity,
                                     BuiltEvent* out) const {
   RETURN_IF_ERROR(Start(relation, v1::TRUNCATE, out).status());
-  scratch_->set_truncate_cascade(cascade);
-  scratch_->set_truncate_restart_identity(restart_identity);
+  wire::AppendVarintField(wire::kTruncateCascade, cascade ? 1 : 0,
+                          &out->partial_event);
+  wire::AppendVarintField(wire::kTruncateRestartIdentity,
+                          restart_identity ? 1 : 0, &out->partial_event);
   out->all_partitions = true;
-  return Finish(out);
+  return absl::OkStatus();
 }
 
 }  // namespace enrich::cdc

@@ -15,8 +15,10 @@
 //    stay marked UnchangedToast.
 //  * An old row sent as key only ('K') carries just the key columns.
 // Building writes into a caller-owned BuiltEvent, overwriting it and reusing
-// its strings' capacity; the per-table work (topic name, key columns) is
-// cached per relation and redone when a Relation message changes the table.
+// its strings' capacity; the event is written in protobuf's wire format
+// directly (change_event_wire.h), and the per-table work (topic name, key
+// columns) is cached per relation and redone when a Relation message changes
+// the table.
 // Not thread-safe; cheap to construct.
 #ifndef ENRICH_CDC_CORE_EVENT_BUILDER_H_
 #define ENRICH_CDC_CORE_EVENT_BUILDER_H_
@@ -29,11 +31,6 @@
 #include "absl/status/statusor.h"
 #include "cdc/pgoutput/messages.h"
 #include "cdc/pgoutput/relation_cache.h"
-
-namespace enrich::v1 {
-class ChangeEvent;
-class Row;
-}  // namespace enrich::v1
 
 namespace enrich::cdc {
 
@@ -94,24 +91,14 @@ class EventBuilder {
  private:
   absl::StatusOr<const RelationPlan*> PlanFor(
       const pgoutput::Relation& relation) const;
-  // Clears the scratch event and sets what every operation carries.
+  // Resets *out and writes what every operation carries.
   absl::StatusOr<const RelationPlan*> Start(const pgoutput::Relation& relation,
                                             int op, BuiltEvent* out) const;
-  absl::Status Finish(BuiltEvent* out) const;
 
   std::string topic_prefix_;
   absl::flat_hash_map<std::string, TableRouting> tables_;
   // By relation OID; an entry whose relation no longer matches is rebuilt.
   mutable absl::flat_hash_map<uint32_t, std::unique_ptr<RelationPlan>> plans_;
-  // One message reused for every event: Clear() keeps its column objects
-  // and string capacity, which saves most allocations on the hot path.
-  // Clear() deletes singular sub-messages, so the rows are parked here
-  // across it and lent back when an event needs them.
-  mutable std::unique_ptr<v1::ChangeEvent> scratch_;
-  mutable std::unique_ptr<v1::Row> spare_new_row_;
-  mutable std::unique_ptr<v1::Row> spare_old_row_;
-  v1::Row* NewRow() const;
-  v1::Row* OldRow() const;
 };
 
 // The default routing of the four contract tables in schema `public`.

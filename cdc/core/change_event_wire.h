@@ -1,0 +1,62 @@
+// Writes enrich.v1.ChangeEvent fields (proto/change_event.proto) straight in
+// protobuf's wire format, so the event builder does not fill a message only
+// to serialize it (that was the largest piece of enrich-cdc's per-event
+// CPU). Callers append fields in field-number order and these helpers follow
+// proto3's rule of leaving out default values, which gives the same bytes
+// protobuf's own serializer gives for the same message; the unit test
+// (change_event_wire_test.cc) checks that byte for byte against the
+// generated code. A field added to the schema must be added here too.
+#ifndef ENRICH_CDC_CORE_CHANGE_EVENT_WIRE_H_
+#define ENRICH_CDC_CORE_CHANGE_EVENT_WIRE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "cdc/pgoutput/messages.h"
+
+namespace enrich::cdc::wire {
+
+// Field numbers of enrich.v1.ChangeEvent, Row and Column.
+enum EventField : int {
+  kOp = 1,
+  kSchema = 2,
+  kTable = 3,
+  kRelationOid = 4,
+  kKey = 5,
+  kNewRow = 6,
+  kOldRow = 7,
+  kTruncateCascade = 14,
+  kTruncateRestartIdentity = 15,
+};
+inline constexpr int kRowColumns = 1;
+
+// One enrich.v1.Column: a text value, NULL or unchanged TOAST (a binary
+// value is the caller's error to report; it is not representable).
+struct ColumnValue {
+  absl::string_view name;
+  uint32_t type_oid = 0;
+  bool key = false;
+  pgoutput::ValueKind kind = pgoutput::ValueKind::kNull;
+  absl::string_view text;  // kText only
+};
+
+size_t VarintSize(uint64_t value);
+// Bytes of the Column message's body (without its tag and length).
+size_t ColumnBodySize(const ColumnValue& column);
+// Bytes a Column takes inside its parent: tag, length and body.
+size_t ColumnFieldSize(const ColumnValue& column);
+
+// A varint field (enum, uint32, uint64, bool); nothing when value is 0.
+void AppendVarintField(int field, uint64_t value, std::string* out);
+// A string field; nothing when empty.
+void AppendStringField(int field, absl::string_view value, std::string* out);
+// The tag and length of an embedded message whose body follows.
+void AppendMessageHeader(int field, size_t body_size, std::string* out);
+// A Column as field `field` of its parent (Row.columns or ChangeEvent.key).
+void AppendColumn(int field, const ColumnValue& column, std::string* out);
+
+}  // namespace enrich::cdc::wire
+
+#endif  // ENRICH_CDC_CORE_CHANGE_EVENT_WIRE_H_

@@ -41,6 +41,15 @@ Value RandomValue(std::mt19937& rng, bool allow_toast) {
 }
 
 // The reference: the same event through the generated message API.
+v1::ChangeEvent Header(const Relation& r, v1::Operation op) {
+  v1::ChangeEvent event;
+  event.set_op(op);
+  event.set_schema(r.schema);
+  event.set_table(r.table);
+  event.set_relation_oid(r.oid);
+  return event;
+}
+
 void AddColumn(const Relation& r, size_t i, const Value& v, bool key,
                v1::Column* c) {
   c->set_name(r.columns[i].name);
@@ -80,11 +89,7 @@ TEST(ChangeEventWireTest, UpdatesMatchProtobufByteForByte) {
     }
     ASSERT_TRUE(builder.Update(relation, update, &built).ok());
 
-    v1::ChangeEvent expected;
-    expected.set_op(v1::UPDATE);
-    expected.set_schema(relation.schema);
-    expected.set_table(relation.table);
-    expected.set_relation_oid(relation.oid);
+    v1::ChangeEvent expected = Header(relation, v1::UPDATE);
     AddColumn(relation, 0, update.new_tuple[0], true, expected.add_key());
     for (size_t i = 0; i < relation.columns.size(); ++i) {
       Value v = update.new_tuple[i];
@@ -113,22 +118,14 @@ TEST(ChangeEventWireTest, TruncateInsertAndDeleteMatchProtobuf) {
   BuiltEvent built;
 
   ASSERT_TRUE(builder.Truncate(relation, true, false, &built).ok());
-  v1::ChangeEvent truncate;
-  truncate.set_op(v1::TRUNCATE);
-  truncate.set_schema(relation.schema);
-  truncate.set_table(relation.table);
-  truncate.set_relation_oid(relation.oid);
+  v1::ChangeEvent truncate = Header(relation, v1::TRUNCATE);
   truncate.set_truncate_cascade(true);
   EXPECT_EQ(built.partial_event, truncate.SerializeAsString());
 
   const Tuple row = {
       {ValueKind::kText, "m1"}, {ValueKind::kText, ""}, {ValueKind::kNull, ""}};
   ASSERT_TRUE(builder.Insert(relation, row, &built).ok());
-  v1::ChangeEvent insert;
-  insert.set_op(v1::INSERT);
-  insert.set_schema(relation.schema);
-  insert.set_table(relation.table);
-  insert.set_relation_oid(relation.oid);
+  v1::ChangeEvent insert = Header(relation, v1::INSERT);
   AddColumn(relation, 0, row[0], true, insert.add_key());
   for (size_t i = 0; i < row.size(); ++i) {
     AddColumn(relation, i, row[i], i == 0,
@@ -140,11 +137,7 @@ TEST(ChangeEventWireTest, TruncateInsertAndDeleteMatchProtobuf) {
   del.old_tuple = row;
   del.old_is_key_only = true;
   ASSERT_TRUE(builder.Delete(relation, del, &built).ok());
-  v1::ChangeEvent deleted;
-  deleted.set_op(v1::DELETE);
-  deleted.set_schema(relation.schema);
-  deleted.set_table(relation.table);
-  deleted.set_relation_oid(relation.oid);
+  v1::ChangeEvent deleted = Header(relation, v1::DELETE);
   AddColumn(relation, 0, row[0], true, deleted.add_key());
   AddColumn(relation, 0, row[0], true,
             deleted.mutable_old_row()->add_columns());

@@ -508,25 +508,28 @@ sustained() {
 # ceiling_upsert SOURCE_SQL: seconds of one INSERT .. ON CONFLICT DO UPDATE of
 # the reference columns of every row SOURCE_SQL yields, in a transaction
 # rolled back afterwards (psql's \timing of that statement).
+# ceiling_cols / ceiling_sets: the reference's column list and its SET list.
 ceiling_upsert() {
-  local cols sets out
-  cols=$(psql_val "$db" "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position)
-                         FROM information_schema.columns
-                         WHERE table_name = 'enriched_support_conversations_reference'")
-  sets=$(psql_val "$db" "SELECT string_agg(format('%1\$I = EXCLUDED.%1\$I', column_name), ', '
-                                           ORDER BY ordinal_position)
-                         FROM information_schema.columns
-                         WHERE table_name = 'enriched_support_conversations_reference'
-                           AND column_name <> 'id'")
+  local out
   out=$(psql_db "$db" -c '\timing on' -c "BEGIN" \
-          -c "INSERT INTO enriched_support_conversations ($cols) SELECT $cols FROM ($1) s
-              ON CONFLICT (id) DO UPDATE SET $sets" -c "ROLLBACK")
+          -c "INSERT INTO enriched_support_conversations ($ceiling_cols)
+              SELECT $ceiling_cols FROM ($1) s
+              ON CONFLICT (id) DO UPDATE SET $ceiling_sets" -c "ROLLBACK")
   # The INSERT is by far the slowest of the three timed statements.
   awk '/^Time: / && $2 > max { max = $2 } END { printf "%.3f", max / 1000 }' <<<"$out"
 }
 c_pre="" c_agg=""
 if [[ -n "${rates// /}" ]]; then
   log "(b) ceilings: batched upsert of $ceiling_rows rows, precomputed and re-aggregated"
+  ceiling_cols=$(psql_val "$db" "SELECT string_agg(quote_ident(column_name), ', '
+                                                 ORDER BY ordinal_position)
+                                 FROM information_schema.columns
+                                 WHERE table_name = 'enriched_support_conversations_reference'")
+  ceiling_sets=$(psql_val "$db" "SELECT string_agg(format('%1\$I = EXCLUDED.%1\$I', column_name),
+                                                 ', ' ORDER BY ordinal_position)
+                                 FROM information_schema.columns
+                                 WHERE table_name = 'enriched_support_conversations_reference'
+                                   AND column_name <> 'id'")
   psql_db "$db" -c "SET client_min_messages = warning" \
     -c "DROP TABLE IF EXISTS bench_ceiling_ids, bench_ceiling_rows" \
     -c "CREATE UNLOGGED TABLE bench_ceiling_ids AS

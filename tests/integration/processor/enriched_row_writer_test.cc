@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <random>
@@ -129,6 +130,25 @@ class EnrichedRowWriterTest : public ::testing::Test {
     EXPECT_EQ(*difference, 0) << testing::DescribeDifference(*conn_);
   }
 
+  // Per seed, three rounds of a random workload whose events reach `writer`
+  // in shuffled batches, each round checked equal to the reference.
+  void RunShuffledRounds(EnrichedRowWriter& writer,
+                         std::initializer_list<uint64_t> seeds) {
+    for (uint64_t seed : seeds) {
+      SCOPED_TRACE(absl::StrCat("seed ", seed));
+      std::mt19937_64 rng(seed);
+      for (int round = 0; round < 3; ++round) {
+        absl::Status workload = testing::RunRandomWorkload(*conn_, rng, 120);
+        ASSERT_TRUE(workload.ok()) << workload;
+        auto events = testing::DrainChangeEvents(*conn_, &cursor_);
+        ASSERT_TRUE(events.ok()) << events.status();
+        absl::Status delivered = DeliverShuffled(writer, *events, rng);
+        ASSERT_TRUE(delivered.ok()) << delivered;
+        ExpectEqualsReference();
+      }
+    }
+  }
+
   int64_t Count(const std::string& sql) {
     return std::stoll(conn_->QueryValue(sql).value_or("-1"));
   }
@@ -221,19 +241,7 @@ TEST_F(EnrichedRowWriterTest, MaterializedViewIsSwappedForBackfilledTable) {
 TEST_F(EnrichedRowWriterTest, RandomWorkloadsInShuffledBatchesMatchReference) {
   auto writer = NewWriter();
   ASSERT_NE(writer, nullptr);
-  for (uint64_t seed : {1, 2, 3, 4}) {
-    SCOPED_TRACE(absl::StrCat("seed ", seed));
-    std::mt19937_64 rng(seed);
-    for (int round = 0; round < 3; ++round) {
-      absl::Status workload = testing::RunRandomWorkload(*conn_, rng, 120);
-      ASSERT_TRUE(workload.ok()) << workload;
-      auto events = testing::DrainChangeEvents(*conn_, &cursor_);
-      ASSERT_TRUE(events.ok()) << events.status();
-      absl::Status delivered = DeliverShuffled(*writer, *events, rng);
-      ASSERT_TRUE(delivered.ok()) << delivered;
-      ExpectEqualsReference();
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(RunShuffledRounds(*writer, {1, 2, 3, 4}));
   // The workload reached every case it is meant to.
   EXPECT_GT(Count("SELECT count(*) FROM enriched_support_conversations "
                   "WHERE message_count = 0 AND all_messages IS NULL"),
@@ -259,19 +267,7 @@ TEST_F(EnrichedRowWriterTest, BulkPathMatchesReferenceInShuffledBatches) {
   };
   auto writer = NewWriter(options);
   ASSERT_NE(writer, nullptr);
-  for (uint64_t seed : {5, 6}) {
-    SCOPED_TRACE(absl::StrCat("seed ", seed));
-    std::mt19937_64 rng(seed);
-    for (int round = 0; round < 3; ++round) {
-      absl::Status workload = testing::RunRandomWorkload(*conn_, rng, 120);
-      ASSERT_TRUE(workload.ok()) << workload;
-      auto events = testing::DrainChangeEvents(*conn_, &cursor_);
-      ASSERT_TRUE(events.ok()) << events.status();
-      absl::Status delivered = DeliverShuffled(*writer, *events, rng);
-      ASSERT_TRUE(delivered.ok()) << delivered;
-      ExpectEqualsReference();
-    }
-  }
+  ASSERT_NO_FATAL_FAILURE(RunShuffledRounds(*writer, {5, 6}));
   EXPECT_THAT(statements, ::testing::Contains("rewrite_rows_bulk"));
   EXPECT_THAT(statements, ::testing::Not(::testing::Contains("lock_rows")));
   EXPECT_GT(Count("SELECT count(*) FROM enriched_support_conversations "

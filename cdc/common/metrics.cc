@@ -78,15 +78,17 @@ Histogram::Histogram(std::vector<double> upper_bounds)
   for (size_t i = 0; i <= upper_bounds_.size(); ++i) buckets_[i] = 0;
 }
 
-void Histogram::Observe(double value) {
+void Histogram::Observe(double value) { Observe(value, 1); }
+
+void Histogram::Observe(double value, uint64_t times) {
   // lower_bound finds the first bound >= value: Prometheus buckets are
   // inclusive upper bounds (le = "less or equal").
   size_t index =
       std::lower_bound(upper_bounds_.begin(), upper_bounds_.end(), value) -
       upper_bounds_.begin();
-  buckets_[index].fetch_add(1, std::memory_order_relaxed);
-  AtomicAdd(sum_, value);
-  count_.fetch_add(1, std::memory_order_relaxed);
+  buckets_[index].fetch_add(times, std::memory_order_relaxed);
+  AtomicAdd(sum_, value * static_cast<double>(times));
+  count_.fetch_add(times, std::memory_order_relaxed);
 }
 
 Histogram::Snapshot Histogram::Read() const {

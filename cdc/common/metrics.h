@@ -90,6 +90,8 @@ class Histogram {
   Histogram& operator=(const Histogram&) = delete;
 
   void Observe(double value);
+  // `times` observations of `value` at once.
+  void Observe(double value, uint64_t times);
 
   struct Snapshot {
     std::vector<double> upper_bounds;  // without +Inf

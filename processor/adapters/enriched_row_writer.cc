@@ -499,6 +499,7 @@ absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
     }
     ids = *std::move(resolved);
   }
+  if (options_.rewrite_each_id_once) rewritten_.RemoveFrom(&ids);
   result.conversations = ids.size();
   const size_t chunk =
       plan.truncated.any()
@@ -528,6 +529,7 @@ absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
     ++result.transactions;
     start = end;
   } while (start < ids.size());
+  if (options_.rewrite_each_id_once) rewritten_.Add(ids);
   return result;
 }
 

@@ -98,6 +98,7 @@
 #include "processor/core/affected_conversations.h"
 #include "processor/core/batch_writer.h"
 #include "processor/core/consumed_batch.h"
+#include "processor/core/rewritten_ids.h"
 
 struct pg_conn;
 
@@ -121,6 +122,12 @@ class EnrichedRowWriter : public BatchWriter {
     size_t bulk_min_ids = 20000;
     // work_mem of a bulk transaction (SET LOCAL).
     std::string bulk_work_mem = "64MB";
+    // Replay only: rewrite each conversation at most once over this
+    // writer's life, skipping ids an earlier Apply committed. Exact only
+    // while every record applied was committed at the source before the
+    // first Apply began (processor/core/rewritten_ids.h); `run` leaves it
+    // off.
+    bool rewrite_each_id_once = false;
     // Test seam: called inside the transaction after the row locks are held
     // and before the fresh state is read (step 3 -> 4). Empty in production.
     std::function<void()> after_locks_for_testing;
@@ -181,6 +188,8 @@ class EnrichedRowWriter : public BatchWriter {
   };
   std::unique_ptr<pg_conn, ConnDeleter> conn_;
   Options options_;
+  // Ids committed so far (Options::rewrite_each_id_once).
+  RewrittenIds rewritten_;
 };
 
 }  // namespace enrich::processor

@@ -102,35 +102,6 @@ bool IsHex(char c) {
   return absl::ascii_isxdigit(static_cast<unsigned char>(c));
 }
 
-// The 128 bits of a uuid in the text form CanonicalUuid accepts (either
-// case), or nullopt for anything else. Equal bits <=> equal canonical text.
-std::optional<absl::uint128> UuidBits(absl::string_view text) {
-  if (text.size() != 36) return std::nullopt;
-  uint64_t high = 0, low = 0;
-  int digits = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return std::nullopt;
-      continue;
-    }
-    int v;
-    if (c >= '0' && c <= '9') {
-      v = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      v = c - 'a' + 10;
-    } else if (c >= 'A' && c <= 'F') {
-      v = c - 'A' + 10;
-    } else {
-      return std::nullopt;
-    }
-    uint64_t& half = digits < 16 ? high : low;
-    half = (half << 4) | static_cast<uint64_t>(v);
-    ++digits;
-  }
-  return absl::MakeUint128(high, low);
-}
-
 }  // namespace
 
 absl::string_view SourceTableName(SourceTable table) {
@@ -167,6 +138,33 @@ absl::StatusOr<std::string> CanonicalUuid(absl::string_view text) {
         "not a uuid: \"", absl::CEscape(text.substr(0, 64)), "\""));
   }
   return absl::AsciiStrToLower(text);
+}
+
+std::optional<absl::uint128> UuidBits(absl::string_view text) {
+  if (text.size() != 36) return std::nullopt;
+  uint64_t high = 0, low = 0;
+  int digits = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return std::nullopt;
+      continue;
+    }
+    int v;
+    if (c >= '0' && c <= '9') {
+      v = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      v = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      v = c - 'A' + 10;
+    } else {
+      return std::nullopt;
+    }
+    uint64_t& half = digits < 16 ? high : low;
+    half = (half << 4) | static_cast<uint64_t>(v);
+    ++digits;
+  }
+  return absl::MakeUint128(high, low);
 }
 
 AffectedConversationsPlanner::AffectedConversationsPlanner(std::string schema)

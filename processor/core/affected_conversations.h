@@ -34,6 +34,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/container/btree_set.h"
@@ -139,6 +140,10 @@ class AffectedConversationsPlanner {
 // `text` as PostgreSQL prints a uuid (lower-case 8-4-4-4-12 hex), accepting
 // upper-case hex; InvalidArgument for anything else.
 absl::StatusOr<std::string> CanonicalUuid(absl::string_view text);
+
+// The 128 bits of a uuid in the text form CanonicalUuid accepts (either
+// case), or nullopt for anything else. Equal bits <=> equal canonical text.
+std::optional<absl::uint128> UuidBits(absl::string_view text);
 
 }  // namespace enrich::processor
 

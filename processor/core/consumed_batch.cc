@@ -38,7 +38,11 @@ void ConsumedBatchBuilder::Add(const ConsumedRecord& record) {
     dead_letters_.push_back({record, std::string(planned.message())});
     return;
   }
-  commit_times_us_.push_back(event.commit_time_us());
+  if (commit_times_.empty() ||
+      commit_times_.back().commit_time_us != event.commit_time_us()) {
+    commit_times_.push_back({event.commit_time_us(), 0});
+  }
+  ++commit_times_.back().events;
 }
 
 ConsumedBatch ConsumedBatchBuilder::Take() {
@@ -48,12 +52,12 @@ ConsumedBatch ConsumedBatchBuilder::Take() {
     batch.offsets.push_back({partition.first, partition.second, next});
   }
   batch.dead_letters = std::move(dead_letters_);
-  batch.commit_times_us = std::move(commit_times_us_);
+  batch.commit_times = std::move(commit_times_);
   batch.records = records_;
   batch.tombstones = tombstones_;
   next_offsets_.clear();
   dead_letters_.clear();
-  commit_times_us_.clear();
+  commit_times_.clear();
   records_ = 0;
   tombstones_ = 0;
   return batch;

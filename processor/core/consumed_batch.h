@@ -60,9 +60,15 @@ struct ConsumedBatch {
   // One entry per partition seen, ordered by (topic, partition).
   std::vector<PartitionOffset> offsets;
   std::vector<DeadLetter> dead_letters;
-  // The source commit time (microseconds since the Unix epoch) of every
-  // planned event, for the freshness histogram.
-  std::vector<int64_t> commit_times_us;
+  // The source commit times (microseconds since the Unix epoch) of the
+  // planned events, for the freshness histogram, run-length encoded in
+  // arrival order: the events of one transaction, or of a snapshot, share
+  // one entry (a replay batch holds millions of events).
+  struct CommitTimeRun {
+    int64_t commit_time_us = 0;
+    uint64_t events = 0;
+  };
+  std::vector<CommitTimeRun> commit_times;
   size_t records = 0;
   size_t tombstones = 0;
 
@@ -90,7 +96,7 @@ class ConsumedBatchBuilder {
   std::array<char, 16384> arena_block_;
   absl::btree_map<std::pair<std::string, int32_t>, int64_t> next_offsets_;
   std::vector<DeadLetter> dead_letters_;
-  std::vector<int64_t> commit_times_us_;
+  std::vector<ConsumedBatch::CommitTimeRun> commit_times_;
   size_t records_ = 0;
   size_t tombstones_ = 0;
 };

@@ -1,10 +1,12 @@
 #include "processor/core/processor_loop.h"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "cdc/common/status_macros.h"
 #include "processor/core/consumed_batch.h"
 #include "processor/core/database_errors.h"
 
@@ -70,6 +72,14 @@ ProcessorLoop::ProcessorLoop(RecordSource* source, BatchWriter* writer,
       options_(std::move(options)) {}
 
 absl::Status ProcessorLoop::Run(const std::atomic<bool>& stop) {
+  absl::Status status = RunBatches(stop);
+  // The batch in flight (overlap_apply) is completed on every way out, an
+  // error included, so nothing is applied after Run() returned.
+  absl::Status last = FinishInFlight(/*wait=*/true);
+  return status.ok() ? last : status;
+}
+
+absl::Status ProcessorLoop::RunBatches(const std::atomic<bool>& stop) {
   ConsumedBatchBuilder builder(options_.schema);
   uint64_t generation = source_->assignment_generation();
   bool ready = false;
@@ -90,12 +100,13 @@ absl::Status ProcessorLoop::Run(const std::atomic<bool>& stop) {
     // Past the batch's deadline: take only what is already buffered, close
     // the batch at the first poll that finds nothing.
     bool draining = false;
-    while (builder.records() < options_.max_batch_records &&
+    while (!BatchFull(builder.records()) &&
            !stop.load(std::memory_order_relaxed)) {
       if (options_.on_iteration) options_.on_iteration();
       const absl::Time now = options_.clock();
       if (builder.records() > 0 && now >= batch_deadline) draining = true;
-      if (builder.records() == 0 && options_.finished && options_.finished()) {
+      if (builder.records() == 0 && !in_flight_ && options_.finished &&
+          options_.finished()) {
         return absl::OkStatus();
       }
       const bool batch_start = first_poll;
@@ -128,6 +139,8 @@ absl::Status ProcessorLoop::Run(const std::atomic<bool>& stop) {
       }
       set_ready(true, "");
       if (!polled->has_value()) {
+        // Idle: a good moment to complete the batch in flight, if done.
+        RETURN_IF_ERROR(FinishInFlight(/*wait=*/false));
         if (draining) break;
         continue;
       }
@@ -145,16 +158,60 @@ absl::Status ProcessorLoop::Run(const std::atomic<bool>& stop) {
     }
     collecting_since = options_.clock();
     ConsumedBatch batch = builder.Take();
-    if (!batch.empty()) {
-      absl::Status committed = Commit(batch, stop);
-      if (!committed.ok()) return committed;
-    }
+    if (!batch.empty()) RETURN_IF_ERROR(Commit(std::move(batch), stop));
     if (stop.load(std::memory_order_relaxed)) return absl::OkStatus();
   }
 }
 
-absl::Status ProcessorLoop::Commit(ConsumedBatch& batch,
+absl::Status ProcessorLoop::Commit(ConsumedBatch batch,
                                    const std::atomic<bool>& stop) {
+  if (!options_.overlap_apply) {
+    ASSIGN_OR_RETURN(WriteResult result, Apply(batch, stop));
+    AfterCommit(batch, result);
+    return absl::OkStatus();
+  }
+  // Batches commit in order: this one starts once its predecessor is done.
+  RETURN_IF_ERROR(FinishInFlight(/*wait=*/true));
+  InFlight next;
+  next.batch = std::make_unique<ConsumedBatch>(std::move(batch));
+  const ConsumedBatch* handed_over = next.batch.get();
+  next.result = std::async(std::launch::async, [this, handed_over, &stop] {
+    return Apply(*handed_over, stop);
+  });
+  in_flight_ = std::move(next);
+  return absl::OkStatus();
+}
+
+bool ProcessorLoop::BatchFull(size_t records) const {
+  if (records < options_.max_batch_records) return false;
+  // A full batch keeps collecting while its predecessor is being applied:
+  // it could not be applied before anyway, and the consumer would idle.
+  return !(in_flight_ && in_flight_->result.wait_for(std::chrono::seconds(0)) !=
+                             std::future_status::ready);
+}
+
+absl::Status ProcessorLoop::FinishInFlight(bool wait) {
+  if (!in_flight_) return absl::OkStatus();
+  if (!wait && in_flight_->result.wait_for(std::chrono::seconds(0)) !=
+                   std::future_status::ready) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<WriteResult> result = in_flight_->result.get();
+  std::unique_ptr<ConsumedBatch> batch = std::move(in_flight_->batch);
+  in_flight_.reset();
+  if (!result.ok()) return result.status();
+  AfterCommit(*batch, *result);
+  return absl::OkStatus();
+}
+
+void ProcessorLoop::AfterCommit(const ConsumedBatch& batch,
+                                const WriteResult& result) {
+  source_->Committed(batch.offsets);
+  if (options_.on_committed) options_.on_committed(batch, result);
+}
+
+absl::StatusOr<WriteResult> ProcessorLoop::Apply(
+    const ConsumedBatch& batch, const std::atomic<bool>& stop) {
   const absl::Time start = options_.clock();
   probe_->records->Increment(batch.records);
   probe_->tombstones->Increment(batch.tombstones);
@@ -211,7 +268,6 @@ absl::Status ProcessorLoop::Commit(ConsumedBatch& batch,
       on_retry("applying the batch"));
   if (!applied.ok()) return applied;
   const absl::Time committed = options_.clock();
-  source_->Committed(batch.offsets);
   probe_->batches->Increment();
   probe_->batch_records->Observe(static_cast<double>(batch.records));
   probe_->batch_seconds->Observe(absl::ToDoubleSeconds(committed - start));
@@ -220,9 +276,11 @@ absl::Status ProcessorLoop::Commit(ConsumedBatch& batch,
   probe_->rows_deleted->Increment(result.rows_deleted);
   const int64_t now_us = absl::ToUnixMicros(committed);
   int64_t newest = 0;
-  for (int64_t t : batch.commit_times_us) {
+  for (const ConsumedBatch::CommitTimeRun& run : batch.commit_times) {
+    const int64_t t = run.commit_time_us;
     if (t <= 0) continue;  // no commit time (not from enrich-cdc)
-    probe_->freshness_seconds->Observe(static_cast<double>(now_us - t) / 1e6);
+    probe_->freshness_seconds->Observe(static_cast<double>(now_us - t) / 1e6,
+                                       run.events);
     newest = std::max(newest, t);
   }
   if (newest > 0) {
@@ -232,8 +290,7 @@ absl::Status ProcessorLoop::Commit(ConsumedBatch& batch,
   probe_->last_commit_unix_seconds->Set(
       absl::ToDoubleSeconds(committed - absl::UnixEpoch()));
   if (options_.on_readiness) options_.on_readiness(true, "");
-  if (options_.on_committed) options_.on_committed(batch, result);
-  return absl::OkStatus();
+  return result;
 }
 
 }  // namespace enrich::processor

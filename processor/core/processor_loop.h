@@ -29,8 +29,24 @@
 // Tombstones only advance offsets. Freshness (now minus each event's source
 // commit time) is observed once the batch's transaction committed.
 //
+// Overlapped apply (ProcessorLoopOptions::overlap_apply, used by replay):
+// steps 3 and 4 of a batch run on a second thread while this one collects
+// the next batch; at most one batch is in flight, and a batch is applied
+// only after its predecessor committed, so offsets are still stored in
+// batch order. A batch that reaches max_batch_records while its predecessor
+// is still being applied keeps collecting until that apply is done (it
+// could not start earlier anyway); its memory grows with its distinct keys
+// and dead letters, not with its records. A replay gains because its
+// batches are large (consuming and planning the next one takes as long as
+// writing this one); `run` keeps the plain sequence, whose small batches
+// gain nothing.
+//
 // Not thread-safe: Run() on one thread; `stop` may be set from any thread
-// (a signal handler sets an atomic).
+// (a signal handler sets an atomic). With overlap_apply, the BatchWriter,
+// the DeadLetterSink, options.clock/sleep/on_readiness and the probe are
+// also used from the apply thread (one batch at a time); RecordSource,
+// on_iteration, on_committed, finished and batch_complete stay on Run()'s
+// thread.
 #ifndef ENRICH_PROCESSOR_CORE_PROCESSOR_LOOP_H_
 #define ENRICH_PROCESSOR_CORE_PROCESSOR_LOOP_H_
 
@@ -38,6 +54,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <future>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -96,6 +115,9 @@ struct ProcessorLoopOptions {
   // true after a poll, without waiting out the window (replay: every
   // partition was consumed up to its end, nothing more is coming).
   std::function<bool()> batch_complete;
+  // Applies each batch on a second thread while the next one is collected
+  // (file comment).
+  bool overlap_apply = false;
 };
 
 class ProcessorLoop {
@@ -113,7 +135,28 @@ class ProcessorLoop {
   absl::Status Run(const std::atomic<bool>& stop);
 
  private:
-  absl::Status Commit(ConsumedBatch& batch, const std::atomic<bool>& stop);
+  // A batch handed to the apply thread and its outcome.
+  struct InFlight {
+    std::unique_ptr<ConsumedBatch> batch;
+    std::future<absl::StatusOr<WriteResult>> result;
+  };
+
+  absl::Status RunBatches(const std::atomic<bool>& stop);
+  // Whether a batch of `records` records closes now (max_batch_records,
+  // and with overlap_apply no batch still being applied).
+  bool BatchFull(size_t records) const;
+  // Applies `batch` now, or (overlap_apply) starts applying it on the apply
+  // thread after waiting for the batch in flight.
+  absl::Status Commit(ConsumedBatch batch, const std::atomic<bool>& stop);
+  // Steps 3 and 4 and the batch's metrics; any thread.
+  absl::StatusOr<WriteResult> Apply(const ConsumedBatch& batch,
+                                    const std::atomic<bool>& stop);
+  // What follows a batch's commit on Run()'s thread (the source's committed
+  // offsets, on_committed).
+  void AfterCommit(const ConsumedBatch& batch, const WriteResult& result);
+  // Completes the batch in flight, if any: waits for it when `wait`, else
+  // only when it is done already. Its error, if it failed.
+  absl::Status FinishInFlight(bool wait);
 
   RecordSource* source_;
   BatchWriter* writer_;
@@ -121,6 +164,7 @@ class ProcessorLoop {
   ProcessorProbe* probe_;
   Logger* log_;
   ProcessorLoopOptions options_;
+  std::optional<InFlight> in_flight_;
 };
 
 }  // namespace enrich::processor

@@ -38,6 +38,14 @@ absl::StatusOr<std::optional<ConsumedRecord>> ReplaySource::Poll(
   return polled;
 }
 
+int64_t ReplaySource::RecordsShortOfEnd() const {
+  int64_t short_of_end = 0;
+  for (const auto& [key, p] : positions_) {
+    short_of_end += std::max<int64_t>(0, p.end - p.consumed);
+  }
+  return short_of_end;
+}
+
 uint64_t ReplaySource::assignment_generation() const {
   return inner_->assignment_generation();
 }

@@ -43,6 +43,10 @@ class ReplaySource : public RecordSource {
   // necessarily committed) up to its end.
   bool ConsumedToEnd() const { return partitions_short_of_end_ == 0; }
 
+  // Records not consumed yet below the ends, over every partition (for
+  // progress).
+  int64_t RecordsShortOfEnd() const;
+
  private:
   struct Position {
     int64_t consumed = 0;  // next offset after the last polled record

@@ -76,6 +76,17 @@ TEST(MetricsRegistryTest, RendersHistogramCumulativeWithInf) {
             "lat_seconds_count{topic=\"t\"} 4\n");
 }
 
+TEST(MetricsRegistryTest, HistogramObservesAValueManyTimesAtOnce) {
+  MetricsRegistry registry;
+  Histogram* h = registry.AddHistogram("h", "H.", {1});
+  h->Observe(0.5, 3);
+  h->Observe(2, 2);
+  Histogram::Snapshot snapshot = h->Read();
+  EXPECT_EQ(snapshot.cumulative, (std::vector<uint64_t>{3, 5}));
+  EXPECT_DOUBLE_EQ(snapshot.sum, 5.5);
+  EXPECT_EQ(snapshot.count, 5u);
+}
+
 TEST(MetricsRegistryTest, HistogramWithoutLabels) {
   MetricsRegistry registry;
   registry.AddHistogram("h", "H.", {1})->Observe(2);

@@ -48,6 +48,33 @@ TEST(ConsumedBatchBuilderTest, PlansEventsAndTracksNextOffsets) {
   EXPECT_EQ(builder.records(), 0u);
 }
 
+// Consecutive events with one commit time (a transaction, a snapshot) share
+// one run; tombstones and dead letters have none.
+TEST(ConsumedBatchBuilderTest, CommitTimesAreRunLengthEncodedInOrder) {
+  auto insert_at = [](uint64_t commit_lsn) {
+    return MakeEvent(enrich::v1::INSERT, "raw_support_conversations",
+                     MakeRow({{"id", kConvA}}), std::nullopt, commit_lsn)
+        .SerializeAsString();
+  };
+  ConsumedBatchBuilder builder;
+  builder.Add(Record("t", 0, 0, insert_at(5)));
+  builder.Add(Record("t", 0, 1, insert_at(5)));
+  builder.Add(Record("t", 0, 2, std::nullopt));
+  builder.Add(Record("t", 0, 3, std::string("\xff not an event")));
+  builder.Add(Record("t", 0, 4, insert_at(5)));
+  builder.Add(Record("t", 0, 5, insert_at(7)));
+  builder.Add(Record("t", 0, 6, insert_at(5)));
+  ConsumedBatch batch = builder.Take();
+  ASSERT_EQ(batch.commit_times.size(), 3u);
+  EXPECT_EQ(batch.commit_times[0].commit_time_us, 5000);
+  EXPECT_EQ(batch.commit_times[0].events, 3u);
+  EXPECT_EQ(batch.commit_times[1].commit_time_us, 7000);
+  EXPECT_EQ(batch.commit_times[1].events, 1u);
+  EXPECT_EQ(batch.commit_times[2].commit_time_us, 5000);
+  EXPECT_EQ(batch.commit_times[2].events, 1u);
+  EXPECT_TRUE(builder.Take().commit_times.empty());
+}
+
 TEST(ConsumedBatchBuilderTest, TombstonesAreSkippedButAdvanceTheOffset) {
   ConsumedBatchBuilder builder;
   builder.Add(Record("t", 0, 5, std::nullopt));

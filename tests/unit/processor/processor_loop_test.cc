@@ -7,8 +7,10 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "processor/core/replay_source.h"
@@ -20,12 +22,20 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
+// Thread-safe: with overlap_apply the apply thread reads it too.
 class FakeClock {
  public:
-  absl::Time Now() const { return now_; }
-  void Advance(absl::Duration d) { now_ += d; }
+  absl::Time Now() const {
+    absl::MutexLock lock(&mu_);
+    return now_;
+  }
+  void Advance(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    now_ += d;
+  }
 
  private:
+  mutable absl::Mutex mu_;
   absl::Time now_ = absl::FromUnixSeconds(1700000000);
 };
 
@@ -410,6 +420,94 @@ TEST_F(ProcessorLoopTest, ReplayBatchClosesWhenEveryPartitionReachedItsEnd) {
   EXPECT_LT(clock_.Now() - start, absl::Seconds(1));
 }
 
+// overlap_apply: batch 0 is applied while batch 1 is collected (its apply
+// does not return before the loop polled batch 1's records), offsets are
+// stored in batch order, and each batch's after-commit work runs on the
+// loop's thread.
+TEST_F(ProcessorLoopTest, OverlapCollectsTheNextBatchWhileOneIsApplied) {
+  options_.overlap_apply = true;
+  options_.max_batch_records = 2;
+  source_.records = {Record("t", 0, 0, ConversationInsert(kConv1)),
+                     Record("t", 0, 1, ConversationInsert(kConv1)),
+                     Record("t", 0, 2, ConversationInsert(kConv2)),
+                     Record("t", 0, 3, ConversationInsert(kConv2))};
+  std::atomic<int> polls{0};
+  source_.before_poll = [&](int poll) { polls = poll; };
+  writer_.during_apply = [&](size_t batch) {
+    if (batch != 0) return;
+    // Batch 1 is polled meanwhile (polls 3 and 4 return its records).
+    while (polls.load() < 4) std::this_thread::yield();
+  };
+  const std::thread::id loop_thread = std::this_thread::get_id();
+  std::vector<std::thread::id> committed_on;
+  options_.on_committed = [&](const ConsumedBatch&, const WriteResult&) {
+    committed_on.push_back(std::this_thread::get_id());
+  };
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(writer_.stored.size(), 2u);
+  EXPECT_THAT(writer_.stored[0], ElementsAre(PartitionOffset{"t", 0, 2}));
+  EXPECT_THAT(writer_.stored[1], ElementsAre(PartitionOffset{"t", 0, 4}));
+  EXPECT_EQ(source_.committed, writer_.stored);
+  EXPECT_THAT(committed_on, ElementsAre(loop_thread, loop_thread));
+}
+
+// overlap_apply: a batch that is full while its predecessor is still being
+// applied keeps collecting instead of idling.
+TEST_F(ProcessorLoopTest, OverlapAFullBatchGrowsWhileItsPredecessorApplies) {
+  options_.overlap_apply = true;
+  options_.max_batch_records = 1;
+  source_.records = {Record("t", 0, 0, ConversationInsert(kConv1)),
+                     Record("t", 0, 1, ConversationInsert(kConv1)),
+                     Record("t", 0, 2, ConversationInsert(kConv2))};
+  std::atomic<int> polls{0};
+  source_.before_poll = [&](int poll) { polls = poll; };
+  writer_.during_apply = [&](size_t batch) {
+    if (batch != 0) return;
+    while (polls.load() < 3) std::this_thread::yield();
+  };
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(writer_.stored.size(), 2u);
+  EXPECT_THAT(writer_.stored[0], ElementsAre(PartitionOffset{"t", 0, 1}));
+  EXPECT_THAT(writer_.stored[1], ElementsAre(PartitionOffset{"t", 0, 3}));
+  EXPECT_EQ(probe_.batch_records->Read().count, 2u);
+}
+
+// overlap_apply: a batch whose apply fails for good ends the run with that
+// error; the batch collected meanwhile is never applied.
+TEST_F(ProcessorLoopTest, OverlapAFailedApplyStopsBeforeTheNextBatch) {
+  options_.overlap_apply = true;
+  options_.max_batch_records = 1;
+  writer_.failures = {absl::PermissionDeniedError("permission denied")};
+  source_.records = {Record("t", 0, 0, ConversationInsert(kConv1)),
+                     Record("t", 0, 1, ConversationInsert(kConv2))};
+  EXPECT_EQ(Run().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(writer_.stored, IsEmpty());
+  EXPECT_THAT(source_.committed, IsEmpty());
+  EXPECT_EQ(writer_.attempts, 1);
+}
+
+// overlap_apply and SIGTERM: Run() returns only after the batch in flight
+// and the batch in hand are both committed.
+TEST_F(ProcessorLoopTest, OverlapStopCommitsTheBatchInFlightAndInHand) {
+  options_.overlap_apply = true;
+  options_.max_batch_records = 2;
+  options_.max_batch_wait = absl::Hours(1);
+  source_.stop_when_empty = nullptr;
+  source_.records = {Record("t", 0, 0, ConversationInsert(kConv1)),
+                     Record("t", 0, 1, ConversationInsert(kConv2)),
+                     Record("t", 0, 2, ConversationInsert(kConv2))};
+  // Batch 0 (offsets 0, 1) is in flight when the third record is polled
+  // into batch 1; SIGTERM arrives before the fourth poll.
+  source_.before_poll = [&](int poll) {
+    if (poll == 4) stop_ = true;
+  };
+  ASSERT_TRUE(Run().ok());
+  ASSERT_EQ(writer_.stored.size(), 2u);
+  EXPECT_THAT(writer_.stored[0], ElementsAre(PartitionOffset{"t", 0, 2}));
+  EXPECT_THAT(writer_.stored[1], ElementsAre(PartitionOffset{"t", 0, 3}));
+  EXPECT_EQ(source_.committed, writer_.stored);
+}
+
 TEST(ReplaySourceTest, TracksConsumedPositionsAgainstTheEnds) {
   FakeClock clock;
   FakeSource inner(&clock);
@@ -422,14 +520,18 @@ TEST(ReplaySourceTest, TracksConsumedPositionsAgainstTheEnds) {
   ReplaySource replay(&inner, {{"a", 0, 5}, {"b", 0, kBeginning}},
                       {{"a", 0, 6}, {"b", 0, 2}, {"e", 0, 0}});
   EXPECT_FALSE(replay.ConsumedToEnd());
+  EXPECT_EQ(replay.RecordsShortOfEnd(), 1 + 2);
   ASSERT_TRUE(replay.Poll(absl::ZeroDuration()).ok());
   EXPECT_FALSE(replay.ConsumedToEnd());
+  EXPECT_EQ(replay.RecordsShortOfEnd(), 2);
   ASSERT_TRUE(replay.Poll(absl::ZeroDuration()).ok());
   EXPECT_FALSE(replay.ConsumedToEnd());
+  EXPECT_EQ(replay.RecordsShortOfEnd(), 1);
   auto polled = replay.Poll(absl::ZeroDuration());
   ASSERT_TRUE(polled.ok() && polled->has_value());
   EXPECT_EQ((*polled)->offset, 1);
   EXPECT_TRUE(replay.ConsumedToEnd());
+  EXPECT_EQ(replay.RecordsShortOfEnd(), 0);
   ASSERT_TRUE(replay.Poll(absl::ZeroDuration()).ok());  // c: not tracked
   EXPECT_TRUE(replay.ConsumedToEnd());
   replay.Committed({{"a", 0, 6}});

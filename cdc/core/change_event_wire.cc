@@ -114,4 +114,16 @@ void AppendColumn(int field, const ColumnValue& c, std::string* out) {
   }
 }
 
+void AppendCoordinates(const Coordinates& c, std::string* out) {
+  AppendVarintField(kCommitLsn, c.commit_lsn, out);
+  AppendVarintField(kEndLsn, c.end_lsn, out);
+  AppendVarintField(kXid, c.xid, out);
+  // int64: a negative value is the 10-byte varint of its two's complement.
+  AppendVarintField(kCommitTimeUs, static_cast<uint64_t>(c.commit_time_us),
+                    out);
+  AppendVarintField(kIndexInTx, c.index_in_tx, out);
+  AppendVarintField(kLastInTx, c.last_in_tx ? 1 : 0, out);
+  AppendStringField(kOrigin, c.origin, out);
+}
+
 }  // namespace enrich::cdc::wire

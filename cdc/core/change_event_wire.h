@@ -27,8 +27,15 @@ enum EventField : int {
   kKey = 5,
   kNewRow = 6,
   kOldRow = 7,
+  kCommitLsn = 8,
+  kEndLsn = 9,
+  kXid = 10,
+  kCommitTimeUs = 11,
+  kIndexInTx = 12,
+  kLastInTx = 13,
   kTruncateCascade = 14,
   kTruncateRestartIdentity = 15,
+  kOrigin = 16,
 };
 inline constexpr int kRowColumns = 1;
 
@@ -56,6 +63,20 @@ void AppendStringField(int field, absl::string_view value, std::string* out);
 void AppendMessageHeader(int field, size_t body_size, std::string* out);
 // A Column as field `field` of its parent (Row.columns or ChangeEvent.key).
 void AppendColumn(int field, const ColumnValue& column, std::string* out);
+
+// A record's transaction coordinates (ChangeEvent fields 8 to 13 and 16).
+// Appended after an event's other fields they serialize what setting them
+// on the parsed event would: protobuf merges concatenated serializations.
+struct Coordinates {
+  uint64_t commit_lsn = 0;
+  uint64_t end_lsn = 0;
+  uint32_t xid = 0;
+  int64_t commit_time_us = 0;
+  uint64_t index_in_tx = 0;
+  bool last_in_tx = false;
+  absl::string_view origin;
+};
+void AppendCoordinates(const Coordinates& coordinates, std::string* out);
 
 }  // namespace enrich::cdc::wire
 

@@ -5,8 +5,12 @@
 namespace enrich::cdc {
 
 int32_t PartitionedSink::PartitionCount(absl::string_view topic) {
+  if (!last_topic_.empty() && topic == last_topic_) return last_partitions_;
   auto it = partitions_.find(topic);
-  return it == partitions_.end() ? 1 : it->second;
+  if (it == partitions_.end()) return 1;
+  last_topic_.assign(topic.data(), topic.size());
+  last_partitions_ = it->second;
+  return last_partitions_;
 }
 
 int32_t PartitionedSink::PartitionFor(absl::string_view topic,

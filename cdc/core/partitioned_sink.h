@@ -21,6 +21,7 @@ class PartitionedSink : public RecordSink {
 
   void SetPartitionCount(const std::string& topic, int32_t partitions) {
     partitions_[topic] = partitions;
+    last_topic_.clear();
   }
 
   int32_t PartitionFor(absl::string_view topic,
@@ -31,6 +32,10 @@ class PartitionedSink : public RecordSink {
  private:
   kafka::EventSink* sink_;
   absl::flat_hash_map<std::string, int32_t> partitions_;
+  // The topic looked up last and its count: consecutive records are mostly
+  // for one topic, and comparing beats hashing the name for every record.
+  std::string last_topic_;
+  int32_t last_partitions_ = 1;
 };
 
 }  // namespace enrich::cdc

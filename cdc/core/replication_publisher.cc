@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cdc/common/status_macros.h"
+#include "cdc/core/change_event_wire.h"
 #include "proto/change_event.pb.h"
 
 namespace enrich::cdc {
@@ -164,22 +165,22 @@ absl::Status ReplicationPublisher::OnStreamAbort(
 absl::Status ReplicationPublisher::PublishBuffered(
     TransactionBuffer* buffer, const Coordinates& coordinates) {
   if (buffer->spilled()) ++counters_.spilled_transactions;
-  v1::ChangeEvent coords;
-  coords.set_commit_lsn(coordinates.commit_lsn);
-  coords.set_end_lsn(coordinates.end_lsn);
-  coords.set_xid(coordinates.xid);
-  coords.set_commit_time_us(coordinates.commit_time_us);
-  if (!coordinates.origin.empty()) coords.set_origin(coordinates.origin);
+  wire::Coordinates coords;
+  coords.commit_lsn = coordinates.commit_lsn;
+  coords.end_lsn = coordinates.end_lsn;
+  coords.xid = coordinates.xid;
+  coords.commit_time_us = coordinates.commit_time_us;
+  coords.origin = coordinates.origin;
   RETURN_IF_ERROR(buffer->Replay([&](const BufferedEvent& event, uint64_t index,
                                      bool last) -> absl::Status {
-    coords.set_index_in_tx(index);
-    coords.set_last_in_tx(last);
+    coords.index_in_tx = index;
+    coords.last_in_tx = last;
     if (on_progress_ && index > 0 && index % kProgressInterval == 0) {
       RETURN_IF_ERROR(on_progress_());
     }
     // Concatenated serializations parse as one merged message.
     value_.assign(event.partial_event.data(), event.partial_event.size());
-    coords.AppendToString(&value_);
+    wire::AppendCoordinates(coords, &value_);
     return ProduceEvent(event, value_);
   }));
   acks_->SealTransaction(coordinates.end_lsn, coordinates.commit_time_us);
@@ -189,12 +190,16 @@ absl::Status ReplicationPublisher::PublishBuffered(
 
 ReplicationPublisher::EventCounters& ReplicationPublisher::CountersFor(
     absl::string_view topic, int operation) {
-  auto it = event_counters_.find(topic);
-  if (it == event_counters_.end()) {
-    it = event_counters_.try_emplace(std::string(topic)).first;
+  if (last_counters_ == nullptr || topic != last_counters_topic_) {
+    auto it = event_counters_.find(topic);
+    if (it == event_counters_.end()) {
+      it = event_counters_.try_emplace(std::string(topic)).first;
+    }
+    last_counters_ = &it->second;
+    last_counters_topic_.assign(topic.data(), topic.size());
   }
   EventCounters& counters =
-      it->second[static_cast<size_t>(operation) % kOperations];
+      (*last_counters_)[static_cast<size_t>(operation) % kOperations];
   if (counters.events != nullptr) return counters;
   MetricLabels labels = {
       {"topic", std::string(topic)},
@@ -237,13 +242,13 @@ absl::Status ReplicationPublisher::PublishSnapshotRow(
     const pgoutput::Relation& relation, const pgoutput::Tuple& row,
     uint64_t consistent_lsn, uint64_t index, bool last) {
   RETURN_IF_ERROR(builder_->SnapshotRead(relation, row, &built_));
-  v1::ChangeEvent coords;
-  coords.set_commit_lsn(consistent_lsn);
-  coords.set_end_lsn(consistent_lsn);
-  coords.set_index_in_tx(index);
-  coords.set_last_in_tx(last);
+  wire::Coordinates coords;
+  coords.commit_lsn = consistent_lsn;
+  coords.end_lsn = consistent_lsn;
+  coords.index_in_tx = index;
+  coords.last_in_tx = last;
   value_.assign(built_.partial_event);
-  coords.AppendToString(&value_);
+  wire::AppendCoordinates(coords, &value_);
   return ProduceEvent(ViewOf(built_), value_);
 }
 

@@ -141,6 +141,10 @@ class ReplicationPublisher : public pgoutput::Handler {
   EventCounters& CountersFor(absl::string_view topic, int operation);
   absl::flat_hash_map<std::string, std::array<EventCounters, kOperations>>
       event_counters_;
+  // The entry CountersFor() used last (valid until the map's next insert,
+  // which resets it): a transaction's events are mostly for one topic.
+  std::string last_counters_topic_;
+  std::array<EventCounters, kOperations>* last_counters_ = nullptr;
 
   std::function<absl::Status()> on_progress_;
   uint64_t heartbeat_lsn_ = 0;

@@ -197,6 +197,7 @@ KafkaEventSink::~KafkaEventSink() {
     rd_kafka_poll(handles_->rk, 0);  // purge reports land in reports_, unsent
   }
   for (auto& [name, topic] : topics_) rd_kafka_topic_destroy(topic->rkt);
+  last_topic_ = nullptr;
   topics_.clear();
   handles_.reset();  // rd_kafka_destroy while the callbacks' targets live
 }
@@ -226,8 +227,12 @@ void KafkaEventSink::SetFatal(absl::Status status) {
 
 absl::StatusOr<KafkaEventSink::TopicState*> KafkaEventSink::TopicFor(
     absl::string_view topic_name) {
+  // Consecutive records are mostly for one topic: compare before hashing.
+  if (last_topic_ != nullptr && last_topic_->name == topic_name) {
+    return last_topic_;
+  }
   auto it = topics_.find(topic_name);
-  if (it != topics_.end()) return it->second.get();
+  if (it != topics_.end()) return last_topic_ = it->second.get();
   const std::string topic(topic_name);
   auto state = std::make_unique<TopicState>();
   state->name = topic;
@@ -244,7 +249,7 @@ absl::StatusOr<KafkaEventSink::TopicState*> KafkaEventSink::TopicFor(
   }
   TopicState* result = state.get();
   topics_.emplace(topic, std::move(state));
-  return result;
+  return last_topic_ = result;
 }
 
 absl::Status KafkaEventSink::Produce(OutgoingRecord record) {

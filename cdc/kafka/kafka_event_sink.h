@@ -130,6 +130,7 @@ class KafkaEventSink : public EventSink {
   absl::Status fatal_ ABSL_GUARDED_BY(fatal_mu_);
   std::atomic<bool> has_fatal_{false};  // fatal_ is set; read lock-free
   absl::flat_hash_map<std::string, std::unique_ptr<TopicState>> topics_;
+  TopicState* last_topic_ = nullptr;  // the one TopicFor() found last
   // Last member: destroyed first, while everything its callbacks touch lives.
   std::unique_ptr<Handles> handles_;
 };

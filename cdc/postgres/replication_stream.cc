@@ -42,16 +42,22 @@ absl::StatusOr<std::unique_ptr<ReplicationStream>> ReplicationStream::Start(
       new ReplicationStream(std::move(conn)));
 }
 
-absl::StatusOr<std::optional<std::string>> ReplicationStream::Read(
+void ReplicationStream::CopyBufferFree::operator()(char* buffer) const {
+  PQfreemem(buffer);
+}
+
+absl::StatusOr<std::optional<absl::string_view>> ReplicationStream::Read(
     absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
+  message_.reset();
+  // The clock is read only when there is nothing to hand out: the hot path
+  // is one PQgetCopyData per message.
+  absl::Time deadline = absl::InfinitePast();
   for (;;) {
     char* buffer = nullptr;
     int length = PQgetCopyData(conn_->raw(), &buffer, /*async=*/1);
     if (length > 0) {
-      std::string message(buffer, length);
-      PQfreemem(buffer);
-      return message;
+      message_.reset(buffer);
+      return absl::string_view(buffer, static_cast<size_t>(length));
     }
     if (length == -1) {
       std::unique_ptr<PGresult, decltype(&PQclear)> end(
@@ -67,7 +73,9 @@ absl::StatusOr<std::optional<std::string>> ReplicationStream::Read(
           absl::StrCat("replication connection to ", conn_->describe(),
                        " failed: ", LastError(conn_->raw())));
     }
-    absl::Duration left = deadline - absl::Now();
+    const absl::Time now = absl::Now();
+    if (deadline == absl::InfinitePast()) deadline = now + timeout;
+    absl::Duration left = deadline - now;
     if (left <= absl::ZeroDuration()) return std::nullopt;
     pollfd fd{PQsocket(conn_->raw()), POLLIN, 0};
     int waited =
@@ -102,6 +110,7 @@ absl::Status ReplicationStream::SendStatus(uint64_t write, uint64_t flush,
 namespace enrich::pg {
 
 absl::Status ReplicationStream::Finish(absl::Duration timeout) {
+  message_.reset();
   if (PQputCopyEnd(conn_->raw(), nullptr) <= 0 || PQflush(conn_->raw()) != 0) {
     return absl::UnavailableError(absl::StrCat(
         "cannot end the replication stream: ", LastError(conn_->raw())));

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cdc/postgres/pg_connection.h"
 
@@ -33,9 +34,10 @@ class ReplicationStream {
       std::unique_ptr<PgConnection> conn, const StreamOptions& options);
 
   // The next CopyData message, or nullopt when none arrived within
-  // `timeout`. Unavailable when the connection breaks or the server ends
-  // the stream.
-  absl::StatusOr<std::optional<std::string>> Read(absl::Duration timeout);
+  // `timeout`. The view is libpq's buffer, not a copy: it stays valid until
+  // the next Read() or Finish() or the stream's end. Unavailable when the
+  // connection breaks or the server ends the stream.
+  absl::StatusOr<std::optional<absl::string_view>> Read(absl::Duration timeout);
 
   // Reports positions to the server; `flush` is what the slot may confirm.
   absl::Status SendStatus(uint64_t write, uint64_t flush, bool reply_requested);
@@ -50,7 +52,12 @@ class ReplicationStream {
  private:
   explicit ReplicationStream(std::unique_ptr<PgConnection> conn)
       : conn_(std::move(conn)) {}
+  struct CopyBufferFree {  // PQfreemem
+    void operator()(char* buffer) const;
+  };
   std::unique_ptr<PgConnection> conn_;
+  // The message Read() last handed out.
+  std::unique_ptr<char, CopyBufferFree> message_;
 };
 
 }  // namespace enrich::pg

@@ -144,6 +144,32 @@ TEST(ChangeEventWireTest, TruncateInsertAndDeleteMatchProtobuf) {
   EXPECT_EQ(built.partial_event, deleted.SerializeAsString());
 }
 
+TEST(ChangeEventWireTest, CoordinatesMatchProtobuf) {
+  // Zeros (left out), a negative commit time (10-byte varint), large LSNs,
+  // and an origin past field 15 (two-byte tag).
+  const std::string long_origin(200, 'o');
+  const wire::Coordinates cases[] = {
+      {},
+      {0x16B3F9A8, 0x16B3FA10, 771, 1732440000123456, 0, false, ""},
+      {~uint64_t{0}, 1, 4294967295u, -5, 123456789, true, "origin_a"},
+      {1, 2, 3, 0, 1, true, long_origin},
+  };
+  for (const wire::Coordinates& c : cases) {
+    v1::ChangeEvent expected;
+    expected.set_commit_lsn(c.commit_lsn);
+    expected.set_end_lsn(c.end_lsn);
+    expected.set_xid(c.xid);
+    expected.set_commit_time_us(c.commit_time_us);
+    expected.set_index_in_tx(c.index_in_tx);
+    expected.set_last_in_tx(c.last_in_tx);
+    expected.set_origin(std::string(c.origin));
+    std::string written = "prefix";
+    wire::AppendCoordinates(c, &written);
+    EXPECT_EQ(written, "prefix" + expected.SerializeAsString())
+        << expected.ShortDebugString();
+  }
+}
+
 TEST(ChangeEventWireTest, VarintSizes) {
   EXPECT_EQ(wire::VarintSize(0), 1u);
   EXPECT_EQ(wire::VarintSize(127), 1u);

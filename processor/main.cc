@@ -13,6 +13,8 @@
 //                                        key-ordered chunks, repair the
 //                                        differences, report them
 //                                        (progress: ids, rate, ETA)
+#include <malloc.h>
+
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -297,15 +299,20 @@ int Run(const RunConfig& config, bool replay, enrich::Logger& log) {
   source_options.topics = topics;
   source_options.extra_properties = *properties;
   if (replay) {
-    // A replay reads whole topics: fetch up to 8 MB per partition per
-    // request instead of 1 MB, so the fetch round trips keep up with
-    // consuming (200,000 conversations, 2,270,001 snapshot events: consuming
-    // and planning 17.3 s -> 10.4 s). The prefetch queue stays bounded by
-    // queued.max.messages.kbytes. --kafka-properties still override these.
+    // A replay reads whole topics as fast as it can plan them. librdkafka
+    // stops fetching while its queue holds queued.min.messages records and
+    // then waits fetch.error.backoff.ms (500 ms by default) before it tries
+    // again, which left the replay waiting for records half of the time;
+    // fetch responses are capped at 4 MB so what one response adds to the
+    // queue (decompressed) stays small. On the benchmark's replay (2,270,001
+    // snapshot events in 24 partitions) the defaults kept the consumer
+    // waiting for records about half of the time. --kafka-properties still
+    // override these.
     source_options.extra_properties.insert(
         source_options.extra_properties.begin(),
-        {{"max.partition.fetch.bytes", "8388608"},
-         {"fetch.max.bytes", "104857600"}});
+        {{"fetch.error.backoff.ms", "10"},
+         {"queued.min.messages", "20000"},
+         {"fetch.max.bytes", "4194304"}});
     auto counts = (*admin)->PartitionCounts(topics, absl::Seconds(30));
     if (!counts.ok()) {
       log.Error("cannot list the topics' partitions",
@@ -652,6 +659,11 @@ int Migrate(const std::string& pg_dsn, enrich::Logger& log) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Buffers above 256 KiB (librdkafka's fetch and decompression buffers, a
+  // replay's id arrays) are mapped and unmapped each time instead of being
+  // kept in the heap: glibc otherwise raises this threshold as such buffers
+  // are freed, and a replay's peak RSS held 20-40 MB of freed buffers.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   // As in enrich-cdc: Debian's abseil keeps Mutex deadlock detection on (a
   // graph update per lock); a debugging aid the tests keep.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);

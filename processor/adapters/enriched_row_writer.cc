@@ -389,9 +389,13 @@ absl::StatusOr<std::vector<std::string>> EnrichedRowWriter::ResolveIds(
     const AffectedConversations& plan) {
   std::vector<std::string> ids(plan.conversation_ids.begin(),
                                plan.conversation_ids.end());
-  auto add_rows = [&ids](const PgResult& result) {
+  // Fan-out and rebuild rows the plan names already are skipped here rather
+  // than by the dedup below: a replay's fan-out names every conversation
+  // again, and holding each twice costs tens of MB.
+  auto add_rows = [&ids, &plan](const PgResult& result) {
     for (int r = 0; r < PQntuples(result.get()); ++r) {
-      ids.emplace_back(PQgetvalue(result.get(), r, 0));
+      std::string id = PQgetvalue(result.get(), r, 0);
+      if (!plan.conversation_ids.contains(id)) ids.push_back(std::move(id));
     }
   };
   if (!plan.user_ids.empty() || !plan.linear_issue_ids.empty()) {
@@ -509,7 +513,12 @@ absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
   do {
     const size_t end = std::min(ids.size(), start + chunk);
     const bool last = end == ids.size();
-    std::vector<std::string> part(ids.begin() + start, ids.begin() + end);
+    // A copy only for a chunk of a truncate rebuild.
+    std::vector<std::string> chunk_ids;
+    if (start > 0 || !last) {
+      chunk_ids.assign(ids.begin() + start, ids.begin() + end);
+    }
+    const std::vector<std::string>& part = chunk_ids.empty() ? ids : chunk_ids;
     if (PQtransactionStatus(conn) == PQTRANS_IDLE) {
       absl::StatusOr<PgResult> begin =
           TimedExec(options_, "begin", conn, "beginning the batch", "BEGIN");

@@ -14,41 +14,40 @@
 namespace enrich::processor {
 namespace {
 
-using ::enrich::v1::ChangeEvent;
-using ::enrich::v1::Column;
 using ::enrich::v1::Operation;
-using ::enrich::v1::Row;
 
-// The value of `name` in `row`: its text, or nullopt when the row does not
-// carry the column or carries it as an unchanged TOAST marker (the value is
-// then the old row's). NULL is an error: every column the planner reads is a
-// key that is NOT NULL in the source schema, or a key whose NULL reaches no
-// enriched row.
-absl::StatusOr<std::optional<std::string>> ColumnText(const Row& row,
-                                                      absl::string_view name,
-                                                      absl::string_view side) {
-  for (const Column& column : row.columns()) {
-    if (column.name() != name) continue;
-    switch (column.value_case()) {
-      case Column::kText:
-        return std::optional<std::string>(column.text());
-      case Column::kNull:
+// The value of `name` in `columns`: its text, or nullopt when the row does
+// not carry the column or carries it as an unchanged TOAST marker (the value
+// is then the old row's). NULL is an error: every column the planner reads
+// is a key that is NOT NULL in the source schema, or a key whose NULL
+// reaches no enriched row.
+absl::StatusOr<std::optional<absl::string_view>> ColumnText(
+    const std::vector<ColumnView>& columns, absl::string_view name,
+    absl::string_view side) {
+  for (const ColumnView& column : columns) {
+    if (column.name != name) continue;
+    switch (column.value) {
+      case ColumnView::Value::kText:
+        return std::optional<absl::string_view>(column.text);
+      case ColumnView::Value::kNull:
         return absl::InvalidArgumentError(
             absl::StrCat(side, " column ", name, " is NULL"));
-      case Column::kUnchangedToast:
-        return std::optional<std::string>();
-      case Column::VALUE_NOT_SET:
+      case ColumnView::Value::kUnchangedToast:
+        return std::optional<absl::string_view>();
+      case ColumnView::Value::kNotSet:
         return absl::InvalidArgumentError(
             absl::StrCat(side, " column ", name, " carries no value"));
     }
   }
-  return std::optional<std::string>();
+  return std::optional<absl::string_view>();
 }
 
-std::optional<std::string> KeyText(const ChangeEvent& event,
-                                   absl::string_view name) {
-  for (const Column& column : event.key()) {
-    if (column.name() == name && column.has_text()) return column.text();
+std::optional<absl::string_view> KeyText(const ChangeEventView& event,
+                                         absl::string_view name) {
+  for (const ColumnView& column : event.key()) {
+    if (column.name == name && column.value == ColumnView::Value::kText) {
+      return column.text;
+    }
   }
   return std::nullopt;
 }
@@ -58,11 +57,12 @@ std::optional<std::string> KeyText(const ChangeEvent& event,
 // `is_primary_key`: the column is the table's primary key, so under REPLICA
 // IDENTITY DEFAULT the event's key and an absent old row still tell its old
 // value; otherwise (messages.conversation_id) the old value needs REPLICA
-// IDENTITY FULL.
-absl::StatusOr<std::vector<std::string>> LinkValues(const ChangeEvent& event,
-                                                    absl::string_view column,
-                                                    bool is_primary_key) {
-  std::optional<std::string> before, after;
+// IDENTITY FULL. The values point into the event's bytes.
+using LinkValueList = absl::InlinedVector<absl::string_view, 2>;
+absl::StatusOr<LinkValueList> LinkValues(const ChangeEventView& event,
+                                         absl::string_view column,
+                                         bool is_primary_key) {
+  std::optional<absl::string_view> before, after;
   const Operation op = event.op();
   const bool has_new = op == enrich::v1::INSERT || op == enrich::v1::UPDATE ||
                        op == enrich::v1::SNAPSHOT_READ;
@@ -92,7 +92,7 @@ absl::StatusOr<std::vector<std::string>> LinkValues(const ChangeEvent& event,
                        : " (UPDATE and DELETE need the old row: set REPLICA "
                          "IDENTITY FULL on the source table)"));
   }
-  std::vector<std::string> values;
+  LinkValueList values;
   if (before) values.push_back(*before);
   if (after && after != before) values.push_back(*after);
   return values;
@@ -170,7 +170,7 @@ std::optional<absl::uint128> UuidBits(absl::string_view text) {
 AffectedConversationsPlanner::AffectedConversationsPlanner(std::string schema)
     : schema_(std::move(schema)) {}
 
-absl::Status AffectedConversationsPlanner::Add(const ChangeEvent& event) {
+absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
   // The error prefix, built only for an error (this runs once per record).
   auto where = [&event] {
     return absl::StrCat(event.schema(), ".", event.table(), " ",
@@ -210,7 +210,7 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEvent& event) {
     case enrich::v1::UPDATE:
     case enrich::v1::DELETE:
     case enrich::v1::SNAPSHOT_READ: {
-      absl::StatusOr<std::vector<std::string>> values;
+      absl::StatusOr<LinkValueList> values;
       switch (*table) {
         case SourceTable::kConversations:
           values = LinkValues(event, "id", /*is_primary_key=*/true);
@@ -235,7 +235,7 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEvent& event) {
       if (*table == SourceTable::kConversations ||
           *table == SourceTable::kMessages) {
         absl::InlinedVector<absl::uint128, 2> bits;
-        for (const std::string& value : *values) {
+        for (absl::string_view value : *values) {
           std::optional<absl::uint128> b = UuidBits(value);
           if (!b) {
             absl::StatusOr<std::string> uuid = CanonicalUuid(value);
@@ -268,7 +268,7 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEvent& event) {
           target = &plan_.linear_issue_ids;
           break;
       }
-      for (std::string& value : *values) target->insert(std::move(value));
+      for (absl::string_view value : *values) target->emplace(value);
       break;
     }
     default:
@@ -284,6 +284,14 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEvent& event) {
   }
   ++plan_.event_count;
   return absl::OkStatus();
+}
+
+absl::Status AffectedConversationsPlanner::Add(
+    const enrich::v1::ChangeEvent& event) {
+  const std::string bytes = event.SerializeAsString();
+  ChangeEventView view;
+  RETURN_IF_ERROR(view.Parse(bytes));
+  return Add(view);
 }
 
 AffectedConversations AffectedConversationsPlanner::Take() {

@@ -22,7 +22,7 @@
 // out-of-order events are harmless here: an event only says "look again".
 //
 //   AffectedConversationsPlanner planner;
-//   for (const ChangeEvent& e : events) {
+//   for (const ChangeEventView& e : events) {  // change_event_view.h
 //     absl::Status s = planner.Add(e);
 //     if (!s.ok()) SendToDeadLetter(e, s.message());  // plan unchanged
 //   }
@@ -44,6 +44,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "change_event.pb.h"
+#include "processor/core/change_event_view.h"
 
 namespace enrich::processor {
 
@@ -123,6 +124,9 @@ class AffectedConversationsPlanner {
   // conversation_id means the table is not REPLICA IDENTITY FULL), or a
   // conversation id that is not a uuid. Columns the planner does not need
   // are ignored, so a column added to a source table is not an error.
+  absl::Status Add(const ChangeEventView& event);
+  // The same for an event held as a message (tests, tools): serializes it
+  // and reads it back as a view, so it is planned exactly as consumed.
   absl::Status Add(const enrich::v1::ChangeEvent& event);
 
   const AffectedConversations& plan() const { return plan_; }

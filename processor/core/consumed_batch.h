@@ -25,6 +25,7 @@
 
 #include "absl/container/btree_map.h"
 #include "processor/core/affected_conversations.h"
+#include "processor/core/change_event_view.h"
 
 namespace enrich::processor {
 
@@ -92,8 +93,8 @@ class ConsumedBatchBuilder {
 
  private:
   AffectedConversationsPlanner planner_;
-  // First block of the arena each Add parses its event on.
-  std::array<char, 16384> arena_block_;
+  // The record being added, parsed (reused, so parsing does not allocate).
+  ChangeEventView event_;
   absl::btree_map<std::pair<std::string, int32_t>, int64_t> next_offsets_;
   std::vector<DeadLetter> dead_letters_;
   std::vector<ConsumedBatch::CommitTimeRun> commit_times_;

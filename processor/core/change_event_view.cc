@@ -63,6 +63,21 @@ class WireReader {
     return payload;
   }
 
+  // The payload of a field that must be length-delimited.
+  absl::StatusOr<absl::string_view> Payload(uint32_t wire_type,
+                                            absl::string_view what,
+                                            size_t* offset) {
+    RETURN_IF_ERROR(ExpectWireType(wire_type, kLengthDelimited, what));
+    return Bytes(what, offset);
+  }
+
+  absl::Status ExpectWireType(uint32_t actual, uint32_t expected,
+                              absl::string_view what) const {
+    if (actual == expected) return absl::OkStatus();
+    return Error(what,
+                 absl::StrCat("wire type ", actual, ", expected ", expected));
+  }
+
   absl::Status Skip(uint32_t wire_type, absl::string_view what) {
     switch (wire_type) {
       case kVarint:
@@ -97,14 +112,6 @@ class WireReader {
   size_t pos_ = 0;
 };
 
-// Checks a field's wire type before its payload is read.
-absl::Status ExpectWireType(const WireReader& reader, uint32_t actual,
-                            uint32_t expected, absl::string_view what) {
-  if (actual == expected) return absl::OkStatus();
-  return reader.Error(
-      what, absl::StrCat("wire type ", actual, ", expected ", expected));
-}
-
 absl::Status ParseColumn(absl::string_view bytes, size_t base,
                          ColumnView* column) {
   WireReader reader(bytes, base);
@@ -117,11 +124,9 @@ absl::Status ParseColumn(absl::string_view bytes, size_t base,
       case kColumnText:
       case kColumnNull:
       case kColumnUnchangedToast: {
-        RETURN_IF_ERROR(ExpectWireType(reader, wire_type, kLengthDelimited,
-                                       "Column field"));
         size_t offset;
         ASSIGN_OR_RETURN(absl::string_view payload,
-                         reader.Bytes("Column field", &offset));
+                         reader.Payload(wire_type, "Column field", &offset));
         if (field == kColumnName) {
           column->name = payload;
         } else if (field == kColumnText) {
@@ -156,11 +161,9 @@ absl::Status ParseRow(absl::string_view bytes, size_t base,
       RETURN_IF_ERROR(reader.Skip(wire_type, "Row field"));
       continue;
     }
-    RETURN_IF_ERROR(
-        ExpectWireType(reader, wire_type, kLengthDelimited, "Row column"));
     size_t offset;
     ASSIGN_OR_RETURN(absl::string_view column,
-                     reader.Bytes("Row column", &offset));
+                     reader.Payload(wire_type, "Row column", &offset));
     columns->emplace_back();
     RETURN_IF_ERROR(ParseColumn(column, offset, &columns->back()));
   }
@@ -190,7 +193,7 @@ absl::Status ChangeEventView::Parse(absl::string_view bytes) {
       case kEventCommitLsn:
       case kEventCommitTimeUs: {
         RETURN_IF_ERROR(
-            ExpectWireType(reader, wire_type, kVarint, "ChangeEvent field"));
+            reader.ExpectWireType(wire_type, kVarint, "ChangeEvent field"));
         ASSIGN_OR_RETURN(uint64_t value, reader.Varint("ChangeEvent field"));
         if (field == kEventOp) {
           // An enum is an int32 on the wire, sign-extended to 64 bits.
@@ -207,11 +210,10 @@ absl::Status ChangeEventView::Parse(absl::string_view bytes) {
       case kEventKey:
       case kEventNewRow:
       case kEventOldRow: {
-        RETURN_IF_ERROR(ExpectWireType(reader, wire_type, kLengthDelimited,
-                                       "ChangeEvent field"));
         size_t offset;
-        ASSIGN_OR_RETURN(absl::string_view payload,
-                         reader.Bytes("ChangeEvent field", &offset));
+        ASSIGN_OR_RETURN(
+            absl::string_view payload,
+            reader.Payload(wire_type, "ChangeEvent field", &offset));
         if (field == kEventSchema) {
           schema_ = payload;
         } else if (field == kEventTable) {

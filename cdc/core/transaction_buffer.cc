@@ -33,6 +33,8 @@ constexpr size_t kBlockBytes = 1 << 20;
 // Blocks kept after a replay for the next transaction (a huge transaction
 // should not pin its memory for the next small ones).
 constexpr size_t kRetainedBlocks = 4;
+// stdio buffer of a spill file (allocated while the transaction is spilled).
+constexpr size_t kSpillReadBuffer = 1 << 20;
 
 size_t PayloadSize(const RecordHeader& h) {
   return size_t{h.topic_size} + h.key_size + h.routing_size + h.event_size;
@@ -149,6 +151,11 @@ absl::Status TransactionBuffer::StartSpill() {
     close(fd);
     unlink(spill_path_.c_str());
     return IoError("cannot open", spill_path_);
+  }
+  // Replay reads records one by one: with stdio's default 4 KB buffer that
+  // is a read(2) per 4 KB (100,000 calls for a 400 MB transaction).
+  if (setvbuf(spill_, nullptr, _IOFBF, kSpillReadBuffer) != 0) {
+    return IoError("cannot buffer", spill_path_);
   }
   // Everything held so far goes first, so replay reads one sequence.
   return WriteOut();

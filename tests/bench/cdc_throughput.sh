@@ -35,7 +35,8 @@
 #   5. prints the table, and checks the counts (pg_recvlogical's file is
 #      decoded message by message; enrich-cdc's /metrics events counter).
 #      For diagnosis it also prints the CPU of each walsender, the Kafka
-#      broker's CPU, and scheduler wait times (on a shared machine "waiting
+#      broker's CPU, how busy the whole machine was during each leg (and the
+#      time the host took away: steal), and scheduler wait times (on a shared machine "waiting
 #      for a CPU" is other people's load); with BENCH_KEEP=1 the state dir
 #      keeps enrich-cdc's log, its final /metrics, and a per-poll trace of
 #      confirmed LSN, RSS and CPU (enrich-cdc.progress.tsv).
@@ -127,6 +128,21 @@ cpu_seconds() {
   stat=${stat##*) }
   # after the comm field: state is field 3, utime 14, stime 15 (1-based).
   awk -v t="$clk_tck" '{ printf "%.2f", ($12 + $13) / t }' <<<"$stat"
+}
+
+# The machine's CPU counters (/proc/stat "cpu" line, in ticks): user nice
+# system idle iowait irq softirq steal.
+machine_ticks() { awk '/^cpu / { print $2, $3, $4, $5, $6, $7, $8, $9; exit }' /proc/stat; }
+# "busy % of all cores, system s, softirq s, steal s" between two
+# machine_ticks readings taken `seconds` apart: whether a leg had the
+# machine to itself, was CPU-bound, or lost time to the host (steal).
+machine_load() {
+  awk -v a="$1" -v b="$2" -v t="$clk_tck" -v n="$(nproc)" -v s="$3" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    for (i = 1; i <= 8; i++) d[i] = (y[i] - x[i]) / t
+    busy = d[1] + d[2] + d[3] + d[6] + d[7]
+    printf "%.0f%% busy, system %.2f s, softirq %.2f s, steal %.2f s", \
+      (s > 0 ? 100 * busy / (n * s) : 0), d[3], d[7], d[8] }'
 }
 
 # "on-CPU seconds, seconds spent runnable but waiting for a CPU" of one
@@ -265,6 +281,7 @@ log "workload: $changes changes in $(elapsed "$t0" "$t1") s, $((wal_bytes / 1048
 log "measuring pg_recvlogical (slot $slot_recv, --endpos $end_lsn)"
 sync; sleep 1
 recv_out="$state/recvlogical.out"
+recv_ticks0=$(machine_ticks)
 t0=$(now)
 timeout "$leg_timeout" /usr/bin/time -f "%U %S %M" -o "$state/recvlogical.time" \
   "$recvlogical" -d "$pg_dsn" --start -S "$slot_recv" "${recv_proto_opts[@]}" \
@@ -284,6 +301,7 @@ while kill -0 "$recv_pid" 2>/dev/null; do
 done
 recv_rc=0; wait "$recv_pid" || recv_rc=$?
 t1=$(now)
+recv_ticks1=$(machine_ticks)
 recv_pid=""
 recv_secs=$(elapsed "$t0" "$t1")
 if ((recv_rc != 0)); then
@@ -299,6 +317,7 @@ mkdir -p "$state/spill"
 sync; sleep 1
 cdc_log="$state/enrich-cdc.log"
 read -r -a extra_args <<<"${BENCH_CDC_ARGS:-}"
+cdc_ticks0=$(machine_ticks)
 t0=$(now)
 ENRICH_PG_DSN="$pg_dsn" ENRICH_KAFKA_BROKERS="$brokers" "$state/enrich-cdc" \
   --slot="$slot_cdc" --publication="$publication" --topic-prefix="$topic_prefix" \
@@ -335,6 +354,7 @@ while :; do
   sleep 0.25
 done
 t1=$(now)
+cdc_ticks1=$(machine_ticks)
 cdc_secs=$(elapsed "$t0" "$t1")
 cdc_hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$cdc_pid/status" 2>/dev/null || echo 0)
 cdc_cpu=$(cpu_seconds "$cdc_pid")
@@ -418,6 +438,9 @@ scheduler (on CPU s / runnable but waiting for a CPU s): walsender for pg_recvlo
   walsender for enrich-cdc ${cdc_ws_sched:-?}, enrich-cdc main thread ${cdc_main_sched:-?}
   (waiting for a CPU = other load on the machine; the rest of a leg's time is idle, waiting on I/O or the peer)
 Kafka broker CPU during the enrich-cdc leg: ${kafka_cpu:-?} s (same machine: it competes with the walsender and enrich-cdc)
+machine during each leg (all processes; near 100% busy = CPU-bound, where only less CPU helps):
+  pg_recvlogical leg $(machine_load "$recv_ticks0" "$recv_ticks1" "$recv_secs")
+  enrich-cdc leg     $(machine_load "$cdc_ticks0" "$cdc_ticks1" "$cdc_secs")
 (enrich-cdc from its "streaming" log line, without start-up: ${stream_secs:-?} s, ${stream_rate:-?} changes/s, ratio ${stream_ratio:-?})
 
 checks: pg_recvlogical's file decoded: $(tr '\n' ' ' <<<"$recv_counts")

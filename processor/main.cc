@@ -705,8 +705,9 @@ int main(int argc, char** argv) {
               &config.batch_max_wait_ms);
   opts.AddInt("replay-batch-max-records", "ENRICH_REPLAY_BATCH_MAX_RECORDS",
               500000,
-              "replay: a batch closes after this many records, when every "
-              "partition was consumed to its end...",
+              "replay: a batch closes after this many records (or later, "
+              "while the previous batch is still being written), when "
+              "every partition was consumed to its end...",
               &config.replay_batch_max_records);
   opts.AddInt("replay-batch-max-wait-ms", "ENRICH_REPLAY_BATCH_MAX_WAIT_MS",
               300000, "replay: ...or this long after its first record.",

@@ -6,13 +6,13 @@ namespace {
 constexpr int kVarint = 0;
 constexpr int kLengthDelimited = 2;
 
-// Column's field numbers.
-constexpr int kColumnName = 1;
-constexpr int kColumnTypeOid = 2;
-constexpr int kColumnKey = 3;
-constexpr int kColumnText = 4;
-constexpr int kColumnNull = 5;
-constexpr int kColumnUnchangedToast = 6;
+// Column's field numbers, from the generated code.
+constexpr int kColumnName = v1::Column::kNameFieldNumber;
+constexpr int kColumnTypeOid = v1::Column::kTypeOidFieldNumber;
+constexpr int kColumnKey = v1::Column::kKeyFieldNumber;
+constexpr int kColumnText = v1::Column::kTextFieldNumber;
+constexpr int kColumnNull = v1::Column::kNullFieldNumber;
+constexpr int kColumnUnchangedToast = v1::Column::kUnchangedToastFieldNumber;
 
 void AppendVarint(uint64_t value, std::string* out) {
   char bytes[10];

@@ -15,29 +15,31 @@
 
 #include "absl/strings/string_view.h"
 #include "cdc/pgoutput/messages.h"
+#include "proto/change_event.pb.h"
 
 namespace enrich::cdc::wire {
 
-// Field numbers of enrich.v1.ChangeEvent, Row and Column.
+// Field numbers of enrich.v1.ChangeEvent and Row, from the generated code.
 enum EventField : int {
-  kOp = 1,
-  kSchema = 2,
-  kTable = 3,
-  kRelationOid = 4,
-  kKey = 5,
-  kNewRow = 6,
-  kOldRow = 7,
-  kCommitLsn = 8,
-  kEndLsn = 9,
-  kXid = 10,
-  kCommitTimeUs = 11,
-  kIndexInTx = 12,
-  kLastInTx = 13,
-  kTruncateCascade = 14,
-  kTruncateRestartIdentity = 15,
-  kOrigin = 16,
+  kOp = v1::ChangeEvent::kOpFieldNumber,
+  kSchema = v1::ChangeEvent::kSchemaFieldNumber,
+  kTable = v1::ChangeEvent::kTableFieldNumber,
+  kRelationOid = v1::ChangeEvent::kRelationOidFieldNumber,
+  kKey = v1::ChangeEvent::kKeyFieldNumber,
+  kNewRow = v1::ChangeEvent::kNewRowFieldNumber,
+  kOldRow = v1::ChangeEvent::kOldRowFieldNumber,
+  kCommitLsn = v1::ChangeEvent::kCommitLsnFieldNumber,
+  kEndLsn = v1::ChangeEvent::kEndLsnFieldNumber,
+  kXid = v1::ChangeEvent::kXidFieldNumber,
+  kCommitTimeUs = v1::ChangeEvent::kCommitTimeUsFieldNumber,
+  kIndexInTx = v1::ChangeEvent::kIndexInTxFieldNumber,
+  kLastInTx = v1::ChangeEvent::kLastInTxFieldNumber,
+  kTruncateCascade = v1::ChangeEvent::kTruncateCascadeFieldNumber,
+  kTruncateRestartIdentity =
+      v1::ChangeEvent::kTruncateRestartIdentityFieldNumber,
+  kOrigin = v1::ChangeEvent::kOriginFieldNumber,
 };
-inline constexpr int kRowColumns = 1;
+inline constexpr int kRowColumns = v1::Row::kColumnsFieldNumber;
 
 // One enrich.v1.Column: a text value, NULL or unchanged TOAST (a binary
 // value is the caller's error to report; it is not representable).

@@ -514,11 +514,10 @@ absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
     const size_t end = std::min(ids.size(), start + chunk);
     const bool last = end == ids.size();
     // A copy only for a chunk of a truncate rebuild.
+    const bool whole = start == 0 && last;
     std::vector<std::string> chunk_ids;
-    if (start > 0 || !last) {
-      chunk_ids.assign(ids.begin() + start, ids.begin() + end);
-    }
-    const std::vector<std::string>& part = chunk_ids.empty() ? ids : chunk_ids;
+    if (!whole) chunk_ids.assign(ids.begin() + start, ids.begin() + end);
+    const std::vector<std::string>& part = whole ? ids : chunk_ids;
     if (PQtransactionStatus(conn) == PQTRANS_IDLE) {
       absl::StatusOr<PgResult> begin =
           TimedExec(options_, "begin", conn, "beginning the batch", "BEGIN");

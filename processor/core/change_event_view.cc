@@ -8,20 +8,22 @@
 namespace enrich::processor {
 namespace {
 
-// Field numbers (proto/change_event.proto).
-constexpr uint32_t kEventOp = 1;
-constexpr uint32_t kEventSchema = 2;
-constexpr uint32_t kEventTable = 3;
-constexpr uint32_t kEventKey = 5;
-constexpr uint32_t kEventNewRow = 6;
-constexpr uint32_t kEventOldRow = 7;
-constexpr uint32_t kEventCommitLsn = 8;
-constexpr uint32_t kEventCommitTimeUs = 11;
-constexpr uint32_t kRowColumns = 1;
-constexpr uint32_t kColumnName = 1;
-constexpr uint32_t kColumnText = 4;
-constexpr uint32_t kColumnNull = 5;
-constexpr uint32_t kColumnUnchangedToast = 6;
+// Field numbers, from the generated code (proto/change_event.proto).
+using v1::ChangeEvent;
+using v1::Column;
+constexpr uint32_t kEventOp = ChangeEvent::kOpFieldNumber;
+constexpr uint32_t kEventSchema = ChangeEvent::kSchemaFieldNumber;
+constexpr uint32_t kEventTable = ChangeEvent::kTableFieldNumber;
+constexpr uint32_t kEventKey = ChangeEvent::kKeyFieldNumber;
+constexpr uint32_t kEventNewRow = ChangeEvent::kNewRowFieldNumber;
+constexpr uint32_t kEventOldRow = ChangeEvent::kOldRowFieldNumber;
+constexpr uint32_t kEventCommitLsn = ChangeEvent::kCommitLsnFieldNumber;
+constexpr uint32_t kEventCommitTimeUs = ChangeEvent::kCommitTimeUsFieldNumber;
+constexpr uint32_t kRowColumns = v1::Row::kColumnsFieldNumber;
+constexpr uint32_t kColumnName = Column::kNameFieldNumber;
+constexpr uint32_t kColumnText = Column::kTextFieldNumber;
+constexpr uint32_t kColumnNull = Column::kNullFieldNumber;
+constexpr uint32_t kColumnUnchangedToast = Column::kUnchangedToastFieldNumber;
 
 enum WireType : uint32_t {
   kVarint = 0,

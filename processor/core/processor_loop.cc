@@ -182,20 +182,19 @@ absl::Status ProcessorLoop::Commit(ConsumedBatch batch,
   return absl::OkStatus();
 }
 
+bool ProcessorLoop::ApplyRunning() const {
+  return in_flight_ && in_flight_->result.wait_for(std::chrono::seconds(0)) !=
+                           std::future_status::ready;
+}
+
 bool ProcessorLoop::BatchFull(size_t records) const {
-  if (records < options_.max_batch_records) return false;
   // A full batch keeps collecting while its predecessor is being applied:
   // it could not be applied before anyway, and the consumer would idle.
-  return !(in_flight_ && in_flight_->result.wait_for(std::chrono::seconds(0)) !=
-                             std::future_status::ready);
+  return records >= options_.max_batch_records && !ApplyRunning();
 }
 
 absl::Status ProcessorLoop::FinishInFlight(bool wait) {
-  if (!in_flight_) return absl::OkStatus();
-  if (!wait && in_flight_->result.wait_for(std::chrono::seconds(0)) !=
-                   std::future_status::ready) {
-    return absl::OkStatus();
-  }
+  if (!in_flight_ || (!wait && ApplyRunning())) return absl::OkStatus();
   absl::StatusOr<WriteResult> result = in_flight_->result.get();
   std::unique_ptr<ConsumedBatch> batch = std::move(in_flight_->batch);
   in_flight_.reset();

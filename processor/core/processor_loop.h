@@ -145,6 +145,8 @@ class ProcessorLoop {
   // Whether a batch of `records` records closes now (max_batch_records,
   // and with overlap_apply no batch still being applied).
   bool BatchFull(size_t records) const;
+  // A batch is in flight and its apply has not returned yet.
+  bool ApplyRunning() const;
   // Applies `batch` now, or (overlap_apply) starts applying it on the apply
   // thread after waiting for the batch in flight.
   absl::Status Commit(ConsumedBatch batch, const std::atomic<bool>& stop);

@@ -12,6 +12,12 @@ cd "$root"
 
 "$root/deploy/install-deps.sh"
 
+# The test binaries read the contract from ENRICH_CONTRACT_DIR, else from
+# ../shared/contract beside the repo.
+source "$root/deploy/lib/contract.sh"
+ENRICH_CONTRACT_DIR=$(contract_dir "$root")
+export ENRICH_CONTRACT_DIR
+
 build=${ENRICH_BUILD_DIR:-$root/build}
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -- -j"$(nproc)"

@@ -20,7 +20,8 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/nu
 cmake --build "$build" --target enrich-cdc enrich-processor -- -j"$(nproc)"
 
 eval "$("$root/deploy/local/stack.sh" up)"
-contract=${ENRICH_CONTRACT_DIR:-$root/../shared/contract}
+source "$root/deploy/lib/contract.sh"
+contract=$(contract_dir "$root")
 psql "$ENRICH_PG_DSN" -X -q -v ON_ERROR_STOP=1 -f "$contract/source_schema.sql" >/dev/null
 for t in raw_support_conversations support_conversation_messages subscribers_insights linear_issues; do
   psql "$ENRICH_PG_DSN" -X -q -c "ALTER TABLE $t REPLICA IDENTITY FULL"

@@ -58,7 +58,8 @@
 #   BENCH_PERF_OPTS [-g -F 499]   perf record options (e.g. --call-graph dwarf)
 #   ENRICH_CDC_BIN                enrich-cdc binary [build/bin/enrich-cdc, else
 #                                 build-bench/bin/enrich-cdc]; copied before use
-#   ENRICH_CONTRACT_DIR           [../shared/contract beside the repo]
+#   ENRICH_CONTRACT_DIR           [../shared/contract beside the repo, or
+#                                 beside the checkout it was cloned from]
 #   ENRICH_PG_DSN, ENRICH_KAFKA_BROKERS   use these servers instead of starting
 set -euo pipefail
 
@@ -82,7 +83,8 @@ esac
 keep=${BENCH_KEEP:-0}
 perf_profile=${BENCH_PERF:-0}
 ((perf_profile)) && keep=1
-contract=${ENRICH_CONTRACT_DIR:-$root/../shared/contract}
+source "$root/deploy/lib/contract.sh"
+contract=$(contract_dir "$root")
 for v in small_tx small_rows large_tx body_bytes conversations leg_timeout; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "bench: $v must be a whole number" >&2; exit 2; }
 done

@@ -68,7 +68,8 @@
 #   BENCH_KEEP [0]                1: keep the state dir (logs, metrics)
 #   ENRICH_CDC_BIN, ENRICH_PROCESSOR_BIN   binaries [build-pbench/bin, else
 #                                 build/bin]; copied into the state dir first
-#   ENRICH_CONTRACT_DIR           [../shared/contract beside the repo]
+#   ENRICH_CONTRACT_DIR           [../shared/contract beside the repo, or
+#                                 beside the checkout it was cloned from]
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -94,7 +95,8 @@ verify_full=${BENCH_VERIFY_FULL:-1}
 fsync=${BENCH_FSYNC:-on}
 wait_timeout=${BENCH_TIMEOUT:-300}
 keep=${BENCH_KEEP:-0}
-contract=${ENRICH_CONTRACT_DIR:-$root/../shared/contract}
+source "$root/deploy/lib/contract.sh"
+contract=$(contract_dir "$root")
 for r in $rates; do
   [[ "$r" =~ ^[0-9]+$ ]] || { echo "bench: BENCH_RATES is a list of whole numbers" >&2; exit 2; }
 done

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "cdc/common/status_macros.h"
 #include "processor/adapters/pg_statement.h"
@@ -51,11 +53,19 @@ constexpr const char* kValueColumns[] = {
     "linear_url",
 };
 
+// The bookkeeping column every full rewrite sets with the reference's
+// columns (sql/005_message_ids.sql): the ids behind all_messages, in order.
+constexpr char kMessageIdsColumn[] = "all_message_ids";
+
+// The columns a full rewrite sets from the source tables, after id: the
+// reference view's, then all_message_ids.
 std::string Columns(absl::string_view prefix) {
-  return absl::StrJoin(std::begin(kValueColumns), std::end(kValueColumns), ", ",
-                       [&](std::string* out, const char* c) {
-                         absl::StrAppend(out, prefix, c);
-                       });
+  return absl::StrCat(
+      absl::StrJoin(std::begin(kValueColumns), std::end(kValueColumns), ", ",
+                    [&](std::string* out, const char* c) {
+                      absl::StrAppend(out, prefix, c);
+                    }),
+      ", ", prefix, kMessageIdsColumn);
 }
 
 // Step 1: fan-out keys to conversation ids. Each key is looked up on its own
@@ -105,8 +115,19 @@ constexpr char kConversationColumns[] =
 constexpr char kLinearColumns[] =
     " li.identifier AS linear_identifier, li.title AS linear_title,"
     " li.state_name AS linear_state_name, li.url AS linear_url";
+// The messages aggregate over sm (support_conversation_messages): the
+// reference's three columns and all_message_ids, in the same order as
+// all_messages.
+constexpr char kMessageAggregates[] =
+    " count(sm.id)::integer AS message_count,"
+    " max(sm.created_at) AS last_message_at,"
+    " array_agg(sm.body ORDER BY sm.created_at, sm.id)"
+    "   FILTER (WHERE sm.body IS NOT NULL) AS all_messages,"
+    " array_agg(sm.id ORDER BY sm.created_at, sm.id)"
+    "   FILTER (WHERE sm.body IS NOT NULL) AS all_message_ids";
 
-// The reference's 33 columns for the ids of a relation named `ids`. Every
+// The reference's 33 columns and all_message_ids for the ids of a relation
+// named `ids`. Every
 // join is a per-conversation lookup (OFFSET 0 fences keep them nested loops
 // over indexes); the messages aggregate is the reference view's, per
 // conversation.
@@ -114,6 +135,7 @@ const std::string& RecomputeSelectSql() {
   static const std::string* sql = new std::string(absl::StrCat(
       kConversationColumns,
       " m.message_count, m.last_message_at, m.all_messages,", kLinearColumns,
+      ", m.all_message_ids"
       " FROM ids"
       " CROSS JOIN LATERAL (SELECT * FROM raw_support_conversations rc"
       "   WHERE rc.id = ids.id OFFSET 0) c"
@@ -121,11 +143,8 @@ const std::string& RecomputeSelectSql() {
       "   WHERE si.distinct_id = c.user_id OFFSET 0) u ON true"
       " LEFT JOIN LATERAL (SELECT * FROM linear_issues l"
       "   WHERE l.id = c.linear_issue_id OFFSET 0) li ON true"
-      " CROSS JOIN LATERAL ("
-      "   SELECT count(sm.id)::integer AS message_count,"
-      "          max(sm.created_at) AS last_message_at,"
-      "          array_agg(sm.body ORDER BY sm.created_at, sm.id)"
-      "            FILTER (WHERE sm.body IS NOT NULL) AS all_messages"
+      " CROSS JOIN LATERAL (SELECT",
+      kMessageAggregates,
       "     FROM support_conversation_messages sm"
       "    WHERE sm.conversation_id = c.id) m"));
   return *sql;
@@ -145,15 +164,12 @@ const std::string& RecomputeSetSelectSql() {
       " coalesce(m.message_count, 0) AS message_count, m.last_message_at,"
       " m.all_messages,",
       kLinearColumns,
+      ", m.all_message_ids"
       " FROM raw_support_conversations c"
       " LEFT JOIN subscribers_insights u ON u.distinct_id = c.user_id"
       " LEFT JOIN linear_issues li ON li.id = c.linear_issue_id"
-      " LEFT JOIN ("
-      "   SELECT sm.conversation_id,"
-      "          count(sm.id)::integer AS message_count,"
-      "          max(sm.created_at) AS last_message_at,"
-      "          array_agg(sm.body ORDER BY sm.created_at, sm.id)"
-      "            FILTER (WHERE sm.body IS NOT NULL) AS all_messages"
+      " LEFT JOIN (SELECT sm.conversation_id,",
+      kMessageAggregates,
       "     FROM support_conversation_messages sm"
       "    WHERE sm.conversation_id = ANY($1::uuid[])"
       "    GROUP BY sm.conversation_id) m ON m.conversation_id = c.id"
@@ -206,6 +222,45 @@ const std::string& RewriteSql() {
   static const std::string* sql = new std::string(
       RewriteSqlWith(RecomputeSelectSql(), /*materialized=*/true,
                      "NOT EXISTS (SELECT 1 FROM fresh f WHERE f.id = ids.id)"));
+  return *sql;
+}
+
+// Step 4a, body edits ($1 conversation ids, $2 the edited message of each,
+// $3 and $4 as in step 4): read each edited message and the position of its
+// id in the locked row's all_message_ids, and replace that element of
+// all_messages when it differs. Returns the number of rows updated and, as a
+// comma-separated list, the conversations the edit cannot be applied to
+// (the message is gone, moved, has a NULL body or is not in the row's
+// all_message_ids, or the row's two arrays disagree): Apply rewrites those
+// in full (step 4).
+const std::string& BodyEditSql() {
+  static const std::string* sql = new std::string(
+      "WITH fresh AS MATERIALIZED ("
+      " SELECT x.conversation_id, x.message_id, sm.body, p.pos"
+      "   FROM unnest($1::uuid[], $2::uuid[]) AS x(conversation_id, message_id)"
+      "   LEFT JOIN LATERAL (SELECT m.body FROM support_conversation_messages m"
+      "     WHERE m.id = x.message_id"
+      "       AND m.conversation_id = x.conversation_id OFFSET 0) sm ON true"
+      "   LEFT JOIN LATERAL (SELECT CASE"
+      "       WHEN cardinality(e.all_messages) = cardinality(e.all_message_ids)"
+      "       THEN array_position(e.all_message_ids, x.message_id) END AS pos"
+      "     FROM enriched_support_conversations e"
+      "     WHERE e.id = x.conversation_id OFFSET 0) p ON true), "
+      "updated AS ("
+      " UPDATE enriched_support_conversations e"
+      "    SET all_messages[f.pos] = f.body, source_commit_lsn = $3::pg_lsn,"
+      "        source_commit_at = CASE WHEN $4::bigint > 0 THEN"
+      "          'epoch'::timestamptz + $4::bigint * interval '1 microsecond'"
+      "        END,"
+      "        enriched_at = clock_timestamp()"
+      "   FROM fresh f"
+      "  WHERE e.id = f.conversation_id AND f.pos IS NOT NULL"
+      "    AND f.body IS NOT NULL AND e.all_messages[f.pos] IS DISTINCT FROM"
+      "        f.body"
+      " RETURNING e.id) "
+      "SELECT (SELECT count(*) FROM updated),"
+      " array_to_string(ARRAY(SELECT conversation_id FROM fresh"
+      "   WHERE pos IS NULL OR body IS NULL ORDER BY conversation_id), ',')");
   return *sql;
 }
 
@@ -367,6 +422,12 @@ std::vector<std::string> EnrichedRowWriter::ReferenceColumns() {
   return columns;
 }
 
+std::vector<std::string> EnrichedRowWriter::RewrittenColumns() {
+  std::vector<std::string> columns = ReferenceColumns();
+  columns.push_back(kMessageIdsColumn);
+  return columns;
+}
+
 const std::string& EnrichedRowWriter::RecomputeSetSql() {
   return RecomputeSetSelectSql();
 }
@@ -375,6 +436,7 @@ std::vector<WriterStatement> EnrichedRowWriter::HotStatements() {
   return {{"resolve_fan_out", ResolveSql()},
           {"insert_placeholders", PlaceholderSql()},
           {"lock_rows", LockSql()},
+          {"edit_bodies", BodyEditSql()},
           {"rewrite_rows", RewriteSql()},
           {"store_offsets", OffsetsSql()}};
 }
@@ -423,39 +485,78 @@ absl::StatusOr<std::vector<std::string>> EnrichedRowWriter::ResolveIds(
 }
 
 absl::Status EnrichedRowWriter::RewriteInTransaction(
-    const std::vector<std::string>& ids, const AffectedConversations& plan,
+    const std::vector<std::string>& ids, const BodyEdits& edits,
+    const AffectedConversations& plan,
     const std::vector<PartitionOffset>* offsets, WriteResult* result) {
   PGconn* conn = conn_.get();
-  const std::string id_array = PgArrayLiteral(ids);
-  if (!ids.empty()) {
-    const bool bulk =
-        options_.bulk_min_ids > 0 && ids.size() >= options_.bulk_min_ids;
-    if (bulk) {
-      ASSIGN_OR_RETURN(PgResult locked,
-                       TimedExec(options_, "lock_table", conn,
-                                 "locking the enriched table", LockTableSql()));
-      ASSIGN_OR_RETURN(
-          PgResult settings,
-          TimedExec(options_, "bulk_settings", conn,
-                    "setting the bulk path's planner settings",
-                    BulkSettingsSql(),
-                    {options_.bulk_work_mem, absl::StrCat(ids.size())}));
-    } else {
-      ASSIGN_OR_RETURN(
-          PgResult placeholders,
-          TimedExec(options_, "insert_placeholders", conn,
-                    "inserting placeholders", PlaceholderSql(), {id_array}));
-      ASSIGN_OR_RETURN(PgResult locked,
-                       TimedExec(options_, "lock_rows", conn, "locking rows",
-                                 LockSql(), {id_array}));
+  const std::string lsn = LsnText(plan.max_commit_lsn);
+  const std::string commit_time = absl::StrCat(plan.max_commit_time_us);
+  const bool bulk =
+      options_.bulk_min_ids > 0 && ids.size() >= options_.bulk_min_ids;
+  if (bulk) {
+    // Apply() never passes body edits with a bulk-sized set of ids.
+    ASSIGN_OR_RETURN(PgResult locked,
+                     TimedExec(options_, "lock_table", conn,
+                               "locking the enriched table", LockTableSql()));
+    ASSIGN_OR_RETURN(
+        PgResult settings,
+        TimedExec(options_, "bulk_settings", conn,
+                  "setting the bulk path's planner settings", BulkSettingsSql(),
+                  {options_.bulk_work_mem, absl::StrCat(ids.size())}));
+  } else if (!ids.empty() || !edits.empty()) {
+    // One set of locks, in id order, over the full rewrites and the edits.
+    std::vector<std::string> merged;
+    if (!edits.empty()) {
+      std::vector<std::string> edited;
+      edited.reserve(edits.size());
+      for (const auto& edit : edits) edited.push_back(edit.first);
+      merged.reserve(ids.size() + edited.size());
+      std::merge(ids.begin(), ids.end(), edited.begin(), edited.end(),
+                 std::back_inserter(merged));
     }
-    if (options_.after_locks_for_testing) options_.after_locks_for_testing();
+    const std::string lock_array = PgArrayLiteral(edits.empty() ? ids : merged);
+    ASSIGN_OR_RETURN(
+        PgResult placeholders,
+        TimedExec(options_, "insert_placeholders", conn,
+                  "inserting placeholders", PlaceholderSql(), {lock_array}));
+    ASSIGN_OR_RETURN(PgResult locked,
+                     TimedExec(options_, "lock_rows", conn, "locking rows",
+                               LockSql(), {lock_array}));
+  }
+  if (options_.after_locks_for_testing) options_.after_locks_for_testing();
+  // Step 4a; the edits that cannot be applied join the full rewrites.
+  std::vector<std::string> with_fallbacks;
+  if (!edits.empty()) {
+    std::vector<std::string> conversations, messages;
+    conversations.reserve(edits.size());
+    messages.reserve(edits.size());
+    for (const auto& [conversation, message] : edits) {
+      conversations.push_back(conversation);
+      messages.push_back(message);
+    }
+    ASSIGN_OR_RETURN(PgResult edited,
+                     TimedExec(options_, "edit_bodies", conn,
+                               "editing message bodies", BodyEditSql(),
+                               {PgArrayLiteral(conversations),
+                                PgArrayLiteral(messages), lsn, commit_time}));
+    result->rows_upserted +=
+        std::strtoull(PQgetvalue(edited.get(), 0, 0), nullptr, 10);
+    std::vector<std::string> fallbacks =
+        absl::StrSplit(PQgetvalue(edited.get(), 0, 1), ',', absl::SkipEmpty());
+    if (!fallbacks.empty()) {
+      with_fallbacks.reserve(ids.size() + fallbacks.size());
+      std::merge(ids.begin(), ids.end(), fallbacks.begin(), fallbacks.end(),
+                 std::back_inserter(with_fallbacks));
+    }
+  }
+  const std::vector<std::string>& full =
+      with_fallbacks.empty() ? ids : with_fallbacks;
+  if (!full.empty()) {
     ASSIGN_OR_RETURN(
         PgResult rewritten,
         TimedExec(options_, bulk ? "rewrite_rows_bulk" : "rewrite_rows", conn,
                   "rewriting rows", bulk ? RewriteSetSql() : RewriteSql(),
-                  {id_array, LsnText(plan.max_commit_lsn),
-                   absl::StrCat(plan.max_commit_time_us)}));
+                  {PgArrayLiteral(full), lsn, commit_time}));
     result->rows_upserted +=
         std::strtoull(PQgetvalue(rewritten.get(), 0, 0), nullptr, 10);
     result->rows_deleted +=
@@ -476,6 +577,31 @@ absl::Status EnrichedRowWriter::RewriteInTransaction(
                    PgArrayLiteral(partitions), PgArrayLiteral(next_offsets)}));
   }
   return absl::OkStatus();
+}
+
+EnrichedRowWriter::BodyEdits EnrichedRowWriter::BodyEditsToApply(
+    const AffectedConversations& plan, std::vector<std::string>* ids) const {
+  BodyEdits edits;
+  if (plan.body_edits.empty()) return edits;
+  // A replay (each id once), a truncate rebuild (chunked) or a bulk-sized
+  // batch rewrites its edited conversations in full instead.
+  const bool in_full =
+      options_.rewrite_each_id_once || plan.truncated.any() ||
+      (options_.bulk_min_ids > 0 &&
+       ids->size() + plan.body_edits.size() >= options_.bulk_min_ids);
+  if (in_full) {
+    for (const auto& edit : plan.body_edits) ids->push_back(edit.first);
+    std::sort(ids->begin(), ids->end());
+    ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
+    return edits;
+  }
+  // Fan-out and rebuild ids are rewritten in full, which covers the edit.
+  for (const auto& edit : plan.body_edits) {
+    if (!std::binary_search(ids->begin(), ids->end(), edit.first)) {
+      edits.push_back(edit);
+    }
+  }
+  return edits;
 }
 
 absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
@@ -503,8 +629,9 @@ absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
     }
     ids = *std::move(resolved);
   }
+  const BodyEdits edits = BodyEditsToApply(plan, &ids);
   if (options_.rewrite_each_id_once) rewritten_.RemoveFrom(&ids);
-  result.conversations = ids.size();
+  result.conversations = ids.size() + edits.size();
   const size_t chunk =
       plan.truncated.any()
           ? std::max<size_t>(1, options_.max_rows_per_rebuild_transaction)
@@ -524,7 +651,8 @@ absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
       if (!begin.ok()) return begin.status();
     }
     absl::Status status =
-        RewriteInTransaction(part, plan, last ? &offsets : nullptr, &result);
+        RewriteInTransaction(part, last ? edits : BodyEdits(), plan,
+                             last ? &offsets : nullptr, &result);
     if (status.ok()) {
       absl::StatusOr<PgResult> commit =
           TimedExec(options_, "commit", conn, "committing the batch", "COMMIT");

@@ -7,7 +7,7 @@
 //                    EnrichedRowWriter::Connect(dsn, {.consumer_group = g}));
 //   ASSIGN_OR_RETURN(WriteResult r, writer->Apply(batch.plan, batch.offsets));
 //
-// One transaction, READ COMMITTED, five statements:
+// One transaction, READ COMMITTED, five statements (six with body edits):
 //   1. resolve the fan-out keys to conversation ids through the source
 //      indexes on raw_support_conversations(user_id) and (linear_issue_id);
 //      with the planned ids, sort and deduplicate (uuid order);
@@ -15,6 +15,15 @@
 //      in id order (ON CONFLICT DO NOTHING);
 //   3. lock every enriched row of those ids FOR UPDATE, one at a time in id
 //      order;
+//   4a. body edits (the plan's body_edits whose conversation is not rewritten
+//      in full anyway; AffectedConversations): for each, read the edited
+//      message by its primary key and replace its element of all_messages,
+//      at the position of its id in the row's all_message_ids (a bookkeeping
+//      column every full rewrite sets in the same order as all_messages). An
+//      edit that cannot be placed (the message is gone, moved or has a NULL
+//      body; its id is not in the row's all_message_ids, e.g. a placeholder;
+//      the two arrays disagree) becomes a full rewrite in step 4. The locks
+//      of step 3 cover these conversations too (one id-ordered set);
 //   4. in one statement: recompute the rows from the source tables with a
 //      per-conversation LATERAL aggregate driven by the ids, upsert those that
 //      differ from the stored row, delete those whose conversation no longer
@@ -69,6 +78,26 @@
 // Events that arrive late, twice or out of order only cause an extra rewrite
 // of a row from the current source state, which changes nothing.
 //
+// Why body edits converge to the same rows. An edit changes one element,
+// all_messages[p] where all_message_ids[p] is the message, to the message's
+// body read after the lock, and nothing else. Split a row into its parts:
+// the conversation, subscriber and Linear columns; the message order
+// (all_message_ids with message_count and last_message_at, which depend only
+// on the set of messages, their created_at and which bodies are NULL); and
+// each listed message's body. Only full rewrites set the first two, from the
+// state they read. The planner sends every change that can move a part other
+// than one body (an insert, delete, move, created_at change, NULL body, or
+// any event of another table) to a full rewrite, so the event of the last
+// change to the order is applied by a full rewrite that reads that change
+// or a newer state, and no later edit alters the order or the other
+// columns. The body of message M is last set either by a full rewrite or by
+// an edit of M, each reading M after the event of M's last body change was
+// committed, hence M's final body. An edit applied while the stored order is
+// stale (a change to it not applied yet) writes into that stale order, and
+// the pending change's full rewrite replaces the whole row later. The locks
+// and snapshots are those of the argument above, so two writers' edits and
+// rewrites of a row are ordered by lock acquisition as before.
+//
 // Session settings (every connection and reconnection): READ COMMITTED as
 // the default isolation (the argument above needs it), and
 // default_toast_compression = lz4 when the server has it, so the rewrite
@@ -89,6 +118,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -153,10 +183,10 @@ class EnrichedRowWriter : public BatchWriter {
   absl::StatusOr<std::vector<PartitionOffset>> StoredOffsets(
       const std::string& topic);
 
-  // A SELECT of the reference view's 33 columns (its names and order),
-  // recomputed from the source tables for the ids of a relation the caller
-  // names `ids` (a CTE with a uuid column `id`); the computation Apply
-  // writes. Ids without a conversation yield no row.
+  // A SELECT of the reference view's 33 columns (its names and order), then
+  // all_message_ids, recomputed from the source tables for the ids of a
+  // relation the caller names `ids` (a CTE with a uuid column `id`); the
+  // computation Apply writes. Ids without a conversation yield no row.
   static const std::string& RecomputeSql();
 
   // The same columns, set-based (the bulk path's computation), for the ids
@@ -167,6 +197,9 @@ class EnrichedRowWriter : public BatchWriter {
 
   // The reference view's 33 column names, in order ("id" first).
   static std::vector<std::string> ReferenceColumns();
+  // What a full rewrite sets from the source: ReferenceColumns(), then
+  // all_message_ids (what reconcile compares).
+  static std::vector<std::string> RewrittenColumns();
 
   // The hot statements of Apply, for EXPLAIN in tests and operations.
   static std::vector<WriterStatement> HotStatements();
@@ -178,7 +211,15 @@ class EnrichedRowWriter : public BatchWriter {
   absl::Status EnsureConnected();
   absl::StatusOr<std::vector<std::string>> ResolveIds(
       const AffectedConversations& plan);
+  // (conversation id, message id) pairs, in conversation id order.
+  using BodyEdits = std::vector<std::pair<std::string, std::string>>;
+  // The plan's body edits to apply as edits; the others (covered by a full
+  // rewrite of their conversation, or a replay, truncate or bulk batch) are
+  // merged into `ids`, which stays sorted and unique.
+  BodyEdits BodyEditsToApply(const AffectedConversations& plan,
+                             std::vector<std::string>* ids) const;
   absl::Status RewriteInTransaction(const std::vector<std::string>& ids,
+                                    const BodyEdits& edits,
                                     const AffectedConversations& plan,
                                     const std::vector<PartitionOffset>* offsets,
                                     WriteResult* result);

@@ -19,7 +19,8 @@ namespace enrich::processor {
 namespace {
 
 std::string RowOf(absl::string_view alias) {
-  std::vector<std::string> columns = EnrichedRowWriter::ReferenceColumns();
+  // all_message_ids too: body edits place bodies by it.
+  std::vector<std::string> columns = EnrichedRowWriter::RewrittenColumns();
   return absl::StrCat(
       "(",
       absl::StrJoin(columns, ", ",

@@ -14,10 +14,11 @@
 // recomputes the chunk's rows with the writer's per-conversation LATERAL
 // aggregate (EnrichedRowWriter::RecomputeSql, the reference view's
 // computation) and compares them with the stored rows as whole rows of the
-// 33 reference columns (IS DISTINCT FROM, the equality EXCEPT ALL uses):
+// 33 reference columns and all_message_ids (IS DISTINCT FROM, the equality
+// EXCEPT ALL uses; all_message_ids because body edits place bodies by it):
 //   missing    the conversation exists, its enriched row does not
 //   extra      an enriched row whose conversation does not exist
-//   different  both exist and differ in any of the 33 columns
+//   different  both exist and differ in any of those columns
 // The differing ids are then rewritten by EnrichedRowWriter::Apply (its own
 // transaction, row locks, recompute from the current source state), exactly
 // as a change event would have them; no offsets are stored. Repaired rows

@@ -98,6 +98,28 @@ absl::StatusOr<LinkValueList> LinkValues(const ChangeEventView& event,
   return values;
 }
 
+// The column `name` of `columns`, or nullptr when the row does not carry it.
+const ColumnView* FindColumn(const std::vector<ColumnView>& columns,
+                             absl::string_view name) {
+  for (const ColumnView& column : columns) {
+    if (column.name == name) return &column;
+  }
+  return nullptr;
+}
+
+// The text of column `name` after an UPDATE whose old row had `before` (a
+// text value): the new row's text, the old text when the new row marks the
+// value an unchanged TOAST value, nullopt when it is NULL, missing or unset.
+std::optional<absl::string_view> TextAfter(const ChangeEventView& event,
+                                           absl::string_view name,
+                                           absl::string_view before) {
+  const ColumnView* after = FindColumn(event.new_row(), name);
+  if (after == nullptr) return std::nullopt;
+  if (after->value == ColumnView::Value::kText) return after->text;
+  if (after->value == ColumnView::Value::kUnchangedToast) return before;
+  return std::nullopt;
+}
+
 bool IsHex(char c) {
   return absl::ascii_isxdigit(static_cast<unsigned char>(c));
 }
@@ -170,6 +192,47 @@ std::optional<absl::uint128> UuidBits(absl::string_view text) {
 AffectedConversationsPlanner::AffectedConversationsPlanner(std::string schema)
     : schema_(std::move(schema)) {}
 
+bool AffectedConversationsPlanner::AddBodyEdit(const ChangeEventView& event) {
+  if (event.op() != enrich::v1::UPDATE || !event.has_old_row()) return false;
+  // id, conversation_id and created_at (what places the message in the
+  // array) unchanged; the body non-NULL before and after.
+  absl::string_view kept[3];
+  const absl::string_view kKept[3] = {"id", "conversation_id", "created_at"};
+  for (int i = 0; i < 3; ++i) {
+    const ColumnView* before = FindColumn(event.old_row(), kKept[i]);
+    if (before == nullptr || before->value != ColumnView::Value::kText) {
+      return false;
+    }
+    if (TextAfter(event, kKept[i], before->text) != before->text) return false;
+    kept[i] = before->text;
+  }
+  const ColumnView* body = FindColumn(event.old_row(), "body");
+  if (body == nullptr || body->value != ColumnView::Value::kText ||
+      !TextAfter(event, "body", body->text)) {
+    return false;
+  }
+  const std::optional<absl::uint128> message_bits = UuidBits(kept[0]);
+  const std::optional<absl::uint128> conversation_bits = UuidBits(kept[1]);
+  if (!message_bits || !conversation_bits) return false;
+  // Planned in full already: the full rewrite covers the edit.
+  if (conversation_bits_.contains(*conversation_bits)) return true;
+  std::string conversation = absl::AsciiStrToLower(kept[1]);
+  std::string message = absl::AsciiStrToLower(kept[0]);
+  auto [it, inserted] =
+      plan_.body_edits.try_emplace(std::move(conversation), message);
+  if (!inserted && it->second != message) DropBodyEdit(it->first);
+  return true;
+}
+
+void AffectedConversationsPlanner::DropBodyEdit(const std::string& id) {
+  auto it = plan_.body_edits.find(id);
+  if (it == plan_.body_edits.end()) return;
+  std::string conversation = it->first;
+  plan_.body_edits.erase(it);
+  conversation_bits_.insert(*UuidBits(conversation));
+  plan_.conversation_ids.insert(std::move(conversation));
+}
+
 absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
   // The error prefix, built only for an error (this runs once per record).
   auto where = [&event] {
@@ -210,6 +273,7 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
     case enrich::v1::UPDATE:
     case enrich::v1::DELETE:
     case enrich::v1::SNAPSHOT_READ: {
+      if (*table == SourceTable::kMessages && AddBodyEdit(event)) break;
       absl::StatusOr<LinkValueList> values;
       switch (*table) {
         case SourceTable::kConversations:
@@ -250,7 +314,10 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
         // searching the ordered set of strings.
         for (size_t i = 0; i < bits.size(); ++i) {
           if (conversation_bits_.insert(bits[i]).second) {
-            plan_.conversation_ids.insert(absl::AsciiStrToLower((*values)[i]));
+            auto id = plan_.conversation_ids.insert(
+                absl::AsciiStrToLower((*values)[i]));
+            // A full rewrite covers the conversation's body edit.
+            if (!plan_.body_edits.empty()) plan_.body_edits.erase(*id.first);
           }
         }
         values->clear();

@@ -21,6 +21,16 @@
 // source tables as they are when it runs. That is why duplicates, late and
 // out-of-order events are harmless here: an event only says "look again".
 //
+// One narrower kind of work: a message UPDATE that keeps the message's id,
+// conversation_id and created_at and whose body is non-NULL before and after
+// (both rows known: REPLICA IDENTITY FULL) changes only that message's element
+// of all_messages, never the order, count or last_message_at. Such an edit is
+// planned as a body edit (conversation -> message) instead of a full rewrite,
+// as long as it is the conversation's only work in the batch: a second edited
+// message, or any other event reaching the conversation, makes it a full
+// rewrite (which covers the edit). The writer applies a body edit by reading
+// that one message (enriched_row_writer.h).
+//
 //   AffectedConversationsPlanner planner;
 //   for (const ChangeEventView& e : events) {  // change_event_view.h
 //     absl::Status s = planner.Add(e);
@@ -37,6 +47,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/numeric/int128.h"
@@ -86,6 +97,9 @@ struct AffectedConversations {
   // raw_support_conversations ids in PostgreSQL's canonical uuid text form
   // (lower case, 8-4-4-4-12).
   absl::btree_set<std::string> conversation_ids;
+  // Body edits (file comment): conversation id -> the id of its one edited
+  // message, both canonical uuid text. No key is in conversation_ids.
+  absl::btree_map<std::string, std::string> body_edits;
   // subscribers_insights.distinct_id values: rewrite every conversation whose
   // user_id is one of them.
   absl::btree_set<std::string> user_ids;
@@ -102,7 +116,7 @@ struct AffectedConversations {
 
   // True when no row needs rewriting.
   bool empty() const {
-    return conversation_ids.empty() && user_ids.empty() &&
+    return conversation_ids.empty() && body_edits.empty() && user_ids.empty() &&
            linear_issue_ids.empty() && !truncated.any();
   }
 };
@@ -135,6 +149,13 @@ class AffectedConversationsPlanner {
   AffectedConversations Take();
 
  private:
+  // Plans `event` (a message UPDATE) as a body edit when it is one (file
+  // comment): true when it did, false when the caller plans it in full.
+  bool AddBodyEdit(const ChangeEventView& event);
+  // Moves conversation `id` (canonical) from the body edits to the full
+  // rewrites, if it has a body edit.
+  void DropBodyEdit(const std::string& id);
+
   std::string schema_;
   AffectedConversations plan_;
   // The 128 bits of every id in plan_.conversation_ids.

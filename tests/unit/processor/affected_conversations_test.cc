@@ -1,6 +1,9 @@
 #include "processor/core/affected_conversations.h"
 
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -310,6 +313,335 @@ TEST(AffectedConversationsPlannerTest, SameIdInEitherCaseIsPlannedOncePerPlan) {
   ASSERT_TRUE(planner.Add(message(kUpper)).ok());
   EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kLower));
   EXPECT_EQ(planner.plan().event_count, 1u);
+}
+
+// Body edits: a message UPDATE that keeps id, conversation_id and created_at
+// and has a non-NULL body before and after.
+
+constexpr char kMsg2[] = "10000000-0000-0000-0000-000000000002";
+constexpr char kAt[] = "2024-01-01T00:00:00+00:00";
+constexpr char kLaterAt[] = "2024-01-01T00:01:00+00:00";
+
+// A message row with every column the planner may read.
+enrich::v1::Row MessageRow(const std::string& id,
+                           const std::string& conversation_id,
+                           std::optional<std::string> body,
+                           const std::string& created_at = kAt) {
+  return MakeRow({{"id", id},
+                  {"conversation_id", conversation_id},
+                  {"author_type", "agent"},
+                  {"body", std::move(body)},
+                  {"created_at", created_at}});
+}
+
+enrich::v1::ChangeEvent MessageUpdate(const enrich::v1::Row& before,
+                                      const enrich::v1::Row& after,
+                                      uint64_t commit_lsn = 1) {
+  return MakeEvent(enrich::v1::UPDATE, "support_conversation_messages", after,
+                   before, commit_lsn);
+}
+
+// An edit of `message`'s body in `conversation`, from "old" to `body`.
+enrich::v1::ChangeEvent BodyEdit(const std::string& message,
+                                 const std::string& conversation,
+                                 const std::string& body = "new",
+                                 uint64_t commit_lsn = 1) {
+  return MessageUpdate(MessageRow(message, conversation, "old"),
+                       MessageRow(message, conversation, body), commit_lsn);
+}
+
+// A full-rewrite event of `conversation`: a message inserted into it.
+enrich::v1::ChangeEvent MessageInsert(const std::string& conversation) {
+  return MakeEvent(enrich::v1::INSERT, "support_conversation_messages",
+                   MessageRow(kMsg2, conversation, "hello"), std::nullopt);
+}
+
+// `row` with column `name`'s value replaced by an unchanged-TOAST marker.
+enrich::v1::Row WithUnchangedToast(enrich::v1::Row row,
+                                   const std::string& name) {
+  for (enrich::v1::Column& column : *row.mutable_columns()) {
+    if (column.name() == name) column.mutable_unchanged_toast();
+  }
+  return row;
+}
+
+using BodyEditList = std::vector<std::pair<std::string, std::string>>;
+
+BodyEditList BodyEditsOf(const AffectedConversations& plan) {
+  return BodyEditList(plan.body_edits.begin(), plan.body_edits.end());
+}
+
+TEST(AffectedConversationsBodyEditTest, BodyOnlyUpdateIsPlannedAsABodyEdit) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA, "new", 42)).ok());
+  EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvA, kMsg1}}));
+  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_FALSE(planner.plan().empty());
+  EXPECT_EQ(planner.plan().event_count, 1u);
+  EXPECT_EQ(planner.plan().max_commit_lsn, 42u);
+  EXPECT_EQ(planner.plan().max_commit_time_us, 42000);
+}
+
+TEST(AffectedConversationsBodyEditTest, EmptyStringBodiesAreBodyEdits) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner
+                  .Add(MessageUpdate(MessageRow(kMsg1, kConvA, ""),
+                                     MessageRow(kMsg1, kConvA, "now text")))
+                  .ok());
+  ASSERT_TRUE(planner
+                  .Add(MessageUpdate(MessageRow(kMsg2, kConvB, "was text"),
+                                     MessageRow(kMsg2, kConvB, "")))
+                  .ok());
+  EXPECT_EQ(BodyEditsOf(planner.plan()),
+            (BodyEditList{{kConvA, kMsg1}, {kConvB, kMsg2}}));
+  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+}
+
+TEST(AffectedConversationsBodyEditTest, UppercaseIdsAreCanonicalized) {
+  const char kUpperConv[] = "ABCDEF00-0000-0000-0000-00000000000A";
+  const char kUpperMsg[] = "ABCDEF00-0000-0000-0000-0000000000B1";
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(BodyEdit(kUpperMsg, kUpperConv)).ok());
+  EXPECT_EQ(BodyEditsOf(planner.plan()),
+            (BodyEditList{{"abcdef00-0000-0000-0000-00000000000a",
+                           "abcdef00-0000-0000-0000-0000000000b1"}}));
+  // The same conversation in lower case, planned in full, takes it over.
+  ASSERT_TRUE(
+      planner.Add(MessageInsert("abcdef00-0000-0000-0000-00000000000a")).ok());
+  EXPECT_THAT(planner.plan().body_edits, IsEmpty());
+  EXPECT_THAT(planner.plan().conversation_ids,
+              ElementsAre("abcdef00-0000-0000-0000-00000000000a"));
+}
+
+// Each of these updates can move a part of the row other than one body, so
+// it is a full rewrite of every conversation it touches.
+TEST(AffectedConversationsBodyEditTest,
+     UpdatesThatAreNotBodyEditsArePlannedInFull) {
+  struct Case {
+    const char* name;
+    enrich::v1::Row before;
+    enrich::v1::Row after;
+    std::vector<std::string> conversations;
+  };
+  const std::vector<Case> cases = {
+      {"created_at changed",
+       MessageRow(kMsg1, kConvA, "old", kAt),
+       MessageRow(kMsg1, kConvA, "new", kLaterAt),
+       {kConvA}},
+      {"created_at changed, body not",
+       MessageRow(kMsg1, kConvA, "same", kAt),
+       MessageRow(kMsg1, kConvA, "same", kLaterAt),
+       {kConvA}},
+      {"conversation_id changed",
+       MessageRow(kMsg1, kConvA, "old"),
+       MessageRow(kMsg1, kConvB, "new"),
+       {kConvA, kConvB}},
+      {"conversation_id changed, body not",
+       MessageRow(kMsg1, kConvA, "same"),
+       MessageRow(kMsg1, kConvB, "same"),
+       {kConvA, kConvB}},
+      {"id changed",
+       MessageRow(kMsg1, kConvA, "old"),
+       MessageRow(kMsg2, kConvA, "new"),
+       {kConvA}},
+      {"NULL body before",
+       MessageRow(kMsg1, kConvA, std::nullopt),
+       MessageRow(kMsg1, kConvA, "new"),
+       {kConvA}},
+      {"NULL body after",
+       MessageRow(kMsg1, kConvA, "old"),
+       MessageRow(kMsg1, kConvA, std::nullopt),
+       {kConvA}},
+      {"NULL body before and after",
+       MessageRow(kMsg1, kConvA, std::nullopt),
+       MessageRow(kMsg1, kConvA, std::nullopt),
+       {kConvA}},
+      {"old row without created_at",
+       MakeRow({{"id", kMsg1}, {"conversation_id", kConvA}, {"body", "old"}}),
+       MessageRow(kMsg1, kConvA, "new"),
+       {kConvA}},
+      {"old row without body",
+       MakeRow(
+           {{"id", kMsg1}, {"conversation_id", kConvA}, {"created_at", kAt}}),
+       MessageRow(kMsg1, kConvA, "new"),
+       {kConvA}},
+      {"new row without body",
+       MessageRow(kMsg1, kConvA, "old"),
+       MakeRow(
+           {{"id", kMsg1}, {"conversation_id", kConvA}, {"created_at", kAt}}),
+       {kConvA}},
+      {"NULL created_at after",
+       MessageRow(kMsg1, kConvA, "old"),
+       MakeRow({{"id", kMsg1},
+                {"conversation_id", kConvA},
+                {"body", "new"},
+                {"created_at", std::nullopt}}),
+       {kConvA}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    AffectedConversationsPlanner planner;
+    absl::Status status = planner.Add(MessageUpdate(c.before, c.after));
+    ASSERT_TRUE(status.ok()) << status;
+    EXPECT_THAT(planner.plan().body_edits, IsEmpty());
+    EXPECT_THAT(planner.plan().conversation_ids,
+                ::testing::ElementsAreArray(c.conversations));
+  }
+}
+
+TEST(AffectedConversationsBodyEditTest, InsertsAndDeletesAreNeverBodyEdits) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(MessageInsert(kConvA)).ok());
+  ASSERT_TRUE(
+      planner
+          .Add(MakeEvent(enrich::v1::DELETE, "support_conversation_messages",
+                         std::nullopt, MessageRow(kMsg1, kConvB, "old")))
+          .ok());
+  EXPECT_THAT(planner.plan().body_edits, IsEmpty());
+  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA, kConvB));
+}
+
+// Without the old row (REPLICA IDENTITY DEFAULT) nothing says what changed:
+// not an edit, and the full path's error as before.
+TEST(AffectedConversationsBodyEditTest, UpdateWithoutOldRowIsNotABodyEdit) {
+  AffectedConversationsPlanner planner;
+  absl::Status status =
+      planner.Add(MakeEvent(enrich::v1::UPDATE, "support_conversation_messages",
+                            MessageRow(kMsg1, kConvA, "new"), std::nullopt));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("REPLICA IDENTITY FULL"));
+  EXPECT_TRUE(planner.plan().empty());
+  EXPECT_EQ(planner.plan().event_count, 0u);
+}
+
+TEST(AffectedConversationsBodyEditTest, UnchangedToastBodyIsStillABodyEdit) {
+  // Only the body is TOASTed in practice, but an unchanged marker on any kept
+  // column means "equal to the old value".
+  for (const char* column : {"body", "created_at", "conversation_id"}) {
+    SCOPED_TRACE(column);
+    AffectedConversationsPlanner planner;
+    ASSERT_TRUE(
+        planner
+            .Add(MessageUpdate(
+                MessageRow(kMsg1, kConvA, "a 20 kB body"),
+                WithUnchangedToast(MessageRow(kMsg1, kConvA, "x"), column)))
+            .ok());
+    EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvA, kMsg1}}));
+    EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  }
+}
+
+TEST(AffectedConversationsBodyEditTest,
+     SecondEditedMessageOfAConversationMakesItAFullRewrite) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA)).ok());
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvB)).ok());
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg2, kConvA)).ok());
+  EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvB, kMsg1}}));
+  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+  // Further edits of either message stay inside the full rewrite.
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA, "again")).ok());
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg2, kConvA, "again")).ok());
+  EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvB, kMsg1}}));
+  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+  EXPECT_EQ(planner.plan().event_count, 5u);
+}
+
+TEST(AffectedConversationsBodyEditTest, SameMessageEditedTwiceIsOneEdit) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA, "first", 10)).ok());
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA, "second", 11)).ok());
+  EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvA, kMsg1}}));
+  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_EQ(planner.plan().event_count, 2u);
+  EXPECT_EQ(planner.plan().max_commit_lsn, 11u);
+}
+
+TEST(AffectedConversationsBodyEditTest, FullEventBeforeTheEditCoversIt) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(MessageInsert(kConvA)).ok());
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA)).ok());
+  EXPECT_THAT(planner.plan().body_edits, IsEmpty());
+  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+  EXPECT_EQ(planner.plan().event_count, 2u);
+}
+
+TEST(AffectedConversationsBodyEditTest, FullEventAfterTheEditReplacesIt) {
+  for (const bool conversation_event : {false, true}) {
+    SCOPED_TRACE(conversation_event ? "conversation update" : "message insert");
+    AffectedConversationsPlanner planner;
+    ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA)).ok());
+    ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvB)).ok());
+    ASSERT_TRUE(
+        planner
+            .Add(conversation_event
+                     ? MakeEvent(enrich::v1::UPDATE,
+                                 "raw_support_conversations",
+                                 MakeRow({{"id", kConvA}, {"title", "t2"}}),
+                                 MakeRow({{"id", kConvA}, {"title", "t1"}}))
+                     : MessageInsert(kConvA))
+            .ok());
+    EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvB, kMsg1}}));
+    EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+    // And the edit of the same message after it is still covered.
+    ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA, "later")).ok());
+    EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvB, kMsg1}}));
+    EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+  }
+}
+
+// A message moved out of a conversation with an edit makes both full.
+TEST(AffectedConversationsBodyEditTest, MoveAfterTheEditReplacesIt) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA)).ok());
+  ASSERT_TRUE(planner
+                  .Add(MessageUpdate(MessageRow(kMsg2, kConvA, "x"),
+                                     MessageRow(kMsg2, kConvB, "x")))
+                  .ok());
+  EXPECT_THAT(planner.plan().body_edits, IsEmpty());
+  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA, kConvB));
+}
+
+TEST(AffectedConversationsBodyEditTest,
+     MalformedConversationIdInWouldBeEditIsRejectedAsBefore) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvB)).ok());
+  absl::Status status = planner.Add(BodyEdit(kMsg1, "not-a-uuid"));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("not a uuid"));
+  // The plan is unchanged.
+  EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvB, kMsg1}}));
+  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_EQ(planner.plan().event_count, 1u);
+}
+
+TEST(AffectedConversationsBodyEditTest,
+     MalformedMessageIdInWouldBeEditIsPlannedInFull) {
+  AffectedConversationsPlanner planner;
+  // The full path never reads the message id, so it plans the conversation.
+  ASSERT_TRUE(planner.Add(BodyEdit("not-a-uuid", kConvA)).ok());
+  EXPECT_THAT(planner.plan().body_edits, IsEmpty());
+  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+}
+
+TEST(AffectedConversationsBodyEditTest, TakeResetsTheBodyEdits) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA)).ok());
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvB)).ok());
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg2, kConvB)).ok());  // B in full
+  AffectedConversations plan = planner.Take();
+  EXPECT_EQ(BodyEditsOf(plan), (BodyEditList{{kConvA, kMsg1}}));
+  EXPECT_THAT(plan.conversation_ids, ElementsAre(kConvB));
+  EXPECT_TRUE(planner.plan().empty());
+  EXPECT_THAT(planner.plan().body_edits, IsEmpty());
+  // The next plan starts afresh: B, in full before, is an edit again, and
+  // A's earlier edit does not turn a new edit of another message into a
+  // full rewrite.
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg2, kConvB)).ok());
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg2, kConvA)).ok());
+  EXPECT_EQ(BodyEditsOf(planner.plan()),
+            (BodyEditList{{kConvA, kMsg2}, {kConvB, kMsg2}}));
+  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
 }
 
 TEST(SourceTableTest, NamesRoundTrip) {

@@ -119,6 +119,23 @@ std::string ActionFor(const absl::Status& status) {
   }
 }
 
+// Whether the database's applied migrations are exactly this binary's
+// (logs why not, with the action).
+bool SchemaIsCurrent(const std::string& dsn, enrich::Logger& log) {
+  absl::StatusOr<std::vector<enrich::processor::Migration>> migrations =
+      enrich::processor::OrderMigrations(
+          enrich::processor::EmbeddedMigrations());
+  absl::Status status = migrations.status();
+  if (status.ok()) {
+    status = enrich::processor::CheckSchemaIsCurrent(dsn, *migrations);
+  }
+  if (!status.ok()) {
+    log.Error("the database schema does not match this binary",
+              {{"error", status.ToString()}, {"action", ActionFor(status)}});
+  }
+  return status.ok();
+}
+
 // `run` (replay false) or `replay`.
 int Run(const RunConfig& config, bool replay, enrich::Logger& log) {
   using enrich::processor::EnrichedRowWriter;
@@ -257,6 +274,9 @@ int Run(const RunConfig& config, bool replay, enrich::Logger& log) {
     log.Error(
         "cannot connect to PostgreSQL",
         {{"error", connected.ToString()}, {"action", ActionFor(connected)}});
+    return 1;
+  }
+  if (!SchemaIsCurrent(config.pg_dsn, log)) {
     return 1;
   }
   // Fail early, with the action to take, when the schema is not there.
@@ -570,6 +590,7 @@ int Reconcile(const RunConfig& config, enrich::Logger& log) {
             {"max_ids_per_second", absl::StrCat(config.max_ids_per_second)},
             {"chunk_pause_ms", absl::StrCat(config.chunk_pause_ms)},
             {"dry_run", config.dry_run ? "true" : "false"}});
+  if (!SchemaIsCurrent(config.pg_dsn, log)) return 1;
   auto reconciler = Reconciler::Connect(config.pg_dsn, options);
   if (!reconciler.ok()) {
     log.Error("cannot connect to PostgreSQL",

@@ -47,6 +47,31 @@ absl::Status ExecScript(PGconn* conn, const Migration& migration) {
 
 }  // namespace
 
+absl::Status CheckSchemaIsCurrent(const std::string& dsn,
+                                  const std::vector<Migration>& migrations) {
+  ASSIGN_OR_RETURN(PGconn * raw, PgConnect(dsn));
+  std::unique_ptr<PGconn, ConnCloser> conn(raw);
+  ASSIGN_OR_RETURN(
+      PgResult exists,
+      PgExec(conn.get(), "looking for enrich_schema_migrations",
+             "SELECT to_regclass('enrich_schema_migrations') IS NOT NULL"));
+  if (std::string(PQgetvalue(exists.get(), 0, 0)) != "t") {
+    return absl::FailedPreconditionError(
+        "the database was never migrated (no enrich_schema_migrations): run "
+        "`enrich-processor migrate` first");
+  }
+  ASSIGN_OR_RETURN(
+      PgResult rows,
+      PgExec(conn.get(), "reading applied migrations",
+             "SELECT version, name FROM enrich_schema_migrations"));
+  std::vector<std::pair<int, std::string>> applied;
+  for (int r = 0; r < PQntuples(rows.get()); ++r) {
+    applied.emplace_back(std::atoi(PQgetvalue(rows.get(), r, 0)),
+                         PQgetvalue(rows.get(), r, 1));
+  }
+  return CheckAppliedMigrations(migrations, applied);
+}
+
 absl::StatusOr<MigrationReport> ApplyMigrations(
     const std::string& dsn, const std::vector<Migration>& migrations) {
   ASSIGN_OR_RETURN(PGconn * raw, PgConnect(dsn));

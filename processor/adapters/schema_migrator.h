@@ -30,6 +30,14 @@ struct MigrationReport {
 absl::StatusOr<MigrationReport> ApplyMigrations(
     const std::string& dsn, const std::vector<Migration>& migrations);
 
+// Whether the database at `dsn` has exactly `migrations` applied
+// (CheckAppliedMigrations: FailedPrecondition when it lacks one or has one
+// this binary does not know). `run`, `replay` and `reconcile` check this
+// before writing. No enrich_schema_migrations table: FailedPrecondition
+// (never migrated); other database errors by their SQLSTATE class.
+absl::Status CheckSchemaIsCurrent(const std::string& dsn,
+                                  const std::vector<Migration>& migrations);
+
 }  // namespace enrich::processor
 
 #endif  // ENRICH_PROCESSOR_ADAPTERS_SCHEMA_MIGRATOR_H_

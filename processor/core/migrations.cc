@@ -41,4 +41,35 @@ absl::StatusOr<std::vector<Migration>> OrderMigrations(
   return migrations;
 }
 
+absl::Status CheckAppliedMigrations(
+    const std::vector<Migration>& known,
+    const std::vector<std::pair<int, std::string>>& applied) {
+  std::vector<std::pair<int, std::string>> sorted = applied;
+  std::sort(sorted.begin(), sorted.end());
+  for (const Migration& migration : known) {
+    const bool present = std::any_of(
+        sorted.begin(), sorted.end(),
+        [&](const auto& a) { return a.first == migration.version; });
+    if (!present) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("migration ", migration.name,
+                       " is not applied to the database: run "
+                       "`enrich-processor migrate` first"));
+    }
+  }
+  for (const auto& [version, name] : sorted) {
+    const bool is_known =
+        std::any_of(known.begin(), known.end(),
+                    [&](const Migration& m) { return m.version == version; });
+    if (!is_known) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the database has migration ", name,
+          ", which this enrich-processor does not know: it was migrated by a "
+          "newer release; run that release (an older processor would write "
+          "rows the newer schema does not expect)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace enrich::processor

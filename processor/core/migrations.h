@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace enrich::processor {
@@ -23,6 +24,16 @@ struct Migration {
 // InvalidArgument naming the offending file otherwise.
 absl::StatusOr<std::vector<Migration>> OrderMigrations(
     std::vector<std::pair<std::string, std::string>> files);
+
+// Whether a database whose enrich_schema_migrations holds `applied`
+// ((version, name) pairs, any order) is at exactly the schema of `known`
+// (this binary's migrations, ordered): OK, or FailedPrecondition naming
+// the first migration the database lacks ("run `enrich-processor migrate`")
+// or the first one it has that this binary does not know (the database is
+// newer: a processor built before that migration must not write to it).
+absl::Status CheckAppliedMigrations(
+    const std::vector<Migration>& known,
+    const std::vector<std::pair<int, std::string>>& applied);
 
 // The sql/ files compiled into the binary (generated at build time).
 const std::vector<std::pair<std::string, std::string>>& EmbeddedMigrations();

@@ -300,6 +300,35 @@ TEST_F(EnrichedRowWriterTest, MigratedTableHasTheReferenceColumnsFirst) {
   EXPECT_EQ(report->already_applied.size(), migrations->size());
 }
 
+// What `run`, `replay` and `reconcile` check before writing.
+TEST_F(EnrichedRowWriterTest, SchemaCheckRefusesAMissingOrUnknownMigration) {
+  auto migrations = OrderMigrations(EmbeddedMigrations());
+  ASSERT_TRUE(migrations.ok());
+  EXPECT_TRUE(CheckSchemaIsCurrent(Services().pg_dsn, *migrations).ok());
+
+  // A binary that knows one migration more than the database has.
+  std::vector<Migration> ahead = *migrations;
+  ahead.push_back({999, "999_future.sql", "SELECT 1"});
+  absl::Status behind = CheckSchemaIsCurrent(Services().pg_dsn, ahead);
+  EXPECT_EQ(behind.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(behind.message(), HasSubstr("999_future.sql"));
+
+  // A binary older than the database's last migration.
+  std::vector<Migration> older(migrations->begin(), migrations->end() - 1);
+  absl::Status newer = CheckSchemaIsCurrent(Services().pg_dsn, older);
+  EXPECT_EQ(newer.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(newer.message(), HasSubstr(migrations->back().name));
+
+  // A database that was never migrated.
+  ASSERT_TRUE(conn_->Exec("DROP DATABASE IF EXISTS never_migrated").ok());
+  ASSERT_TRUE(conn_->Exec("CREATE DATABASE never_migrated").ok());
+  absl::Status never = CheckSchemaIsCurrent(
+      absl::StrCat(Services().pg_dsn, " dbname=never_migrated"), *migrations);
+  EXPECT_EQ(never.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(never.message(), HasSubstr("never migrated"));
+  ASSERT_TRUE(conn_->Exec("DROP DATABASE never_migrated").ok());
+}
+
 TEST_F(EnrichedRowWriterTest, ChangedAppliedMigrationIsRefused) {
   auto migrations = OrderMigrations(EmbeddedMigrations());
   ASSERT_TRUE(migrations.ok());

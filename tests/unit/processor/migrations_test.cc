@@ -32,6 +32,36 @@ TEST(OrderMigrationsTest, RejectsBadNamesAndDuplicateVersions) {
       HasSubstr("share version 1"));
 }
 
+TEST(CheckAppliedMigrationsTest, ExactlyTheKnownOnesInAnyOrderAreCurrent) {
+  auto known = OrderMigrations({{"001_a.sql", "a"}, {"002_b.sql", "b"}});
+  ASSERT_TRUE(known.ok());
+  EXPECT_TRUE(
+      CheckAppliedMigrations(*known, {{2, "002_b.sql"}, {1, "001_a.sql"}})
+          .ok());
+}
+
+TEST(CheckAppliedMigrationsTest, AMissingMigrationAsksForMigrate) {
+  auto known = OrderMigrations({{"001_a.sql", "a"}, {"002_b.sql", "b"}});
+  ASSERT_TRUE(known.ok());
+  const absl::Status missing =
+      CheckAppliedMigrations(*known, {{1, "001_a.sql"}});
+  EXPECT_EQ(missing.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(missing.message(), HasSubstr("002_b.sql"));
+  EXPECT_THAT(missing.message(), HasSubstr("enrich-processor migrate"));
+  EXPECT_EQ(CheckAppliedMigrations(*known, {}).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(CheckAppliedMigrationsTest, AnUnknownAppliedMigrationMeansANewerSchema) {
+  auto known = OrderMigrations({{"001_a.sql", "a"}});
+  ASSERT_TRUE(known.ok());
+  const absl::Status newer =
+      CheckAppliedMigrations(*known, {{1, "001_a.sql"}, {7, "007_later.sql"}});
+  EXPECT_EQ(newer.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(newer.message(), HasSubstr("007_later.sql"));
+  EXPECT_THAT(newer.message(), HasSubstr("newer release"));
+}
+
 TEST(EmbeddedMigrationsTest, AreTheSqlDirectoryVerbatim) {
   auto ordered = OrderMigrations(EmbeddedMigrations());
   ASSERT_TRUE(ordered.ok()) << ordered.status();

@@ -264,6 +264,56 @@ const std::string& BodyEditSql() {
   return *sql;
 }
 
+// Step 4b, appends ($1 conversation ids, $2 the inserted message of each,
+// $3 and $4 as in step 4): read each inserted message; when it has a body,
+// sorts after every message the locked row counts (its created_at is later
+// than the row's last_message_at, or the row counts no message), is not in
+// the row's all_message_ids yet and the row's two arrays agree, add its
+// body and id at the end of the arrays, count it and make its created_at
+// the row's last_message_at. Returns what step 4a returns; Apply rewrites
+// the conversations it could not append to in full (a tie on created_at,
+// an earlier message, a NULL body, a message gone or moved, no row yet, the
+// same insert applied twice).
+const std::string& AppendSql() {
+  static const std::string* sql = new std::string(
+      "WITH fresh AS MATERIALIZED ("
+      " SELECT x.conversation_id, x.message_id, sm.body, sm.created_at,"
+      "        p.fits"
+      "   FROM unnest($1::uuid[], $2::uuid[]) AS x(conversation_id, message_id)"
+      "   LEFT JOIN LATERAL (SELECT m.body, m.created_at"
+      "     FROM support_conversation_messages m"
+      "     WHERE m.id = x.message_id"
+      "       AND m.conversation_id = x.conversation_id OFFSET 0) sm ON true"
+      "   LEFT JOIN LATERAL (SELECT"
+      "       (e.message_count = 0 AND e.last_message_at IS NULL"
+      "        OR e.last_message_at < sm.created_at)"
+      "       AND coalesce(cardinality(e.all_messages), 0)"
+      "           = coalesce(cardinality(e.all_message_ids), 0)"
+      "       AND NOT coalesce(x.message_id = ANY(e.all_message_ids), false)"
+      "       AS fits"
+      "     FROM enriched_support_conversations e"
+      "     WHERE e.id = x.conversation_id OFFSET 0) p ON true), "
+      "updated AS ("
+      " UPDATE enriched_support_conversations e"
+      "    SET all_messages = array_append(e.all_messages, f.body),"
+      "        all_message_ids = array_append(e.all_message_ids, f.message_id),"
+      "        message_count = e.message_count + 1,"
+      "        last_message_at = f.created_at,"
+      "        source_commit_lsn = $3::pg_lsn,"
+      "        source_commit_at = CASE WHEN $4::bigint > 0 THEN"
+      "          'epoch'::timestamptz + $4::bigint * interval '1 microsecond'"
+      "        END,"
+      "        enriched_at = clock_timestamp()"
+      "   FROM fresh f"
+      "  WHERE e.id = f.conversation_id AND f.fits AND f.body IS NOT NULL"
+      " RETURNING e.id) "
+      "SELECT (SELECT count(*) FROM updated),"
+      " array_to_string(ARRAY(SELECT conversation_id FROM fresh"
+      "   WHERE fits IS NOT TRUE OR body IS NULL ORDER BY conversation_id),"
+      " ',')");
+  return *sql;
+}
+
 // The bulk path's step 4. `fresh` is read once, by the upsert, so it is not
 // materialized (a rebuild's rows would be written to a temporary tuplestore
 // and read back: 1.4 GB at 200,000 conversations); the deletions are the
@@ -437,6 +487,7 @@ std::vector<WriterStatement> EnrichedRowWriter::HotStatements() {
           {"insert_placeholders", PlaceholderSql()},
           {"lock_rows", LockSql()},
           {"edit_bodies", BodyEditSql()},
+          {"append_messages", AppendSql()},
           {"rewrite_rows", RewriteSql()},
           {"store_offsets", OffsetsSql()}};
 }
@@ -484,8 +535,35 @@ absl::StatusOr<std::vector<std::string>> EnrichedRowWriter::ResolveIds(
   return ids;
 }
 
+absl::Status EnrichedRowWriter::ApplyMessageChanges(
+    absl::string_view name, const std::string& statement,
+    const MessageChangeList& changes, const std::string& lsn,
+    const std::string& commit_time, std::vector<std::string>* fallbacks,
+    WriteResult* result) {
+  if (changes.empty()) return absl::OkStatus();
+  std::vector<std::string> conversations, messages;
+  conversations.reserve(changes.size());
+  messages.reserve(changes.size());
+  for (const auto& [conversation, message] : changes) {
+    conversations.push_back(conversation);
+    messages.push_back(message);
+  }
+  ASSIGN_OR_RETURN(PgResult applied,
+                   TimedExec(options_, name, conn_.get(),
+                             absl::StrCat("applying ", name), statement,
+                             {PgArrayLiteral(conversations),
+                              PgArrayLiteral(messages), lsn, commit_time}));
+  result->rows_upserted +=
+      std::strtoull(PQgetvalue(applied.get(), 0, 0), nullptr, 10);
+  for (absl::string_view id : absl::StrSplit(PQgetvalue(applied.get(), 0, 1),
+                                             ',', absl::SkipEmpty())) {
+    fallbacks->emplace_back(id);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status EnrichedRowWriter::RewriteInTransaction(
-    const std::vector<std::string>& ids, const BodyEdits& edits,
+    const std::vector<std::string>& ids, const MessageChanges& changes,
     const AffectedConversations& plan,
     const std::vector<PartitionOffset>* offsets, WriteResult* result) {
   PGconn* conn = conn_.get();
@@ -494,7 +572,7 @@ absl::Status EnrichedRowWriter::RewriteInTransaction(
   const bool bulk =
       options_.bulk_min_ids > 0 && ids.size() >= options_.bulk_min_ids;
   if (bulk) {
-    // Apply() never passes body edits with a bulk-sized set of ids.
+    // Apply() never passes message changes with a bulk-sized set of ids.
     ASSIGN_OR_RETURN(PgResult locked,
                      TimedExec(options_, "lock_table", conn,
                                "locking the enriched table", LockTableSql()));
@@ -503,18 +581,19 @@ absl::Status EnrichedRowWriter::RewriteInTransaction(
         TimedExec(options_, "bulk_settings", conn,
                   "setting the bulk path's planner settings", BulkSettingsSql(),
                   {options_.bulk_work_mem, absl::StrCat(ids.size())}));
-  } else if (!ids.empty() || !edits.empty()) {
-    // One set of locks, in id order, over the full rewrites and the edits.
+  } else if (!ids.empty() || !changes.empty()) {
+    // One set of locks, in id order, over the full rewrites, the edits and
+    // the appends (three disjoint sets).
     std::vector<std::string> merged;
-    if (!edits.empty()) {
-      std::vector<std::string> edited;
-      edited.reserve(edits.size());
-      for (const auto& edit : edits) edited.push_back(edit.first);
-      merged.reserve(ids.size() + edited.size());
-      std::merge(ids.begin(), ids.end(), edited.begin(), edited.end(),
-                 std::back_inserter(merged));
+    if (!changes.empty()) {
+      merged = ids;
+      for (const MessageChangeList* list : {&changes.edits, &changes.appends}) {
+        for (const auto& change : *list) merged.push_back(change.first);
+      }
+      std::sort(merged.begin(), merged.end());
     }
-    const std::string lock_array = PgArrayLiteral(edits.empty() ? ids : merged);
+    const std::string lock_array =
+        PgArrayLiteral(changes.empty() ? ids : merged);
     ASSIGN_OR_RETURN(
         PgResult placeholders,
         TimedExec(options_, "insert_placeholders", conn,
@@ -524,30 +603,21 @@ absl::Status EnrichedRowWriter::RewriteInTransaction(
                                LockSql(), {lock_array}));
   }
   if (options_.after_locks_for_testing) options_.after_locks_for_testing();
-  // Step 4a; the edits that cannot be applied join the full rewrites.
+  // Steps 4a and 4b; what they cannot apply joins the full rewrites.
+  std::vector<std::string> fallbacks;
+  RETURN_IF_ERROR(ApplyMessageChanges("edit_bodies", BodyEditSql(),
+                                      changes.edits, lsn, commit_time,
+                                      &fallbacks, result));
+  RETURN_IF_ERROR(ApplyMessageChanges("append_messages", AppendSql(),
+                                      changes.appends, lsn, commit_time,
+                                      &fallbacks, result));
   std::vector<std::string> with_fallbacks;
-  if (!edits.empty()) {
-    std::vector<std::string> conversations, messages;
-    conversations.reserve(edits.size());
-    messages.reserve(edits.size());
-    for (const auto& [conversation, message] : edits) {
-      conversations.push_back(conversation);
-      messages.push_back(message);
-    }
-    ASSIGN_OR_RETURN(PgResult edited,
-                     TimedExec(options_, "edit_bodies", conn,
-                               "editing message bodies", BodyEditSql(),
-                               {PgArrayLiteral(conversations),
-                                PgArrayLiteral(messages), lsn, commit_time}));
-    result->rows_upserted +=
-        std::strtoull(PQgetvalue(edited.get(), 0, 0), nullptr, 10);
-    std::vector<std::string> fallbacks =
-        absl::StrSplit(PQgetvalue(edited.get(), 0, 1), ',', absl::SkipEmpty());
-    if (!fallbacks.empty()) {
-      with_fallbacks.reserve(ids.size() + fallbacks.size());
-      std::merge(ids.begin(), ids.end(), fallbacks.begin(), fallbacks.end(),
-                 std::back_inserter(with_fallbacks));
-    }
+  if (!fallbacks.empty()) {
+    with_fallbacks.reserve(ids.size() + fallbacks.size());
+    with_fallbacks = ids;
+    with_fallbacks.insert(with_fallbacks.end(), fallbacks.begin(),
+                          fallbacks.end());
+    std::sort(with_fallbacks.begin(), with_fallbacks.end());
   }
   const std::vector<std::string>& full =
       with_fallbacks.empty() ? ids : with_fallbacks;
@@ -579,29 +649,37 @@ absl::Status EnrichedRowWriter::RewriteInTransaction(
   return absl::OkStatus();
 }
 
-EnrichedRowWriter::BodyEdits EnrichedRowWriter::BodyEditsToApply(
+EnrichedRowWriter::MessageChanges EnrichedRowWriter::MessageChangesToApply(
     const AffectedConversations& plan, std::vector<std::string>* ids) const {
-  BodyEdits edits;
-  if (plan.body_edits.empty()) return edits;
+  MessageChanges changes;
+  if (plan.body_edits.empty() && plan.appends.empty()) return changes;
   // A replay (each id once), a truncate rebuild (chunked) or a bulk-sized
-  // batch rewrites its edited conversations in full instead.
+  // batch rewrites these conversations in full instead.
   const bool in_full =
       options_.rewrite_each_id_once || plan.truncated.any() ||
       (options_.bulk_min_ids > 0 &&
-       ids->size() + plan.body_edits.size() >= options_.bulk_min_ids);
+       ids->size() + plan.body_edits.size() + plan.appends.size() >=
+           options_.bulk_min_ids);
   if (in_full) {
-    for (const auto& edit : plan.body_edits) ids->push_back(edit.first);
+    for (const auto* map : {&plan.body_edits, &plan.appends}) {
+      for (const auto& change : *map) ids->push_back(change.first);
+    }
     std::sort(ids->begin(), ids->end());
     ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
-    return edits;
+    return changes;
   }
-  // Fan-out and rebuild ids are rewritten in full, which covers the edit.
-  for (const auto& edit : plan.body_edits) {
-    if (!std::binary_search(ids->begin(), ids->end(), edit.first)) {
-      edits.push_back(edit);
+  // Fan-out and rebuild ids are rewritten in full, which covers the change.
+  auto keep = [&ids](const absl::btree_map<std::string, std::string>& from,
+                     MessageChangeList* to) {
+    for (const auto& change : from) {
+      if (!std::binary_search(ids->begin(), ids->end(), change.first)) {
+        to->push_back(change);
+      }
     }
-  }
-  return edits;
+  };
+  keep(plan.body_edits, &changes.edits);
+  keep(plan.appends, &changes.appends);
+  return changes;
 }
 
 absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
@@ -629,9 +707,10 @@ absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
     }
     ids = *std::move(resolved);
   }
-  const BodyEdits edits = BodyEditsToApply(plan, &ids);
+  const MessageChanges changes = MessageChangesToApply(plan, &ids);
   if (options_.rewrite_each_id_once) rewritten_.RemoveFrom(&ids);
-  result.conversations = ids.size() + edits.size();
+  result.conversations =
+      ids.size() + changes.edits.size() + changes.appends.size();
   const size_t chunk =
       plan.truncated.any()
           ? std::max<size_t>(1, options_.max_rows_per_rebuild_transaction)
@@ -651,7 +730,7 @@ absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
       if (!begin.ok()) return begin.status();
     }
     absl::Status status =
-        RewriteInTransaction(part, last ? edits : BodyEdits(), plan,
+        RewriteInTransaction(part, last ? changes : MessageChanges(), plan,
                              last ? &offsets : nullptr, &result);
     if (status.ok()) {
       absl::StatusOr<PgResult> commit =

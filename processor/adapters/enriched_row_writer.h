@@ -7,7 +7,8 @@
 //                    EnrichedRowWriter::Connect(dsn, {.consumer_group = g}));
 //   ASSIGN_OR_RETURN(WriteResult r, writer->Apply(batch.plan, batch.offsets));
 //
-// One transaction, READ COMMITTED, five statements (six with body edits):
+// One transaction, READ COMMITTED, five statements (up to seven with body
+// edits and appends):
 //   1. resolve the fan-out keys to conversation ids through the source
 //      indexes on raw_support_conversations(user_id) and (linear_issue_id);
 //      with the planned ids, sort and deduplicate (uuid order);
@@ -24,6 +25,15 @@
 //      body; its id is not in the row's all_message_ids, e.g. a placeholder;
 //      the two arrays disagree) becomes a full rewrite in step 4. The locks
 //      of step 3 cover these conversations too (one id-ordered set);
+//   4b. appends (the plan's appends, likewise): read the inserted message
+//      by its primary key; when it has a body and sorts after every message
+//      the row counts (created_at strictly later than the row's
+//      last_message_at, or the row counts none), is not listed yet and the
+//      arrays agree, append its body and id to the arrays, add one to
+//      message_count and set last_message_at to its created_at; otherwise
+//      (a tie or an earlier created_at, a NULL body, the message gone or
+//      moved, no row yet, the insert applied before) a full rewrite in
+//      step 4;
 //   4. in one statement: recompute the rows from the source tables with a
 //      per-conversation LATERAL aggregate driven by the ids, upsert those that
 //      differ from the stored row, delete those whose conversation no longer
@@ -78,25 +88,40 @@
 // Events that arrive late, twice or out of order only cause an extra rewrite
 // of a row from the current source state, which changes nothing.
 //
-// Why body edits converge to the same rows. An edit changes one element,
-// all_messages[p] where all_message_ids[p] is the message, to the message's
-// body read after the lock, and nothing else. Split a row into its parts:
-// the conversation, subscriber and Linear columns; the message order
-// (all_message_ids with message_count and last_message_at, which depend only
-// on the set of messages, their created_at and which bodies are NULL); and
-// each listed message's body. Only full rewrites set the first two, from the
-// state they read. The planner sends every change that can move a part other
-// than one body (an insert, delete, move, created_at change, NULL body, or
-// any event of another table) to a full rewrite, so the event of the last
-// change to the order is applied by a full rewrite that reads that change
-// or a newer state, and no later edit alters the order or the other
-// columns. The body of message M is last set either by a full rewrite or by
-// an edit of M, each reading M after the event of M's last body change was
-// committed, hence M's final body. An edit applied while the stored order is
-// stale (a change to it not applied yet) writes into that stale order, and
-// the pending change's full rewrite replaces the whole row later. The locks
-// and snapshots are those of the argument above, so two writers' edits and
-// rewrites of a row are ordered by lock acquisition as before.
+// Why body edits and appends converge to the same rows. Split a row into
+// its parts: the conversation, subscriber and Linear columns; the message
+// order O (the set of messages with their created_at and which bodies are
+// NULL, which all_message_ids, message_count and last_message_at are
+// functions of); and each listed message's body. An edit changes one body
+// (all_messages[p] where all_message_ids[p] is the message) to the message's
+// body read after the lock, and nothing else. An append adds one message
+// to O at the end, read after the lock, only if it sorts after every
+// message the row counts and is not counted yet. Only full rewrites set the
+// other columns and O otherwise, each from the state it reads. The planner
+// sends every other change (a delete, move, created_at change, NULL body, a
+// second change of the conversation in the batch, any event of another
+// table) to a full rewrite.
+//   O is final once drained: let E be the last change to O in processing
+// order and R the last full rewrite of the row before E's application (any
+// writer; locks order them), reading the state at time t. A message change
+// committed before t but applied after R is already in R's O, so its append
+// fails its guard and becomes a full rewrite after R, and deletes, moves and
+// created_at changes are always full rewrites; so every change to O applied
+// after R was committed after t and is an append that passed its guard, and
+// those are exactly the changes to O committed after t (any other would be
+// a full rewrite after R). The stored O is R's plus those appends, each at
+// the end because it sorts after every message counted before it: the
+// final O. If E itself is applied by a full rewrite, that rewrite reads E's
+// change or a newer state and nothing changes O after it.
+//   A body is final: message M's body is last set by a full rewrite, an
+// edit or an append, each reading M after the event of M's last body change
+// was committed, hence M's final body; edits and appends of other messages
+// do not touch M's element (positions only move by full rewrites, which
+// set every body). An edit or append applied to a stale row (a change to O
+// not applied yet) lands in that stale order; the pending change's full
+// rewrite replaces the whole row later. The locks and snapshots are those
+// of the argument above, so two writers' changes to a row are ordered by
+// lock acquisition as before.
 //
 // Session settings (every connection and reconnection): READ COMMITTED as
 // the default isolation (the argument above needs it), and
@@ -212,14 +237,29 @@ class EnrichedRowWriter : public BatchWriter {
   absl::StatusOr<std::vector<std::string>> ResolveIds(
       const AffectedConversations& plan);
   // (conversation id, message id) pairs, in conversation id order.
-  using BodyEdits = std::vector<std::pair<std::string, std::string>>;
-  // The plan's body edits to apply as edits; the others (covered by a full
-  // rewrite of their conversation, or a replay, truncate or bulk batch) are
-  // merged into `ids`, which stays sorted and unique.
-  BodyEdits BodyEditsToApply(const AffectedConversations& plan,
-                             std::vector<std::string>* ids) const;
+  using MessageChangeList = std::vector<std::pair<std::string, std::string>>;
+  struct MessageChanges {
+    MessageChangeList edits;    // step 4a
+    MessageChangeList appends;  // step 4b
+    bool empty() const { return edits.empty() && appends.empty(); }
+  };
+  // The plan's body edits and appends to apply as such; the others (covered
+  // by a full rewrite of their conversation, or a replay, truncate or bulk
+  // batch) are merged into `ids`, which stays sorted and unique.
+  MessageChanges MessageChangesToApply(const AffectedConversations& plan,
+                                       std::vector<std::string>* ids) const;
+  // Runs one of steps 4a/4b (`statement` with $1 conversations, $2
+  // messages, $3 lsn, $4 commit time) and adds the conversations it could
+  // not apply to `fallbacks`.
+  absl::Status ApplyMessageChanges(absl::string_view name,
+                                   const std::string& statement,
+                                   const MessageChangeList& changes,
+                                   const std::string& lsn,
+                                   const std::string& commit_time,
+                                   std::vector<std::string>* fallbacks,
+                                   WriteResult* result);
   absl::Status RewriteInTransaction(const std::vector<std::string>& ids,
-                                    const BodyEdits& edits,
+                                    const MessageChanges& changes,
                                     const AffectedConversations& plan,
                                     const std::vector<PartitionOffset>* offsets,
                                     WriteResult* result);

@@ -192,43 +192,73 @@ std::optional<absl::uint128> UuidBits(absl::string_view text) {
 AffectedConversationsPlanner::AffectedConversationsPlanner(std::string schema)
     : schema_(std::move(schema)) {}
 
-bool AffectedConversationsPlanner::AddBodyEdit(const ChangeEventView& event) {
-  if (event.op() != enrich::v1::UPDATE || !event.has_old_row()) return false;
-  // id, conversation_id and created_at (what places the message in the
-  // array) unchanged; the body non-NULL before and after.
-  absl::string_view kept[3];
-  const absl::string_view kKept[3] = {"id", "conversation_id", "created_at"};
-  for (int i = 0; i < 3; ++i) {
-    const ColumnView* before = FindColumn(event.old_row(), kKept[i]);
-    if (before == nullptr || before->value != ColumnView::Value::kText) {
+bool AffectedConversationsPlanner::AddMessageChange(
+    const ChangeEventView& event) {
+  // The columns that place the message in the arrays.
+  const absl::string_view kPlacing[3] = {"id", "conversation_id", "created_at"};
+  absl::string_view placing[3];
+  const bool append = event.op() == enrich::v1::INSERT;
+  if (append) {
+    // A new message with a body.
+    for (int i = 0; i < 3; ++i) {
+      const ColumnView* column = FindColumn(event.new_row(), kPlacing[i]);
+      if (column == nullptr || column->value != ColumnView::Value::kText) {
+        return false;
+      }
+      placing[i] = column->text;
+    }
+    const ColumnView* body = FindColumn(event.new_row(), "body");
+    if (body == nullptr || body->value != ColumnView::Value::kText) {
       return false;
     }
-    if (TextAfter(event, kKept[i], before->text) != before->text) return false;
-    kept[i] = before->text;
+  } else {
+    // An edit: the placing columns unchanged, the body non-NULL before and
+    // after.
+    if (event.op() != enrich::v1::UPDATE || !event.has_old_row()) return false;
+    for (int i = 0; i < 3; ++i) {
+      const ColumnView* before = FindColumn(event.old_row(), kPlacing[i]);
+      if (before == nullptr || before->value != ColumnView::Value::kText) {
+        return false;
+      }
+      if (TextAfter(event, kPlacing[i], before->text) != before->text) {
+        return false;
+      }
+      placing[i] = before->text;
+    }
+    const ColumnView* body = FindColumn(event.old_row(), "body");
+    if (body == nullptr || body->value != ColumnView::Value::kText ||
+        !TextAfter(event, "body", body->text)) {
+      return false;
+    }
   }
-  const ColumnView* body = FindColumn(event.old_row(), "body");
-  if (body == nullptr || body->value != ColumnView::Value::kText ||
-      !TextAfter(event, "body", body->text)) {
-    return false;
-  }
-  const std::optional<absl::uint128> message_bits = UuidBits(kept[0]);
-  const std::optional<absl::uint128> conversation_bits = UuidBits(kept[1]);
+  const std::optional<absl::uint128> message_bits = UuidBits(placing[0]);
+  const std::optional<absl::uint128> conversation_bits = UuidBits(placing[1]);
   if (!message_bits || !conversation_bits) return false;
-  // Planned in full already: the full rewrite covers the edit.
+  // Planned in full already: the full rewrite covers the change.
   if (conversation_bits_.contains(*conversation_bits)) return true;
-  std::string conversation = absl::AsciiStrToLower(kept[1]);
-  std::string message = absl::AsciiStrToLower(kept[0]);
-  auto [it, inserted] =
-      plan_.body_edits.try_emplace(std::move(conversation), message);
-  if (!inserted && it->second != message) DropBodyEdit(it->first);
+  std::string conversation = absl::AsciiStrToLower(placing[1]);
+  std::string message = absl::AsciiStrToLower(placing[0]);
+  absl::btree_map<std::string, std::string>& mine =
+      append ? plan_.appends : plan_.body_edits;
+  const absl::btree_map<std::string, std::string>& other =
+      append ? plan_.body_edits : plan_.appends;
+  if (other.contains(conversation)) {
+    DropMessageChange(conversation);
+    return true;
+  }
+  auto [it, inserted] = mine.try_emplace(std::move(conversation), message);
+  // The same edit twice is one edit; anything else is a full rewrite.
+  if (!inserted && (append || it->second != message)) {
+    DropMessageChange(it->first);
+  }
   return true;
 }
 
-void AffectedConversationsPlanner::DropBodyEdit(const std::string& id) {
-  auto it = plan_.body_edits.find(id);
-  if (it == plan_.body_edits.end()) return;
-  std::string conversation = it->first;
-  plan_.body_edits.erase(it);
+void AffectedConversationsPlanner::DropMessageChange(const std::string& id) {
+  std::string conversation = id;  // `id` may be a key erased below
+  const size_t erased =
+      plan_.body_edits.erase(conversation) + plan_.appends.erase(conversation);
+  if (erased == 0) return;
   conversation_bits_.insert(*UuidBits(conversation));
   plan_.conversation_ids.insert(std::move(conversation));
 }
@@ -273,7 +303,7 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
     case enrich::v1::UPDATE:
     case enrich::v1::DELETE:
     case enrich::v1::SNAPSHOT_READ: {
-      if (*table == SourceTable::kMessages && AddBodyEdit(event)) break;
+      if (*table == SourceTable::kMessages && AddMessageChange(event)) break;
       absl::StatusOr<LinkValueList> values;
       switch (*table) {
         case SourceTable::kConversations:
@@ -316,8 +346,9 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
           if (conversation_bits_.insert(bits[i]).second) {
             auto id = plan_.conversation_ids.insert(
                 absl::AsciiStrToLower((*values)[i]));
-            // A full rewrite covers the conversation's body edit.
+            // A full rewrite covers the conversation's edit or append.
             if (!plan_.body_edits.empty()) plan_.body_edits.erase(*id.first);
+            if (!plan_.appends.empty()) plan_.appends.erase(*id.first);
           }
         }
         values->clear();

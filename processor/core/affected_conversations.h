@@ -31,6 +31,13 @@
 // rewrite (which covers the edit). The writer applies a body edit by reading
 // that one message (enriched_row_writer.h).
 //
+// Likewise a message INSERT with a non-NULL body is planned as an append
+// (conversation -> message): the writer adds it at the end of the arrays when
+// it sorts after every message the row counts, and rewrites in full
+// otherwise. A conversation gets at most one of these per batch: a second
+// one of either kind, or any other event reaching it, makes it a full
+// rewrite.
+//
 //   AffectedConversationsPlanner planner;
 //   for (const ChangeEventView& e : events) {  // change_event_view.h
 //     absl::Status s = planner.Add(e);
@@ -100,6 +107,9 @@ struct AffectedConversations {
   // Body edits (file comment): conversation id -> the id of its one edited
   // message, both canonical uuid text. No key is in conversation_ids.
   absl::btree_map<std::string, std::string> body_edits;
+  // Appends (file comment): conversation id -> the id of its one inserted
+  // message. No key is in conversation_ids or body_edits.
+  absl::btree_map<std::string, std::string> appends;
   // subscribers_insights.distinct_id values: rewrite every conversation whose
   // user_id is one of them.
   absl::btree_set<std::string> user_ids;
@@ -116,8 +126,8 @@ struct AffectedConversations {
 
   // True when no row needs rewriting.
   bool empty() const {
-    return conversation_ids.empty() && body_edits.empty() && user_ids.empty() &&
-           linear_issue_ids.empty() && !truncated.any();
+    return conversation_ids.empty() && body_edits.empty() && appends.empty() &&
+           user_ids.empty() && linear_issue_ids.empty() && !truncated.any();
   }
 };
 
@@ -149,12 +159,13 @@ class AffectedConversationsPlanner {
   AffectedConversations Take();
 
  private:
-  // Plans `event` (a message UPDATE) as a body edit when it is one (file
-  // comment): true when it did, false when the caller plans it in full.
-  bool AddBodyEdit(const ChangeEventView& event);
-  // Moves conversation `id` (canonical) from the body edits to the full
-  // rewrites, if it has a body edit.
-  void DropBodyEdit(const std::string& id);
+  // Plans `event` (a message UPDATE or INSERT) as a body edit or an append
+  // when it is one (file comment): true when it did, false when the caller
+  // plans it in full.
+  bool AddMessageChange(const ChangeEventView& event);
+  // Moves conversation `id` (canonical) from the body edits or appends to
+  // the full rewrites, if it has one.
+  void DropMessageChange(const std::string& id);
 
   std::string schema_;
   AffectedConversations plan_;

@@ -31,7 +31,8 @@
 #      reference view beforehand), and the same upsert re-aggregating each
 #      row from its messages (per-id lookups and a LATERAL aggregate);
 #      then pgbench at each of BENCH_RATES changes/s for BENCH_RATE_SECONDS s,
-#      each transaction editing the first message of BENCH_CHANGES_PER_TX
+#      each transaction editing the first message of (BENCH_CHANGE_KIND=insert:
+#      adding a new message to) BENCH_CHANGES_PER_TX
 #      random conversations (pgbench --rate = rate / that); freshness p50/p99
 #      from the processor's enrich_processor_freshness_seconds histogram
 #      (difference of /metrics before and after; interpolated within
@@ -62,6 +63,10 @@
 #   BENCH_RATES ["1000 2000 3000 4000 5000"] (changes/s)   BENCH_RATE_SECONDS [30]
 #                                 (BENCH_RATES="": skip (b))
 #   BENCH_CHANGES_PER_TX [10]     BENCH_CEILING_ROWS [5000]
+#   BENCH_CHANGE_KIND [edit]      (b)'s changes: edit (the first message of a
+#                                 random conversation, processor_pgbench.sql)
+#                                 or insert (a new message in a random
+#                                 conversation, processor_pgbench_insert.sql)
 #   BENCH_SMALL [1]               BENCH_SMALL_FACTOR [10]
 #   BENCH_REPLAY [1]              BENCH_REPLAY_ARGS [""]    (BENCH_REPLAY=0: skip (c))
 #   BENCH_VERIFY_FULL [1]         BENCH_FSYNC [on]          BENCH_TIMEOUT [300]
@@ -85,6 +90,12 @@ burst=${BENCH_BURST:-1000}
 body_bytes=${BENCH_BODY_BYTES:-300}
 rates=${BENCH_RATES-1000 2000 3000 4000 5000}
 per_tx=${BENCH_CHANGES_PER_TX:-10}
+change_kind=${BENCH_CHANGE_KIND:-edit}
+case "$change_kind" in
+  edit) pgbench_script=processor_pgbench.sql; change_words="edits the first message of" ;;
+  insert) pgbench_script=processor_pgbench_insert.sql; change_words="adds a message to" ;;
+  *) echo "bench: BENCH_CHANGE_KIND is edit|insert" >&2; exit 2 ;;
+esac
 ceiling_rows=${BENCH_CEILING_ROWS:-5000}
 rate_seconds=${BENCH_RATE_SECONDS:-30}
 small=${BENCH_SMALL:-1}
@@ -457,13 +468,13 @@ sustained() {
   local after="$state/metrics-after-$1.txt" max_lag=0 l t_end
   local name=enrich_processor_freshness_seconds
   local tps=$(((r + per_tx - 1) / per_tx))
-  log "(b) $r changes/s: pgbench --rate $tps for $rate_seconds s (each tx edits $per_tx random conversations' messages)"
+  log "(b) $r changes/s: pgbench --rate $tps for $rate_seconds s (each tx $change_words $per_tx random conversations)"
   curl -fsS "http://$main_proc_metrics/metrics" >"$before"
   local pm kpid c0 c1 m0 m1 t0 secs
   pm=$(head -n 1 "$(pg_datadir "$state")/postmaster.pid"); kpid=$(kafka_pid "$state" || echo 0)
   c0="$(cpu_ticks_tree "$main_proc_pid") $(cpu_ticks_tree "$main_cdc_pid") $(cpu_ticks_tree "$kpid") $(cpu_ticks_tree "$pm")"
   m0=$(machine_ticks); t0=$(now)
-  "$pgbin/pgbench" -n -d "$(dsn_of "$db")" -f "$bench_dir/processor_pgbench.sql" \
+  "$pgbin/pgbench" -n -d "$(dsn_of "$db")" -f "$bench_dir/$pgbench_script" \
     -D nconv="$conversations" -D per_tx="$per_tx" --rate="$tps" -T "$rate_seconds" \
     -c 8 -j 2 >"$out" 2>&1 &
   pid=$!; pgbench_pid=$pid
@@ -693,7 +704,7 @@ if [[ -n "$c_pre" ]]; then
 fi
 for r in $rates; do
   [[ -n "${b_tps[$r]:-}" ]] || continue
-  printf "%-66s %s changes/s, %s events\n" "(b) asked $r changes/s for $rate_seconds s ($per_tx per tx): achieved" "${b_tps[$r]}" "${b_events[$r]}"
+  printf "%-66s %s changes/s, %s events\n" "(b) asked $r changes/s for $rate_seconds s ($per_tx ${change_kind}s per tx): achieved" "${b_tps[$r]}" "${b_events[$r]}"
   printf "%-66s %s / %s / %s\n" "(b) rate $r: freshness p50 / p99 / p99.9 (bucket), s" "${b_p50[$r]}" "${b_p99[$r]}" "${b_p999[$r]}"
   printf "%-66s %s s\n" "(b) rate $r: max last_freshness_seconds (1 s samples)" "${b_lag[$r]}"
   printf "%-66s %s s\n" "(b) rate $r: drained after pgbench ended" "${b_drain[$r]}"

@@ -728,10 +728,26 @@ constexpr char k20kBody[] =
     "(SELECT string_agg(md5(random()::text), '') FROM generate_series(1, "
     "625))";
 
+// Appends (step 4b): C holds only messages without a body, D none.
+constexpr char kAppendConvC[] = "00000000-0000-0000-0000-00000000ea03";
+constexpr char kAppendConvD[] = "00000000-0000-0000-0000-00000000ea04";
+
+// The id of appended message `n` (0-999). These ids sort before every
+// message above, so an append placed at the end on a created_at tie breaks
+// the reference's (created_at, id) order.
+std::string AppendedId(int n) {
+  return absl::StrCat("00000000-0000-0000-0000-00000000a",
+                      absl::Dec(n, absl::kZeroPad3));
+}
+
 using BodyEditList = std::vector<std::pair<std::string, std::string>>;
 
 BodyEditList BodyEditsOf(const AffectedConversations& plan) {
   return BodyEditList(plan.body_edits.begin(), plan.body_edits.end());
+}
+
+BodyEditList AppendsOf(const AffectedConversations& plan) {
+  return BodyEditList(plan.appends.begin(), plan.appends.end());
 }
 
 void EnrichedRowWriterTest::SetUpTwoConversations(EnrichedRowWriter& writer) {
@@ -822,16 +838,36 @@ TEST_F(EnrichedRowWriterTest, BodyEditIsAppliedInPlaceByEditBodies) {
   EXPECT_EQ(result->rows_upserted, 0u);
   ExpectConverged();
 
-  // An edit of A and a full rewrite of B in one batch: both statements.
+  // An edit of A and a full rewrite of B (a message without a body: not an
+  // append) in one batch: both statements.
   ASSERT_NO_FATAL_FAILURE(SetBody(kEditMsg1, "'one, edited again'"));
-  ASSERT_NO_FATAL_FAILURE(InsertMessage(kEditMsg0, kEditConvB, "'new'", 9));
+  ASSERT_NO_FATAL_FAILURE(InsertMessage(kEditMsg0, kEditConvB, "NULL", 9));
   AffectedConversations mixed = PlanCaptured();
   ASSERT_EQ(BodyEditsOf(mixed), (BodyEditList{{kEditConvA, kEditMsg1}}));
   ASSERT_THAT(mixed.conversation_ids, ::testing::ElementsAre(kEditConvB));
+  ASSERT_TRUE(mixed.appends.empty());
   result = ApplyObserved(*writer, mixed);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(Ran("edit_bodies"));
+  EXPECT_FALSE(Ran("append_messages"));
   EXPECT_TRUE(Ran("rewrite_rows"));
+  EXPECT_EQ(result->rows_upserted, 2u);
+  EXPECT_EQ(result->conversations, 2u);
+  ExpectConverged();
+
+  // An edit of A and an append to B in one batch: no full rewrite.
+  ASSERT_NO_FATAL_FAILURE(SetBody(kEditMsg3, "'three, edited again'"));
+  ASSERT_NO_FATAL_FAILURE(
+      InsertMessage(AppendedId(1), kEditConvB, "'new'", 10));
+  mixed = PlanCaptured();
+  ASSERT_EQ(BodyEditsOf(mixed), (BodyEditList{{kEditConvA, kEditMsg3}}));
+  ASSERT_EQ(AppendsOf(mixed), (BodyEditList{{kEditConvB, AppendedId(1)}}));
+  ASSERT_TRUE(mixed.conversation_ids.empty());
+  result = ApplyObserved(*writer, mixed);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(Ran("edit_bodies"));
+  EXPECT_TRUE(Ran("append_messages"));
+  EXPECT_FALSE(Ran("rewrite_rows"));
   EXPECT_EQ(result->rows_upserted, 2u);
   EXPECT_EQ(result->conversations, 2u);
   ExpectConverged();
@@ -1044,6 +1080,9 @@ TEST_F(EnrichedRowWriterTest, EditIntoAStaleOrderConvergesAfterTheRewrite) {
     const char* name;
     std::string change;  // SQL changing the order of A's messages
     const char* edited;
+    // The message the change inserts (planned as an append that the row,
+    // by then newer, refuses), or nullptr (planned in full).
+    const char* appended = nullptr;
   };
   const std::vector<Case> cases = {
       {"earlier message inserted",
@@ -1051,7 +1090,7 @@ TEST_F(EnrichedRowWriterTest, EditIntoAStaleOrderConvergesAfterTheRewrite) {
                     "conversation_id, body, created_at) VALUES ('",
                     kEditMsg0, "', '", kEditConvA,
                     "', 'zero', '2023-12-31 00:00:00+00')"),
-       kEditMsg2},
+       kEditMsg2, kEditMsg0},
       {"created_at moves another message last",
        absl::StrCat("UPDATE support_conversation_messages SET created_at = "
                     "'2024-02-01 00:00:00+00' WHERE id = '",
@@ -1080,7 +1119,13 @@ TEST_F(EnrichedRowWriterTest, EditIntoAStaleOrderConvergesAfterTheRewrite) {
     ASSERT_NO_FATAL_FAILURE(SetUpTwoConversations(*writer));
     ASSERT_TRUE(conn_->Exec(c.change).ok());
     AffectedConversations pending = PlanCaptured();
-    ASSERT_THAT(pending.conversation_ids, ::testing::ElementsAre(kEditConvA));
+    if (c.appended != nullptr) {
+      ASSERT_EQ(AppendsOf(pending), (BodyEditList{{kEditConvA, c.appended}}));
+      ASSERT_TRUE(pending.conversation_ids.empty());
+    } else {
+      ASSERT_THAT(pending.conversation_ids, ::testing::ElementsAre(kEditConvA));
+      ASSERT_TRUE(pending.appends.empty());
+    }
     ASSERT_NO_FATAL_FAILURE(SetBody(c.edited, "'edited in a stale order'"));
     AffectedConversations edit = PlanCaptured();
     ASSERT_EQ(BodyEditsOf(edit), (BodyEditList{{kEditConvA, c.edited}}));
@@ -1103,6 +1148,10 @@ TEST_F(EnrichedRowWriterTest, EditIntoAStaleOrderConvergesAfterTheRewrite) {
 
     result = ApplyObserved(*writer, pending);
     ASSERT_TRUE(result.ok()) << result.status();
+    // An append sorting before the row's last message falls back to the
+    // full rewrite in the same transaction.
+    EXPECT_EQ(Ran("append_messages"), c.appended != nullptr);
+    EXPECT_TRUE(Ran("rewrite_rows"));
     EXPECT_EQ(result->rows_upserted, 1u);
     ExpectConverged();
   }
@@ -1125,6 +1174,8 @@ TEST_F(EnrichedRowWriterTest, LateEditsReadTheCurrentBody) {
   ASSERT_EQ(BodyEditsOf(edit1), (BodyEditList{{kEditConvA, kEditMsg1}}));
   ASSERT_EQ(BodyEditsOf(edit2), (BodyEditList{{kEditConvA, kEditMsg1}}));
   ASSERT_EQ(BodyEditsOf(edit3), (BodyEditList{{kEditConvA, kEditMsg3}}));
+  // An append of a message before all others: rewritten in full.
+  ASSERT_EQ(AppendsOf(full), (BodyEditList{{kEditConvA, kEditMsg0}}));
 
   // The newest edit first, then the older one: both read v2.
   auto result = ApplyObserved(*writer, edit2);
@@ -1137,6 +1188,7 @@ TEST_F(EnrichedRowWriterTest, LateEditsReadTheCurrentBody) {
   // The full rewrite, then the older edit of another message.
   result = ApplyObserved(*writer, full);
   ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(Ran("rewrite_rows"));
   ExpectConverged();
   result = ApplyObserved(*writer, edit3);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -1189,7 +1241,8 @@ TEST_F(EnrichedRowWriterTest,
   ExpectConverged();
 }
 
-// The bulk path and a truncate rebuild rewrite edited conversations in full.
+// The bulk path and a truncate rebuild rewrite edited and appended-to
+// conversations in full.
 TEST_F(EnrichedRowWriterTest, BulkAndRebuildBatchesRewriteEditsInFull) {
   EnrichedRowWriter::Options options;
   options.bulk_min_ids = 1;
@@ -1197,42 +1250,73 @@ TEST_F(EnrichedRowWriterTest, BulkAndRebuildBatchesRewriteEditsInFull) {
   ASSERT_NE(bulk, nullptr);
   ASSERT_NO_FATAL_FAILURE(SetUpTwoConversations(*bulk));
   ASSERT_NO_FATAL_FAILURE(SetBody(kEditMsg1, "'bulk edit'"));
+  ASSERT_NO_FATAL_FAILURE(
+      InsertMessage(AppendedId(1), kEditConvB, "'bulk append'", 10));
   AffectedConversations plan = PlanCaptured();
   ASSERT_EQ(BodyEditsOf(plan), (BodyEditList{{kEditConvA, kEditMsg1}}));
+  ASSERT_EQ(AppendsOf(plan), (BodyEditList{{kEditConvB, AppendedId(1)}}));
   auto result = ApplyObserved(*bulk, plan);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_FALSE(Ran("edit_bodies"));
+  EXPECT_FALSE(Ran("append_messages"));
   EXPECT_TRUE(Ran("rewrite_rows_bulk"));
-  EXPECT_EQ(result->rows_upserted, 1u);
+  EXPECT_EQ(result->rows_upserted, 2u);
   ExpectConverged();
 
   auto writer = NewObservedWriter();
   ASSERT_NE(writer, nullptr);
   ASSERT_NO_FATAL_FAILURE(SetBody(kEditMsg2, "'rebuild edit'"));
+  ASSERT_NO_FATAL_FAILURE(
+      InsertMessage(AppendedId(2), kEditConvB, "'rebuild append'", 11));
   ASSERT_TRUE(conn_->Exec("TRUNCATE linear_issues").ok());
   plan = PlanCaptured();
   ASSERT_EQ(BodyEditsOf(plan), (BodyEditList{{kEditConvA, kEditMsg2}}));
+  ASSERT_EQ(AppendsOf(plan), (BodyEditList{{kEditConvB, AppendedId(2)}}));
   ASSERT_TRUE(plan.truncated.linear_issues);
   result = ApplyObserved(*writer, plan);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_FALSE(Ran("edit_bodies"));
+  EXPECT_FALSE(Ran("append_messages"));
   EXPECT_TRUE(Ran("rewrite_rows"));
-  EXPECT_EQ(result->rows_upserted, 1u);
+  EXPECT_EQ(result->rows_upserted, 2u);
   ExpectConverged();
 }
 
-// Random workloads with many body-only edits mixed in, delivered in shuffled,
-// duplicated batches: some batches apply edits alone, some with other work.
-TEST_F(EnrichedRowWriterTest, RandomBodyEditsInShuffledBatchesMatchReference) {
+// Random workloads with many body-only edits and inserts of messages later
+// than every other (appends) mixed in, some tying with the previous insert or
+// without a body, delivered in shuffled, duplicated batches: some batches
+// apply edits and appends alone, some with other work.
+TEST_F(EnrichedRowWriterTest,
+       RandomBodyEditsAndAppendsInShuffledBatchesMatchReference) {
   auto writer = NewObservedWriter();
   ASSERT_NE(writer, nullptr);
   for (uint64_t seed : {21, 22, 23}) {
     SCOPED_TRACE(absl::StrCat("seed ", seed));
     std::mt19937_64 rng(seed);
+    int minute = 0;  // after the workload's messages (2024-01-01, 0-9 min)
     for (int round = 0; round < 3; ++round) {
       for (int part = 0; part < 4; ++part) {
         absl::Status workload = testing::RunRandomWorkload(*conn_, rng, 20);
         ASSERT_TRUE(workload.ok()) << workload;
+        for (int i = 0; i < 10; ++i) {
+          if (std::bernoulli_distribution(0.8)(rng)) ++minute;
+          const int kind = std::uniform_int_distribution<int>(0, 9)(rng);
+          const std::string body =
+              kind == 0   ? "NULL"
+              : kind == 1 ? std::string(k20kBody)
+                          : absl::StrCat("'append ", rng() % 100000, "'");
+          ASSERT_TRUE(
+              conn_
+                  ->Exec(absl::StrCat(
+                      "INSERT INTO support_conversation_messages (id, "
+                      "conversation_id, author_type, body, created_at) "
+                      "SELECT gen_random_uuid(), id, 'agent', ",
+                      body, ", timestamptz '2024-01-02 00:00:00+00' + ", minute,
+                      " * interval '1 minute' FROM "
+                      "raw_support_conversations ORDER BY random() "
+                      "LIMIT 1"))
+                  .ok());
+        }
         for (int e = 0; e < 15; ++e) {
           const int kind = std::uniform_int_distribution<int>(0, 9)(rng);
           const std::string body =
@@ -1259,6 +1343,240 @@ TEST_F(EnrichedRowWriterTest, RandomBodyEditsInShuffledBatchesMatchReference) {
   }
   EXPECT_GT(std::count(statements_.begin(), statements_.end(), "edit_bodies"),
             10);
+  EXPECT_GT(
+      std::count(statements_.begin(), statements_.end(), "append_messages"),
+      10);
+}
+
+// Appends (enriched_row_writer.h, step 4b).
+
+// "true" when the row of `conversation` ends with `message`: its body and id
+// last in the arrays, its created_at the row's last_message_at, and the row
+// carries commit position `lsn`.
+std::string EndsWithMessage(PgTestConnection& conn,
+                            const std::string& conversation,
+                            const std::string& message, uint64_t lsn) {
+  return conn
+      .QueryValue(absl::StrCat(
+          "SELECT (e.all_messages[cardinality(e.all_messages)] = m.body AND "
+          "e.all_message_ids[cardinality(e.all_message_ids)] = m.id AND "
+          "e.last_message_at = m.created_at AND e.source_commit_lsn = '0/",
+          absl::Hex(lsn),
+          "'::pg_lsn)::text FROM enriched_support_conversations e JOIN "
+          "support_conversation_messages m ON m.id = '",
+          message, "' WHERE e.id = '", conversation, "'"))
+      .value_or("");
+}
+
+TEST_F(EnrichedRowWriterTest, AppendIsAppliedInPlaceByAppendMessages) {
+  auto writer = NewObservedWriter();
+  ASSERT_NE(writer, nullptr);
+  ASSERT_NO_FATAL_FAILURE(SetUpTwoConversations(*writer));
+  ASSERT_NO_FATAL_FAILURE(InsertConversation(kAppendConvC));
+  ASSERT_NO_FATAL_FAILURE(
+      InsertMessage(AppendedId(90), kAppendConvC, "NULL", 5));
+  ASSERT_NO_FATAL_FAILURE(InsertConversation(kAppendConvD));
+  ASSERT_TRUE(writer->Apply(PlanCaptured(), {}).ok());
+  ASSERT_NO_FATAL_FAILURE(ExpectConverged());
+  struct Append {
+    const char* conversation;
+    std::string body_sql;
+    int minute;
+    int message_count;  // after it
+  };
+  const std::vector<Append> appends = {
+      {kEditConvA, "'four'", 4, 5},          // A's last message is at minute 3
+      {kEditConvA, k20kBody, 5, 6},          // 20 kB, TOASTed out of line
+      {kEditConvB, "''", 2, 2},              // B's is at minute 1
+      {kAppendConvC, "'first body'", 6, 2},  // all_messages was NULL
+      {kAppendConvD, "'first message'", 0, 1},
+  };
+  for (size_t i = 0; i < appends.size(); ++i) {
+    const Append& append = appends[i];
+    const std::string message = AppendedId(i);
+    SCOPED_TRACE(absl::StrCat(append.conversation, " <- ", append.body_sql));
+    ASSERT_NO_FATAL_FAILURE(InsertMessage(message, append.conversation,
+                                          append.body_sql, append.minute));
+    AffectedConversations plan = PlanCaptured();
+    ASSERT_EQ(AppendsOf(plan), (BodyEditList{{append.conversation, message}}));
+    ASSERT_TRUE(plan.conversation_ids.empty());
+    ASSERT_TRUE(plan.body_edits.empty());
+    auto result = ApplyObserved(*writer, plan);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(Ran("append_messages"));
+    EXPECT_FALSE(Ran("rewrite_rows"));
+    EXPECT_EQ(result->rows_upserted, 1u);
+    EXPECT_EQ(result->conversations, 1u);
+    ExpectConverged();
+    EXPECT_EQ(EndsWithMessage(*conn_, append.conversation, message,
+                              plan.max_commit_lsn),
+              "true");
+    EXPECT_EQ(Count(absl::StrCat("SELECT message_count FROM "
+                                 "enriched_support_conversations WHERE id = '",
+                                 append.conversation, "'")),
+              append.message_count);
+  }
+  EXPECT_EQ(Count(absl::StrCat("SELECT length(all_messages[5]) FROM "
+                               "enriched_support_conversations WHERE id = '",
+                               kEditConvA, "'")),
+            20000);
+}
+
+// Each fallback: an append planned from its insert event that the row does
+// not fit when applied; the writer rewrites the row in full in the same
+// transaction, and the events of the changes made before the apply then
+// leave every row equal.
+TEST_F(EnrichedRowWriterTest, AppendThatDoesNotFitBecomesAFullRewrite) {
+  const std::string message = AppendedId(1);
+  const std::string where_message = absl::StrCat(" WHERE id = '", message, "'");
+  const std::string where_a = absl::StrCat(" WHERE id = '", kEditConvA, "'");
+  struct Case {
+    const char* name;
+    const char* created_at;    // of the inserted message; A's last: 00:03
+    std::string setup;         // applied in full before the insert, or ""
+    std::string before_apply;  // run after the planning, or ""
+  };
+  const std::vector<Case> cases = {
+      {"created_at ties with the last message", "00:03", "", ""},
+      {"created_at before the last message", "00:02:30", "", ""},
+      {"the last message has no body and is later", "00:05",
+       absl::StrCat("INSERT INTO support_conversation_messages (id, "
+                    "conversation_id, created_at) VALUES ('",
+                    AppendedId(2), "', '", kEditConvA,
+                    "', '2024-01-01 00:09:00+00')"),
+       ""},
+      {"message deleted", "00:10", "",
+       absl::StrCat("DELETE FROM support_conversation_messages",
+                    where_message)},
+      {"message moved", "00:10", "",
+       absl::StrCat("UPDATE support_conversation_messages SET "
+                    "conversation_id = '",
+                    kEditConvB, "'", where_message)},
+      {"body set to NULL", "00:10", "",
+       absl::StrCat("UPDATE support_conversation_messages SET body = NULL",
+                    where_message)},
+      {"no enriched row yet (a placeholder)", "00:10", "",
+       absl::StrCat("DELETE FROM enriched_support_conversations", where_a)},
+      {"all_message_ids NULL", "00:10", "",
+       absl::StrCat("UPDATE enriched_support_conversations SET "
+                    "all_message_ids = NULL",
+                    where_a)},
+      {"all_message_ids shorter", "00:10", "",
+       absl::StrCat("UPDATE enriched_support_conversations SET "
+                    "all_message_ids = all_message_ids[1:2]",
+                    where_a)},
+      {"message already listed", "00:10", "",
+       absl::StrCat("UPDATE enriched_support_conversations SET "
+                    "all_message_ids = all_message_ids || '",
+                    message,
+                    "'::uuid, all_messages = all_messages || 'x'::text",
+                    where_a)},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ASSERT_TRUE(testing::ResetDatabase(*conn_).ok());
+    auto writer = NewObservedWriter();
+    ASSERT_NE(writer, nullptr);
+    ASSERT_NO_FATAL_FAILURE(SetUpTwoConversations(*writer));
+    if (!c.setup.empty()) {
+      ASSERT_TRUE(conn_->Exec(c.setup).ok());
+      ASSERT_TRUE(writer->Apply(PlanCaptured(), {}).ok());
+      ASSERT_NO_FATAL_FAILURE(ExpectConverged());
+    }
+    ASSERT_TRUE(conn_
+                    ->Exec(absl::StrCat(
+                        "INSERT INTO support_conversation_messages (id, "
+                        "conversation_id, body, created_at) VALUES ('",
+                        message, "', '", kEditConvA,
+                        "', 'appended', '2024-01-01 ", c.created_at, "+00')"))
+                    .ok());
+    AffectedConversations append = PlanCaptured();
+    ASSERT_EQ(AppendsOf(append), (BodyEditList{{kEditConvA, message}}));
+    ASSERT_TRUE(append.conversation_ids.empty());
+    if (!c.before_apply.empty()) {
+      ASSERT_TRUE(conn_->Exec(c.before_apply).ok());
+    }
+    AffectedConversations pending = PlanCaptured();
+
+    auto result = ApplyObserved(*writer, append);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(Ran("append_messages"));
+    EXPECT_TRUE(Ran("rewrite_rows"));
+    EXPECT_EQ(result->conversations, 1u);
+    EXPECT_EQ(DifferenceForConversation(kEditConvA), 0);
+    result = ApplyObserved(*writer, pending);
+    ASSERT_TRUE(result.ok()) << result.status();
+    ExpectConverged();
+  }
+}
+
+// The same insert delivered twice: the second application finds the message
+// listed and last, and changes nothing through its full rewrite.
+TEST_F(EnrichedRowWriterTest, AppendAppliedTwiceDoesNotDuplicateTheMessage) {
+  auto writer = NewObservedWriter();
+  ASSERT_NE(writer, nullptr);
+  ASSERT_NO_FATAL_FAILURE(SetUpTwoConversations(*writer));
+  ASSERT_NO_FATAL_FAILURE(
+      InsertMessage(AppendedId(1), kEditConvA, "'appended'", 10));
+  AffectedConversations append = PlanCaptured();
+  ASSERT_EQ(AppendsOf(append), (BodyEditList{{kEditConvA, AppendedId(1)}}));
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    SCOPED_TRACE(attempt == 0 ? "first" : "again");
+    auto result = ApplyObserved(*writer, append);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(Ran("append_messages"));
+    EXPECT_EQ(Ran("rewrite_rows"), attempt == 1);
+    EXPECT_EQ(result->rows_upserted, attempt == 0 ? 1u : 0u);
+    ExpectConverged();
+    EXPECT_EQ(Count(absl::StrCat("SELECT cardinality(all_message_ids) FROM "
+                                 "enriched_support_conversations WHERE id = '",
+                                 kEditConvA, "'")),
+              4);
+  }
+}
+
+// Convergence: an append applied after a change it did not see. Two messages
+// inserted in order whose appends arrive in the opposite order; a full
+// rewrite (a conversation update) that already saw the message applied
+// before its append.
+TEST_F(EnrichedRowWriterTest, LateAppendsConvergeThroughTheFallback) {
+  for (const bool second_insert : {true, false}) {
+    SCOPED_TRACE(second_insert ? "later insert first" : "full rewrite first");
+    ASSERT_TRUE(testing::ResetDatabase(*conn_).ok());
+    auto writer = NewObservedWriter();
+    ASSERT_NE(writer, nullptr);
+    ASSERT_NO_FATAL_FAILURE(SetUpTwoConversations(*writer));
+    ASSERT_NO_FATAL_FAILURE(
+        InsertMessage(AppendedId(1), kEditConvA, "'first'", 10));
+    AffectedConversations late = PlanCaptured();
+    ASSERT_EQ(AppendsOf(late), (BodyEditList{{kEditConvA, AppendedId(1)}}));
+    if (second_insert) {
+      ASSERT_NO_FATAL_FAILURE(
+          InsertMessage(AppendedId(2), kEditConvA, "'second'", 11));
+    } else {
+      ASSERT_TRUE(conn_
+                      ->Exec(absl::StrCat("UPDATE raw_support_conversations "
+                                          "SET title = 'retitled' WHERE id = '",
+                                          kEditConvA, "'"))
+                      .ok());
+    }
+    AffectedConversations early = PlanCaptured();
+    auto result = ApplyObserved(*writer, early);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(Ran("append_messages"), second_insert);
+    EXPECT_NE(Ran("rewrite_rows"), second_insert);
+    EXPECT_EQ(result->rows_upserted, 1u);
+    if (second_insert) {
+      EXPECT_GT(DifferenceForConversation(kEditConvA), 0);  // first missing
+    }
+
+    result = ApplyObserved(*writer, late);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(Ran("append_messages"));
+    EXPECT_TRUE(Ran("rewrite_rows"));
+    EXPECT_EQ(result->rows_upserted, second_insert ? 1u : 0u);
+    ExpectConverged();
+  }
 }
 
 // The plans of every hot statement at 100,000 conversations, 500,000
@@ -1333,6 +1651,8 @@ TEST_F(EnrichedRowWriterTest, HotStatementsUseIndexesAt100kConversations) {
       {"lock_rows", literal(ids)},
       {"edit_bodies", absl::StrCat(literal(edited_conversations), ", ",
                                    literal(edited_messages), ", '0/1', 1")},
+      {"append_messages", absl::StrCat(literal(edited_conversations), ", ",
+                                       literal(edited_messages), ", '0/1', 1")},
       {"rewrite_rows", absl::StrCat(literal(ids), ", '0/1', 1")},
       {"store_offsets", "'g', '{t}', '{0}', '{1}'"},
   };

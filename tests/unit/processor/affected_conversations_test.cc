@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/unit/processor/event_builders.h"
@@ -17,6 +18,7 @@ using ::enrich::processor::testing::MakeRow;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Pair;
 
 constexpr char kConvA[] = "00000000-0000-0000-0000-00000000000a";
 constexpr char kConvB[] = "00000000-0000-0000-0000-00000000000b";
@@ -350,10 +352,17 @@ enrich::v1::ChangeEvent BodyEdit(const std::string& message,
                        MessageRow(message, conversation, body), commit_lsn);
 }
 
-// A full-rewrite event of `conversation`: a message inserted into it.
+// An INSERT of `row` into the messages table.
+enrich::v1::ChangeEvent Inserted(const enrich::v1::Row& row,
+                                 uint64_t commit_lsn = 1) {
+  return MakeEvent(enrich::v1::INSERT, "support_conversation_messages", row,
+                   std::nullopt, commit_lsn);
+}
+
+// A full-rewrite event of `conversation`: a message without a body inserted
+// into it (with a body it would be an append).
 enrich::v1::ChangeEvent MessageInsert(const std::string& conversation) {
-  return MakeEvent(enrich::v1::INSERT, "support_conversation_messages",
-                   MessageRow(kMsg2, conversation, "hello"), std::nullopt);
+  return Inserted(MessageRow(kMsg2, conversation, std::nullopt));
 }
 
 // `row` with column `name`'s value replaced by an unchanged-TOAST marker.
@@ -491,14 +500,16 @@ TEST(AffectedConversationsBodyEditTest,
 
 TEST(AffectedConversationsBodyEditTest, InsertsAndDeletesAreNeverBodyEdits) {
   AffectedConversationsPlanner planner;
-  ASSERT_TRUE(planner.Add(MessageInsert(kConvA)).ok());
+  ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg2, kConvA, "hello"))).ok());
   ASSERT_TRUE(
       planner
           .Add(MakeEvent(enrich::v1::DELETE, "support_conversation_messages",
                          std::nullopt, MessageRow(kMsg1, kConvB, "old")))
           .ok());
   EXPECT_THAT(planner.plan().body_edits, IsEmpty());
-  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA, kConvB));
+  // The insert (with a body) is an append; the delete a full rewrite.
+  EXPECT_THAT(planner.plan().appends, ElementsAre(Pair(kConvA, kMsg2)));
+  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvB));
 }
 
 // Without the old row (REPLICA IDENTITY DEFAULT) nothing says what changed:
@@ -641,6 +652,193 @@ TEST(AffectedConversationsBodyEditTest, TakeResetsTheBodyEdits) {
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg2, kConvA)).ok());
   EXPECT_EQ(BodyEditsOf(planner.plan()),
             (BodyEditList{{kConvA, kMsg2}, {kConvB, kMsg2}}));
+  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+}
+
+// Appends: a message INSERT (not a snapshot read) whose new row has id,
+// conversation_id, created_at and a non-NULL body.
+
+constexpr char kMsg3[] = "10000000-0000-0000-0000-000000000003";
+
+BodyEditList AppendsOf(const AffectedConversations& plan) {
+  return BodyEditList(plan.appends.begin(), plan.appends.end());
+}
+
+TEST(AffectedConversationsAppendTest, InsertWithABodyIsPlannedAsAnAppend) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg1, kConvA, "hi"), 42)).ok());
+  ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg2, kConvB, ""), 41)).ok());
+  EXPECT_EQ(AppendsOf(planner.plan()),
+            (BodyEditList{{kConvA, kMsg1}, {kConvB, kMsg2}}));
+  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_THAT(planner.plan().body_edits, IsEmpty());
+  EXPECT_FALSE(planner.plan().empty());
+  EXPECT_EQ(planner.plan().event_count, 2u);
+  EXPECT_EQ(planner.plan().max_commit_lsn, 42u);
+  EXPECT_EQ(planner.plan().max_commit_time_us, 42000);
+}
+
+TEST(AffectedConversationsAppendTest, UppercaseIdsAreCanonicalized) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner
+                  .Add(Inserted(
+                      MessageRow("ABCDEF00-0000-0000-0000-0000000000B1",
+                                 "ABCDEF00-0000-0000-0000-00000000000A", "hi")))
+                  .ok());
+  EXPECT_EQ(AppendsOf(planner.plan()),
+            (BodyEditList{{"abcdef00-0000-0000-0000-00000000000a",
+                           "abcdef00-0000-0000-0000-0000000000b1"}}));
+}
+
+// Each of these inserts lacks what an append needs: planned in full, as
+// before appends existed.
+TEST(AffectedConversationsAppendTest,
+     InsertsThatAreNotAppendsArePlannedInFull) {
+  struct Case {
+    const char* name;
+    enrich::v1::ChangeEvent event;
+  };
+  const std::vector<Case> cases = {
+      {"NULL body", Inserted(MessageRow(kMsg1, kConvA, std::nullopt))},
+      {"snapshot read",
+       MakeEvent(enrich::v1::SNAPSHOT_READ, "support_conversation_messages",
+                 MessageRow(kMsg1, kConvA, "hi"), std::nullopt)},
+      {"no body column",
+       Inserted(MakeRow(
+           {{"id", kMsg1}, {"conversation_id", kConvA}, {"created_at", kAt}}))},
+      {"no created_at column",
+       Inserted(MakeRow(
+           {{"id", kMsg1}, {"conversation_id", kConvA}, {"body", "hi"}}))},
+      {"NULL created_at", Inserted(MakeRow({{"id", kMsg1},
+                                            {"conversation_id", kConvA},
+                                            {"body", "hi"},
+                                            {"created_at", std::nullopt}}))},
+      {"no id column", Inserted(MakeRow({{"conversation_id", kConvA},
+                                         {"body", "hi"},
+                                         {"created_at", kAt}}))},
+      // The full path never reads the message id.
+      {"malformed message id",
+       Inserted(MessageRow("not-a-uuid", kConvA, "hi"))},
+      // An insert carries every value; a marker is not text.
+      {"unchanged-TOAST body",
+       Inserted(WithUnchangedToast(MessageRow(kMsg1, kConvA, "hi"), "body"))},
+      {"unchanged-TOAST created_at",
+       Inserted(
+           WithUnchangedToast(MessageRow(kMsg1, kConvA, "hi"), "created_at"))},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    AffectedConversationsPlanner planner;
+    absl::Status status = planner.Add(c.event);
+    ASSERT_TRUE(status.ok()) << status;
+    EXPECT_THAT(planner.plan().appends, IsEmpty());
+    EXPECT_THAT(planner.plan().body_edits, IsEmpty());
+    EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+  }
+}
+
+TEST(AffectedConversationsAppendTest,
+     MalformedConversationIdInWouldBeAppendIsRejectedAsBefore) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg1, kConvB, "hi"))).ok());
+  absl::Status status =
+      planner.Add(Inserted(MessageRow(kMsg2, "not-a-uuid", "hi")));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("not a uuid"));
+  // The plan is unchanged.
+  EXPECT_EQ(AppendsOf(planner.plan()), (BodyEditList{{kConvB, kMsg1}}));
+  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_EQ(planner.plan().event_count, 1u);
+}
+
+// A conversation gets at most one edit or append per batch: any second
+// change of either kind (even the same insert delivered twice) makes it a
+// full rewrite, which later changes of it do not undo. B, appended once,
+// stays an append throughout.
+TEST(AffectedConversationsAppendTest,
+     SecondMessageChangeOfAConversationMakesItAFullRewrite) {
+  const enrich::v1::ChangeEvent insert1 =
+      Inserted(MessageRow(kMsg1, kConvA, "one"));
+  struct Case {
+    const char* name;
+    enrich::v1::ChangeEvent first;
+    enrich::v1::ChangeEvent second;
+  };
+  const std::vector<Case> cases = {
+      {"two inserts", insert1,
+       Inserted(MessageRow(kMsg2, kConvA, "two", kLaterAt))},
+      {"the same insert twice", insert1, insert1},
+      {"insert, then an edit of another message", insert1,
+       BodyEdit(kMsg2, kConvA)},
+      {"insert, then an edit of the inserted message", insert1,
+       BodyEdit(kMsg1, kConvA)},
+      {"edit, then an insert", BodyEdit(kMsg2, kConvA), insert1},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    AffectedConversationsPlanner planner;
+    ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg3, kConvB, "b"))).ok());
+    ASSERT_TRUE(planner.Add(c.first).ok());
+    ASSERT_TRUE(planner.Add(c.second).ok());
+    EXPECT_EQ(AppendsOf(planner.plan()), (BodyEditList{{kConvB, kMsg3}}));
+    EXPECT_THAT(planner.plan().body_edits, IsEmpty());
+    EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+    // Further inserts and edits of A stay inside its full rewrite.
+    ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg3, kConvA, "3"))).ok());
+    ASSERT_TRUE(planner.Add(BodyEdit(kMsg3, kConvA)).ok());
+    EXPECT_EQ(AppendsOf(planner.plan()), (BodyEditList{{kConvB, kMsg3}}));
+    EXPECT_THAT(planner.plan().body_edits, IsEmpty());
+    EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+    EXPECT_EQ(planner.plan().event_count, 5u);
+  }
+}
+
+// An event planned in full before or after the append covers it.
+TEST(AffectedConversationsAppendTest, FullEventBeforeOrAfterTheAppendCoversIt) {
+  const std::vector<std::pair<const char*, enrich::v1::ChangeEvent>> fulls = {
+      {"conversation update",
+       MakeEvent(enrich::v1::UPDATE, "raw_support_conversations",
+                 MakeRow({{"id", kConvA}, {"title", "t2"}}),
+                 MakeRow({{"id", kConvA}, {"title", "t1"}}))},
+      {"insert without a body", MessageInsert(kConvA)},
+      {"message deleted",
+       MakeEvent(enrich::v1::DELETE, "support_conversation_messages",
+                 std::nullopt, MessageRow(kMsg2, kConvA, "x"))},
+      {"message moved out", MessageUpdate(MessageRow(kMsg2, kConvA, "x"),
+                                          MessageRow(kMsg2, kConvB, "x"))},
+  };
+  const enrich::v1::ChangeEvent append =
+      Inserted(MessageRow(kMsg1, kConvA, "hi"));
+  for (const auto& [name, full] : fulls) {
+    for (const bool full_first : {true, false}) {
+      SCOPED_TRACE(absl::StrCat(name, full_first ? ", before" : ", after"));
+      AffectedConversationsPlanner planner;
+      ASSERT_TRUE(planner.Add(full_first ? full : append).ok());
+      ASSERT_TRUE(planner.Add(full_first ? append : full).ok());
+      EXPECT_THAT(planner.plan().appends, IsEmpty());
+      EXPECT_THAT(planner.plan().body_edits, IsEmpty());
+      EXPECT_EQ(planner.plan().conversation_ids.count(kConvA), 1u);
+      EXPECT_EQ(planner.plan().event_count, 2u);
+    }
+  }
+}
+
+TEST(AffectedConversationsAppendTest, TakeResetsTheAppends) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg1, kConvA, "a"))).ok());
+  ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg1, kConvB, "b"))).ok());
+  ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg2, kConvB, "c"))).ok());
+  AffectedConversations plan = planner.Take();
+  EXPECT_EQ(AppendsOf(plan), (BodyEditList{{kConvA, kMsg1}}));
+  EXPECT_THAT(plan.conversation_ids, ElementsAre(kConvB));
+  EXPECT_TRUE(planner.plan().empty());
+  EXPECT_THAT(planner.plan().appends, IsEmpty());
+  // The next plan starts afresh: B, in full before, is an append again, and
+  // A's earlier append does not turn a new one into a full rewrite.
+  ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg2, kConvB, "c"))).ok());
+  ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg3, kConvA, "d"))).ok());
+  EXPECT_EQ(AppendsOf(planner.plan()),
+            (BodyEditList{{kConvA, kMsg3}, {kConvB, kMsg2}}));
   EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
 }
 

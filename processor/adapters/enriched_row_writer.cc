@@ -225,92 +225,82 @@ const std::string& RewriteSql() {
   return *sql;
 }
 
-// Step 4a, body edits ($1 conversation ids, $2 the edited message of each,
-// $3 and $4 as in step 4): read each edited message and the position of its
-// id in the locked row's all_message_ids, and replace that element of
-// all_messages when it differs. Returns the number of rows updated and, as a
-// comma-separated list, the conversations the edit cannot be applied to
-// (the message is gone, moved, has a NULL body or is not in the row's
-// all_message_ids, or the row's two arrays disagree): Apply rewrites those
-// in full (step 4).
-const std::string& BodyEditSql() {
-  static const std::string* sql = new std::string(
-      "WITH fresh AS MATERIALIZED ("
-      " SELECT x.conversation_id, x.message_id, sm.body, p.pos"
-      "   FROM unnest($1::uuid[], $2::uuid[]) AS x(conversation_id, message_id)"
-      "   LEFT JOIN LATERAL (SELECT m.body FROM support_conversation_messages m"
-      "     WHERE m.id = x.message_id"
-      "       AND m.conversation_id = x.conversation_id OFFSET 0) sm ON true"
-      "   LEFT JOIN LATERAL (SELECT CASE"
-      "       WHEN cardinality(e.all_messages) = cardinality(e.all_message_ids)"
-      "       THEN array_position(e.all_message_ids, x.message_id) END AS pos"
-      "     FROM enriched_support_conversations e"
-      "     WHERE e.id = x.conversation_id OFFSET 0) p ON true), "
-      "updated AS ("
-      " UPDATE enriched_support_conversations e"
-      "    SET all_messages[f.pos] = f.body, source_commit_lsn = $3::pg_lsn,"
-      "        source_commit_at = CASE WHEN $4::bigint > 0 THEN"
-      "          'epoch'::timestamptz + $4::bigint * interval '1 microsecond'"
-      "        END,"
-      "        enriched_at = clock_timestamp()"
-      "   FROM fresh f"
-      "  WHERE e.id = f.conversation_id AND f.pos IS NOT NULL"
-      "    AND f.body IS NOT NULL AND e.all_messages[f.pos] IS DISTINCT FROM"
-      "        f.body"
-      " RETURNING e.id) "
-      "SELECT (SELECT count(*) FROM updated),"
-      " array_to_string(ARRAY(SELECT conversation_id FROM fresh"
-      "   WHERE pos IS NULL OR body IS NULL ORDER BY conversation_id), ',')");
-  return *sql;
-}
-
-// Step 4b, appends ($1 conversation ids, $2 the inserted message of each,
-// $3 and $4 as in step 4): read each inserted message; when it has a body,
-// sorts after every message the locked row counts (its created_at is later
-// than the row's last_message_at, or the row counts no message), is not in
-// the row's all_message_ids yet and the row's two arrays agree, add its
-// body and id at the end of the arrays, count it and make its created_at
-// the row's last_message_at. Returns what step 4a returns; Apply rewrites
-// the conversations it could not append to in full (a tie on created_at,
-// an earlier message, a NULL body, a message gone or moved, no row yet, the
-// same insert applied twice).
-const std::string& AppendSql() {
-  static const std::string* sql = new std::string(
+// Steps 4a and 4b share one shape ($1 conversation ids, $2 one message id
+// each, $3 and $4 as in step 4). `fresh` reads each message (only if it is
+// still in that conversation) and, from the locked enriched row `e`, the
+// message's `place` there (`place_sql`: NULL when the change cannot be
+// applied to that row); `updated` applies `set_sql` where the message has a
+// body and a place, and `also_sql` holds. The result: the number of rows
+// updated, and the comma-separated conversations without a body or a
+// place, which Apply rewrites in full (step 4).
+std::string MessageChangeSql(absl::string_view place_sql,
+                             absl::string_view set_sql,
+                             absl::string_view also_sql) {
+  return absl::StrCat(
       "WITH fresh AS MATERIALIZED ("
       " SELECT x.conversation_id, x.message_id, sm.body, sm.created_at,"
-      "        p.fits"
+      "        p.place"
       "   FROM unnest($1::uuid[], $2::uuid[]) AS x(conversation_id, message_id)"
       "   LEFT JOIN LATERAL (SELECT m.body, m.created_at"
       "     FROM support_conversation_messages m"
       "     WHERE m.id = x.message_id"
       "       AND m.conversation_id = x.conversation_id OFFSET 0) sm ON true"
-      "   LEFT JOIN LATERAL (SELECT"
-      "       (e.message_count = 0 AND e.last_message_at IS NULL"
-      "        OR e.last_message_at < sm.created_at)"
-      "       AND coalesce(cardinality(e.all_messages), 0)"
-      "           = coalesce(cardinality(e.all_message_ids), 0)"
-      "       AND NOT coalesce(x.message_id = ANY(e.all_message_ids), false)"
-      "       AS fits"
+      "   LEFT JOIN LATERAL (SELECT ",
+      place_sql,
+      " AS place"
       "     FROM enriched_support_conversations e"
       "     WHERE e.id = x.conversation_id OFFSET 0) p ON true), "
       "updated AS ("
-      " UPDATE enriched_support_conversations e"
-      "    SET all_messages = array_append(e.all_messages, f.body),"
-      "        all_message_ids = array_append(e.all_message_ids, f.message_id),"
-      "        message_count = e.message_count + 1,"
-      "        last_message_at = f.created_at,"
-      "        source_commit_lsn = $3::pg_lsn,"
-      "        source_commit_at = CASE WHEN $4::bigint > 0 THEN"
-      "          'epoch'::timestamptz + $4::bigint * interval '1 microsecond'"
-      "        END,"
-      "        enriched_at = clock_timestamp()"
+      " UPDATE enriched_support_conversations e SET ",
+      set_sql,
+      ", source_commit_lsn = $3::pg_lsn,"
+      "   source_commit_at = CASE WHEN $4::bigint > 0 THEN"
+      "     'epoch'::timestamptz + $4::bigint * interval '1 microsecond' END,"
+      "   enriched_at = clock_timestamp()"
       "   FROM fresh f"
-      "  WHERE e.id = f.conversation_id AND f.fits AND f.body IS NOT NULL"
+      "  WHERE e.id = f.conversation_id AND f.place IS NOT NULL"
+      "    AND f.body IS NOT NULL",
+      also_sql,
       " RETURNING e.id) "
       "SELECT (SELECT count(*) FROM updated),"
       " array_to_string(ARRAY(SELECT conversation_id FROM fresh"
-      "   WHERE fits IS NOT TRUE OR body IS NULL ORDER BY conversation_id),"
-      " ',')");
+      "   WHERE place IS NULL OR body IS NULL ORDER BY conversation_id), ',')");
+}
+
+// Step 4a, body edits: the place is the message id's position in the row's
+// all_message_ids (when the row's two arrays agree), where the body
+// replaces the element if it differs. Not applicable: the message is gone,
+// moved or has a NULL body, its id is not in the row's all_message_ids
+// (e.g. a placeholder), or the arrays disagree.
+const std::string& BodyEditSql() {
+  static const std::string* sql = new std::string(MessageChangeSql(
+      "CASE WHEN cardinality(e.all_messages) = cardinality(e.all_message_ids)"
+      " THEN array_position(e.all_message_ids, x.message_id) END",
+      "all_messages[f.place] = f.body",
+      " AND e.all_messages[f.place] IS DISTINCT FROM f.body"));
+  return *sql;
+}
+
+// Step 4b, appends: the place is the end of the arrays, when the message
+// sorts after every message the row counts (its created_at is later than
+// the row's last_message_at, or the row counts none), is not in the row's
+// all_message_ids yet and the arrays agree; body and id are appended, the
+// message counted and its created_at becomes last_message_at. Not
+// applicable: a tie on created_at, an earlier message, a NULL body, the
+// message gone or moved, no row yet, the same insert applied twice.
+const std::string& AppendSql() {
+  static const std::string* sql = new std::string(MessageChangeSql(
+      "CASE WHEN (e.message_count = 0 AND e.last_message_at IS NULL"
+      "           OR e.last_message_at < sm.created_at)"
+      "      AND coalesce(cardinality(e.all_messages), 0)"
+      "          = coalesce(cardinality(e.all_message_ids), 0)"
+      "      AND NOT coalesce(x.message_id = ANY(e.all_message_ids), false)"
+      " THEN true END",
+      "all_messages = array_append(e.all_messages, f.body),"
+      " all_message_ids = array_append(e.all_message_ids, f.message_id),"
+      " message_count = e.message_count + 1,"
+      " last_message_at = f.created_at",
+      ""));
   return *sql;
 }
 

@@ -23,8 +23,12 @@ inline pgoutput::Relation MessagesRelation() {
 }
 
 inline absl::flat_hash_map<std::string, TableRouting> ContractRouting() {
-  return {{"public.support_conversation_messages", {{"id"}, "conversation_id"}},
-          {"public.linear_issues", {{"id"}, ""}}};
+  TableRouting messages, issues;
+  messages.primary_key = {"id"};
+  messages.routing_column = "conversation_id";
+  issues.primary_key = {"id"};
+  return {{"public.support_conversation_messages", messages},
+          {"public.linear_issues", issues}};
 }
 
 inline pgoutput::Value Text(std::string s) {

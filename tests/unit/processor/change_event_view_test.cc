@@ -99,8 +99,8 @@ v1::ChangeEvent RandomEvent(std::mt19937& rng) {
   e.set_end_lsn(e.commit_lsn() + rng() % 100);
   e.set_xid(rng());
   // Negative times take all ten varint bytes.
-  e.set_commit_time_us(rng() % 3 == 0 ? -int64_t{rng()}
-                                      : int64_t{rng()} * 1000);
+  e.set_commit_time_us(rng() % 3 == 0 ? -static_cast<int64_t>(rng())
+                                      : static_cast<int64_t>(rng()) * 1000);
   e.set_index_in_tx(rng() % 1000);
   e.set_last_in_tx(rng() % 2 == 0);
   e.set_origin(rng() % 5 == 0 ? "origin" : "");

@@ -875,82 +875,55 @@ TEST_F(EnrichedRowWriterTest, BodyEditIsAppliedInPlaceByEditBodies) {
 
 // Each fallback: an edit planned from its event is applied after a change
 // that keeps it from being placed; the writer rewrites the row in full
-// (step 4), which also reflects that change.
-TEST_F(EnrichedRowWriterTest, EditOfADeletedMessageBecomesAFullRewrite) {
-  auto writer = NewObservedWriter();
-  ASSERT_NE(writer, nullptr);
-  ASSERT_NO_FATAL_FAILURE(SetUpTwoConversations(*writer));
-  ASSERT_NO_FATAL_FAILURE(SetBody(kEditMsg1, "'edited'"));
-  AffectedConversations edit = PlanCaptured();
-  ASSERT_EQ(BodyEditsOf(edit), (BodyEditList{{kEditConvA, kEditMsg1}}));
-  ASSERT_TRUE(conn_
-                  ->Exec(absl::StrCat("DELETE FROM support_conversation_"
-                                      "messages WHERE id = '",
-                                      kEditMsg1, "'"))
-                  .ok());
-  AffectedConversations pending = PlanCaptured();
-  auto result = ApplyObserved(*writer, edit);
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_TRUE(Ran("edit_bodies"));
-  EXPECT_TRUE(Ran("rewrite_rows"));
-  EXPECT_EQ(result->rows_upserted, 1u);
-  ExpectConverged();
-  result = ApplyObserved(*writer, pending);
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->rows_upserted, 0u);
-  ExpectConverged();
-}
+// (step 4), which also reflects that change. The change's own events are
+// applied afterwards.
+TEST_F(EnrichedRowWriterTest, EditThatCannotBePlacedBecomesAFullRewrite) {
+  struct Case {
+    const char* name;
+    const char* message;       // the edited one, in conversation A
+    std::string before_apply;  // run after the edit is planned
+    bool b_waits;              // B differs until the change's own events
+  };
+  const std::vector<Case> cases = {
+      {"message deleted", kEditMsg1,
+       absl::StrCat("DELETE FROM support_conversation_messages WHERE id = '",
+                    kEditMsg1, "'"),
+       false},
+      {"message moved to B", kEditMsg1,
+       absl::StrCat("UPDATE support_conversation_messages SET "
+                    "conversation_id = '",
+                    kEditConvB, "' WHERE id = '", kEditMsg1, "'"),
+       true},
+      {"body set to NULL", kEditMsg2,
+       absl::StrCat("UPDATE support_conversation_messages SET body = NULL, "
+                    "updated_at = now() WHERE id = '",
+                    kEditMsg2, "'"),
+       false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ASSERT_TRUE(testing::ResetDatabase(*conn_).ok());
+    auto writer = NewObservedWriter();
+    ASSERT_NE(writer, nullptr);
+    ASSERT_NO_FATAL_FAILURE(SetUpTwoConversations(*writer));
+    ASSERT_NO_FATAL_FAILURE(SetBody(c.message, "'edited'"));
+    AffectedConversations edit = PlanCaptured();
+    ASSERT_EQ(BodyEditsOf(edit), (BodyEditList{{kEditConvA, c.message}}));
+    ASSERT_TRUE(conn_->Exec(c.before_apply).ok());
+    AffectedConversations pending = PlanCaptured();
+    ASSERT_TRUE(pending.body_edits.empty());
 
-TEST_F(EnrichedRowWriterTest, EditOfAMovedMessageBecomesAFullRewrite) {
-  auto writer = NewObservedWriter();
-  ASSERT_NE(writer, nullptr);
-  ASSERT_NO_FATAL_FAILURE(SetUpTwoConversations(*writer));
-  ASSERT_NO_FATAL_FAILURE(SetBody(kEditMsg1, "'edited'"));
-  AffectedConversations edit = PlanCaptured();
-  ASSERT_EQ(BodyEditsOf(edit), (BodyEditList{{kEditConvA, kEditMsg1}}));
-  ASSERT_TRUE(
-      conn_
-          ->Exec(absl::StrCat("UPDATE support_conversation_messages "
-                              "SET conversation_id = '",
-                              kEditConvB, "' WHERE id = '", kEditMsg1, "'"))
-          .ok());
-  AffectedConversations pending = PlanCaptured();
-  auto result = ApplyObserved(*writer, edit);
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_TRUE(Ran("edit_bodies"));
-  EXPECT_TRUE(Ran("rewrite_rows"));
-  // A is current; B waits for the move's own event.
-  EXPECT_EQ(DifferenceForConversation(kEditConvA), 0);
-  EXPECT_GT(DifferenceForConversation(kEditConvB), 0);
-  result = ApplyObserved(*writer, pending);
-  ASSERT_TRUE(result.ok()) << result.status();
-  ExpectConverged();
-}
-
-TEST_F(EnrichedRowWriterTest, EditOfABodySetToNullBecomesAFullRewrite) {
-  auto writer = NewObservedWriter();
-  ASSERT_NE(writer, nullptr);
-  ASSERT_NO_FATAL_FAILURE(SetUpTwoConversations(*writer));
-  ASSERT_NO_FATAL_FAILURE(SetBody(kEditMsg2, "'edited'"));
-  AffectedConversations edit = PlanCaptured();
-  ASSERT_EQ(BodyEditsOf(edit), (BodyEditList{{kEditConvA, kEditMsg2}}));
-  ASSERT_NO_FATAL_FAILURE(SetBody(kEditMsg2, "NULL"));
-  AffectedConversations pending = PlanCaptured();
-  ASSERT_TRUE(pending.body_edits.empty());
-  auto result = ApplyObserved(*writer, edit);
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_TRUE(Ran("edit_bodies"));
-  EXPECT_TRUE(Ran("rewrite_rows"));
-  EXPECT_EQ(result->rows_upserted, 1u);
-  ExpectConverged();
-  EXPECT_EQ(Count(absl::StrCat("SELECT cardinality(all_messages) FROM "
-                               "enriched_support_conversations WHERE id = '",
-                               kEditConvA, "'")),
-            2);
-  result = ApplyObserved(*writer, pending);
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->rows_upserted, 0u);
-  ExpectConverged();
+    auto result = ApplyObserved(*writer, edit);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(Ran("edit_bodies"));
+    EXPECT_TRUE(Ran("rewrite_rows"));
+    EXPECT_EQ(result->rows_upserted, 1u);
+    EXPECT_EQ(DifferenceForConversation(kEditConvA), 0);
+    if (c.b_waits) EXPECT_GT(DifferenceForConversation(kEditConvB), 0);
+    result = ApplyObserved(*writer, pending);
+    ASSERT_TRUE(result.ok()) << result.status();
+    ExpectConverged();
+  }
 }
 
 TEST_F(EnrichedRowWriterTest,

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <iterator>
 #include <utility>
 
@@ -103,7 +104,8 @@ const std::string& LockSql() {
 }
 
 // The reference's columns before and after the message aggregate, over the
-// aliases c (conversation), u (subscriber) and li (Linear issue).
+// aliases c (conversation), u (subscriber) and li (Linear issue); after
+// " SELECT c.id," the joined columns start.
 constexpr char kConversationColumns[] =
     " SELECT c.id, c.source, c.external_id, c.title, c.description,"
     " c.status, c.priority, c.created_at, c.updated_at, c.resolved_at,"
@@ -265,6 +267,75 @@ std::string MessageChangeSql(absl::string_view place_sql,
       "SELECT (SELECT count(*) FROM updated),"
       " array_to_string(ARRAY(SELECT conversation_id FROM fresh"
       "   WHERE place IS NULL OR body IS NULL ORDER BY conversation_id), ',')");
+}
+
+// The reference's columns that come from the conversation, subscriber and
+// Linear rows: all but id and the message aggregate, in the view's order.
+std::vector<std::string> JoinedColumns() {
+  std::vector<std::string> columns;
+  for (const char* c : kValueColumns) {
+    const absl::string_view name(c);
+    if (name != "message_count" && name != "last_message_at" &&
+        name != "all_messages") {
+      columns.emplace_back(name);
+    }
+  }
+  return columns;
+}
+
+// Step 4c, joined-column rewrites ($1 conversation ids, $2 and $3 the lsn
+// and commit time): for conversations a fan-out reached (a subscriber or
+// Linear change, which can only change these columns), read the
+// conversation, its subscriber and its Linear issue after the row lock and
+// set the joined columns where they differ, keeping the message aggregate
+// and all_message_ids. Returns the number of rows updated and the
+// conversations it cannot rewrite this way (no conversation any more, or
+// no complete row yet: a placeholder has a NULL message_count), which Apply
+// rewrites in full.
+const std::string& JoinedColumnsSql() {
+  static const std::string* sql = [] {
+    const std::vector<std::string> columns = JoinedColumns();
+    auto list = [&columns](absl::string_view prefix) {
+      return absl::StrJoin(columns, ", ",
+                           [prefix](std::string* out, const std::string& c) {
+                             absl::StrAppend(out, prefix, c);
+                           });
+    };
+    const absl::string_view joined = absl::string_view(kConversationColumns)
+                                         .substr(std::strlen(" SELECT c.id,"));
+    return new std::string(absl::StrCat(
+        "WITH fresh AS MATERIALIZED ("
+        " SELECT x.id AS conversation_id, c.id IS NOT NULL AS found,"
+        "        p.complete,",
+        joined, kLinearColumns,
+        "   FROM unnest($1::uuid[]) AS x(id)"
+        "   LEFT JOIN LATERAL (SELECT * FROM raw_support_conversations rc"
+        "     WHERE rc.id = x.id OFFSET 0) c ON true"
+        "   LEFT JOIN LATERAL (SELECT * FROM subscribers_insights si"
+        "     WHERE si.distinct_id = c.user_id OFFSET 0) u ON true"
+        "   LEFT JOIN LATERAL (SELECT * FROM linear_issues l"
+        "     WHERE l.id = c.linear_issue_id OFFSET 0) li ON true"
+        "   LEFT JOIN LATERAL (SELECT e.message_count IS NOT NULL AS complete"
+        "     FROM enriched_support_conversations e"
+        "     WHERE e.id = x.id OFFSET 0) p ON true), "
+        "updated AS ("
+        " UPDATE enriched_support_conversations e SET (",
+        list(""), ") = (", list("f."),
+        "), source_commit_lsn = $2::pg_lsn,"
+        "   source_commit_at = CASE WHEN $3::bigint > 0 THEN"
+        "     'epoch'::timestamptz + $3::bigint * interval '1 microsecond' END,"
+        "   enriched_at = clock_timestamp()"
+        "   FROM fresh f"
+        "  WHERE e.id = f.conversation_id AND f.found AND f.complete"
+        "    AND (",
+        list("e."), ") IS DISTINCT FROM (", list("f."),
+        ") RETURNING e.id) "
+        "SELECT (SELECT count(*) FROM updated),"
+        " array_to_string(ARRAY(SELECT conversation_id FROM fresh"
+        "   WHERE NOT found OR complete IS NOT TRUE ORDER BY conversation_id),"
+        " ',')"));
+  }();
+  return *sql;
 }
 
 // Step 4a, body edits: the place is the message id's position in the row's
@@ -478,6 +549,7 @@ std::vector<WriterStatement> EnrichedRowWriter::HotStatements() {
           {"lock_rows", LockSql()},
           {"edit_bodies", BodyEditSql()},
           {"append_messages", AppendSql()},
+          {"rewrite_joined_columns", JoinedColumnsSql()},
           {"rewrite_rows", RewriteSql()},
           {"store_offsets", OffsetsSql()}};
 }
@@ -489,16 +561,17 @@ std::vector<WriterStatement> EnrichedRowWriter::BulkStatements() {
 }
 
 absl::StatusOr<std::vector<std::string>> EnrichedRowWriter::ResolveIds(
-    const AffectedConversations& plan) {
+    const AffectedConversations& plan, std::vector<std::string>* fan_out) {
   std::vector<std::string> ids(plan.conversation_ids.begin(),
                                plan.conversation_ids.end());
   // Fan-out and rebuild rows the plan names already are skipped here rather
   // than by the dedup below: a replay's fan-out names every conversation
   // again, and holding each twice costs tens of MB.
-  auto add_rows = [&ids, &plan](const PgResult& result) {
+  auto add_rows = [&plan](const PgResult& result,
+                          std::vector<std::string>* to) {
     for (int r = 0; r < PQntuples(result.get()); ++r) {
       std::string id = PQgetvalue(result.get(), r, 0);
-      if (!plan.conversation_ids.contains(id)) ids.push_back(std::move(id));
+      if (!plan.conversation_ids.contains(id)) to->push_back(std::move(id));
     }
   };
   if (!plan.user_ids.empty() || !plan.linear_issue_ids.empty()) {
@@ -509,14 +582,19 @@ absl::StatusOr<std::vector<std::string>> EnrichedRowWriter::ResolveIds(
                   {PgArrayLiteral({plan.user_ids.begin(), plan.user_ids.end()}),
                    PgArrayLiteral({plan.linear_issue_ids.begin(),
                                    plan.linear_issue_ids.end()})}));
-    add_rows(result);
+    add_rows(result, fan_out != nullptr ? fan_out : &ids);
+    if (fan_out != nullptr) {
+      std::sort(fan_out->begin(), fan_out->end());
+      fan_out->erase(std::unique(fan_out->begin(), fan_out->end()),
+                     fan_out->end());
+    }
   }
   if (plan.truncated.any()) {
     ASSIGN_OR_RETURN(
         PgResult result,
         TimedExec(options_, "list_rebuild_ids", conn_.get(),
                   "listing rows to rebuild", RebuildIdsSql(plan.truncated)));
-    add_rows(result);
+    add_rows(result, &ids);
   }
   // PostgreSQL prints uuids in lower-case hex, whose byte order is the uuid
   // order the locks follow.
@@ -580,6 +658,7 @@ absl::Status EnrichedRowWriter::RewriteInTransaction(
       for (const MessageChangeList* list : {&changes.edits, &changes.appends}) {
         for (const auto& change : *list) merged.push_back(change.first);
       }
+      merged.insert(merged.end(), changes.joined.begin(), changes.joined.end());
       std::sort(merged.begin(), merged.end());
     }
     const std::string lock_array =
@@ -593,7 +672,7 @@ absl::Status EnrichedRowWriter::RewriteInTransaction(
                                LockSql(), {lock_array}));
   }
   if (options_.after_locks_for_testing) options_.after_locks_for_testing();
-  // Steps 4a and 4b; what they cannot apply joins the full rewrites.
+  // Steps 4a, 4b and 4c; what they cannot apply joins the full rewrites.
   std::vector<std::string> fallbacks;
   RETURN_IF_ERROR(ApplyMessageChanges("edit_bodies", BodyEditSql(),
                                       changes.edits, lsn, commit_time,
@@ -601,6 +680,19 @@ absl::Status EnrichedRowWriter::RewriteInTransaction(
   RETURN_IF_ERROR(ApplyMessageChanges("append_messages", AppendSql(),
                                       changes.appends, lsn, commit_time,
                                       &fallbacks, result));
+  if (!changes.joined.empty()) {
+    ASSIGN_OR_RETURN(
+        PgResult rewritten,
+        TimedExec(options_, "rewrite_joined_columns", conn,
+                  "rewriting joined columns", JoinedColumnsSql(),
+                  {PgArrayLiteral(changes.joined), lsn, commit_time}));
+    result->rows_upserted +=
+        std::strtoull(PQgetvalue(rewritten.get(), 0, 0), nullptr, 10);
+    for (absl::string_view id : absl::StrSplit(
+             PQgetvalue(rewritten.get(), 0, 1), ',', absl::SkipEmpty())) {
+      fallbacks.emplace_back(id);
+    }
+  }
   std::vector<std::string> with_fallbacks;
   if (!fallbacks.empty()) {
     with_fallbacks.reserve(ids.size() + fallbacks.size());
@@ -640,35 +732,51 @@ absl::Status EnrichedRowWriter::RewriteInTransaction(
 }
 
 EnrichedRowWriter::MessageChanges EnrichedRowWriter::MessageChangesToApply(
-    const AffectedConversations& plan, std::vector<std::string>* ids) const {
+    const AffectedConversations& plan, std::vector<std::string> fan_out,
+    std::vector<std::string>* ids) const {
   MessageChanges changes;
-  if (plan.body_edits.empty() && plan.appends.empty()) return changes;
   // A replay (each id once), a truncate rebuild (chunked) or a bulk-sized
   // batch rewrites these conversations in full instead.
-  const bool in_full =
-      options_.rewrite_each_id_once || plan.truncated.any() ||
-      (options_.bulk_min_ids > 0 &&
-       ids->size() + plan.body_edits.size() + plan.appends.size() >=
-           options_.bulk_min_ids);
+  const bool in_full = options_.rewrite_each_id_once || plan.truncated.any() ||
+                       (options_.bulk_min_ids > 0 &&
+                        ids->size() + fan_out.size() + plan.body_edits.size() +
+                                plan.appends.size() >=
+                            options_.bulk_min_ids);
   if (in_full) {
     for (const auto* map : {&plan.body_edits, &plan.appends}) {
       for (const auto& change : *map) ids->push_back(change.first);
     }
+    ids->insert(ids->end(), fan_out.begin(), fan_out.end());
     std::sort(ids->begin(), ids->end());
     ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
     return changes;
   }
-  // Fan-out and rebuild ids are rewritten in full, which covers the change.
-  auto keep = [&ids](const absl::btree_map<std::string, std::string>& from,
-                     MessageChangeList* to) {
+  // A conversation with a message change that a fan-out also reached is
+  // rewritten in full (one kind of partial work per row and batch); a full
+  // rewrite covers everything.
+  std::vector<std::string> both;
+  auto keep = [&](const absl::btree_map<std::string, std::string>& from,
+                  MessageChangeList* to) {
     for (const auto& change : from) {
-      if (!std::binary_search(ids->begin(), ids->end(), change.first)) {
-        to->push_back(change);
+      if (std::binary_search(ids->begin(), ids->end(), change.first)) continue;
+      if (std::binary_search(fan_out.begin(), fan_out.end(), change.first)) {
+        both.push_back(change.first);
+        continue;
       }
+      to->push_back(change);
     }
   };
   keep(plan.body_edits, &changes.edits);
   keep(plan.appends, &changes.appends);
+  std::sort(both.begin(), both.end());
+  for (std::string& id : fan_out) {
+    if (std::binary_search(both.begin(), both.end(), id)) {
+      ids->push_back(std::move(id));
+    } else {
+      changes.joined.push_back(std::move(id));
+    }
+  }
+  if (!both.empty()) std::sort(ids->begin(), ids->end());
   return changes;
 }
 
@@ -686,21 +794,26 @@ absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
   WriteResult result;
   // A truncate rebuild commits every chunk but the last on its own; all
   // other work, and the last chunk, goes in the transaction of the offsets.
-  std::vector<std::string> ids;
+  std::vector<std::string> ids, fan_out;
   {
     ASSIGN_OR_RETURN(PgResult begin, TimedExec(options_, "begin", conn,
                                                "beginning the batch", "BEGIN"));
-    absl::StatusOr<std::vector<std::string>> resolved = ResolveIds(plan);
+    // Fan-out ids go to the joined-column rewrite (step 4c) unless the
+    // batch rewrites everything in full anyway.
+    absl::StatusOr<std::vector<std::string>> resolved = ResolveIds(
+        plan, options_.rewrite_each_id_once || plan.truncated.any() ? nullptr
+                                                                    : &fan_out);
     if (!resolved.ok()) {
       rollback();
       return resolved.status();
     }
     ids = *std::move(resolved);
   }
-  const MessageChanges changes = MessageChangesToApply(plan, &ids);
+  const MessageChanges changes =
+      MessageChangesToApply(plan, std::move(fan_out), &ids);
   if (options_.rewrite_each_id_once) rewritten_.RemoveFrom(&ids);
-  result.conversations =
-      ids.size() + changes.edits.size() + changes.appends.size();
+  result.conversations = ids.size() + changes.edits.size() +
+                         changes.appends.size() + changes.joined.size();
   const size_t chunk =
       plan.truncated.any()
           ? std::max<size_t>(1, options_.max_rows_per_rebuild_transaction)

@@ -7,8 +7,8 @@
 //                    EnrichedRowWriter::Connect(dsn, {.consumer_group = g}));
 //   ASSIGN_OR_RETURN(WriteResult r, writer->Apply(batch.plan, batch.offsets));
 //
-// One transaction, READ COMMITTED, five statements (up to seven with body
-// edits and appends):
+// One transaction, READ COMMITTED, five statements (up to eight with body
+// edits, appends and joined-column rewrites):
 //   1. resolve the fan-out keys to conversation ids through the source
 //      indexes on raw_support_conversations(user_id) and (linear_issue_id);
 //      with the planned ids, sort and deduplicate (uuid order);
@@ -34,6 +34,13 @@
 //      (a tie or an earlier created_at, a NULL body, the message gone or
 //      moved, no row yet, the insert applied before) a full rewrite in
 //      step 4;
+//   4c. joined-column rewrites (the conversations a subscriber or Linear
+//      fan-out reached, unless the batch rewrites them in full or they also
+//      have a message change, which then makes them full): read the
+//      conversation, its subscriber and its Linear issue and set every
+//      reference column but the message aggregate where they differ; a
+//      conversation that is gone or has no complete row yet is rewritten in
+//      full in step 4;
 //   4. in one statement: recompute the rows from the source tables with a
 //      per-conversation LATERAL aggregate driven by the ids, upsert those that
 //      differ from the stored row, delete those whose conversation no longer
@@ -88,7 +95,7 @@
 // Events that arrive late, twice or out of order only cause an extra rewrite
 // of a row from the current source state, which changes nothing.
 //
-// Why body edits and appends converge to the same rows. Split a row into
+// Why partial rewrites converge to the same rows. Split a row into
 // its parts: the conversation, subscriber and Linear columns; the message
 // order O (the set of messages with their created_at and which bodies are
 // NULL, which all_message_ids, message_count and last_message_at are
@@ -96,11 +103,16 @@
 // (all_messages[p] where all_message_ids[p] is the message) to the message's
 // body read after the lock, and nothing else. An append adds one message
 // to O at the end, read after the lock, only if it sorts after every
-// message the row counts and is not counted yet. Only full rewrites set the
-// other columns and O otherwise, each from the state it reads. The planner
-// sends every other change (a delete, move, created_at change, NULL body, a
-// second change of the conversation in the batch, any event of another
-// table) to a full rewrite.
+// message the row counts and is not counted yet. A joined-column rewrite
+// sets the conversation, subscriber and Linear columns from the state it
+// reads, exactly as a full rewrite sets them; it runs for conversations a
+// subscriber or Linear change reached, and those columns depend on nothing
+// else, so the last such change's fan-out (resolved at apply time, see
+// above) or a later full rewrite leaves them final. Only full rewrites set
+// O otherwise, each from the state it reads. The planner sends every other
+// change (a delete, move, created_at change, NULL body, a second change of
+// the conversation in the batch, any event of the conversations table) to
+// a full rewrite.
 //   O is final once drained: let E be the last change to O in processing
 // order and R the last full rewrite of the row before E's application (any
 // writer; locks order them), reading the state at time t. A message change
@@ -234,19 +246,29 @@ class EnrichedRowWriter : public BatchWriter {
  private:
   EnrichedRowWriter(pg_conn* conn, Options options);
   absl::Status EnsureConnected();
+  // The plan's conversation ids with the rebuild ids, sorted and unique;
+  // the fan-out ids too, or in `fan_out` (sorted, unique, none of the plan's
+  // conversation ids) when it is not null.
   absl::StatusOr<std::vector<std::string>> ResolveIds(
-      const AffectedConversations& plan);
+      const AffectedConversations& plan, std::vector<std::string>* fan_out);
   // (conversation id, message id) pairs, in conversation id order.
   using MessageChangeList = std::vector<std::pair<std::string, std::string>>;
+  // The partial work of a batch (each conversation in at most one list).
   struct MessageChanges {
-    MessageChangeList edits;    // step 4a
-    MessageChangeList appends;  // step 4b
-    bool empty() const { return edits.empty() && appends.empty(); }
+    MessageChangeList edits;          // step 4a
+    MessageChangeList appends;        // step 4b
+    std::vector<std::string> joined;  // step 4c: conversation ids, sorted
+    bool empty() const {
+      return edits.empty() && appends.empty() && joined.empty();
+    }
   };
-  // The plan's body edits and appends to apply as such; the others (covered
-  // by a full rewrite of their conversation, or a replay, truncate or bulk
-  // batch) are merged into `ids`, which stays sorted and unique.
+  // The plan's body edits and appends and the resolved `fan_out` ids
+  // (sorted) to apply as partial work; the others (covered by a full rewrite
+  // of their conversation, reached by both a message change and a fan-out,
+  // or in a replay, truncate or bulk batch) are merged into `ids`, which
+  // stays sorted and unique.
   MessageChanges MessageChangesToApply(const AffectedConversations& plan,
+                                       std::vector<std::string> fan_out,
                                        std::vector<std::string>* ids) const;
   // Runs one of steps 4a/4b (`statement` with $1 conversations, $2
   // messages, $3 lsn, $4 commit time) and adds the conversations it could

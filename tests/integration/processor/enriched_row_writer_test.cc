@@ -1555,6 +1555,69 @@ TEST_F(EnrichedRowWriterTest, LateAppendsConvergeThroughTheFallback) {
 // The plans of every hot statement at 100,000 conversations, 500,000
 // messages, 100,000 subscribers and 20,000 Linear issues, for a batch of 1,000
 // conversations: no sequential scan of any of those tables.
+// A subscriber change reaches its conversations through the fan-out; their
+// subscriber columns are rewritten in step 4c without re-reading messages,
+// and a conversation with no complete row yet falls back to a full rewrite.
+TEST_F(EnrichedRowWriterTest, FanOutRewritesOnlyTheJoinedColumns) {
+  auto writer = NewObservedWriter();
+  ASSERT_NE(writer, nullptr);
+  ASSERT_NO_FATAL_FAILURE(SetUpTwoConversations(*writer));
+  constexpr char kConvC[] = "00000000-0000-0000-0000-00000000ea03";
+  ASSERT_NO_FATAL_FAILURE(InsertConversation(kConvC));
+  ASSERT_NO_FATAL_FAILURE(InsertMessage(kEditMsg0, kConvC, "'c'", 1));
+  (void)PlanCaptured();  // C's events: not applied yet, so C has no row
+  auto income = [this](const char* value) {
+    ASSERT_TRUE(conn_
+                    ->Exec(absl::StrCat("UPDATE subscribers_insights SET "
+                                        "income = '",
+                                        value, "' WHERE distinct_id = 'u1'"))
+                    .ok());
+  };
+  ASSERT_NO_FATAL_FAILURE(income("rich"));
+  AffectedConversations plan = PlanCaptured();
+  ASSERT_THAT(plan.user_ids, ::testing::ElementsAre("u1"));
+  auto result = ApplyObserved(*writer, plan);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(Ran("resolve_fan_out"));
+  EXPECT_TRUE(Ran("rewrite_joined_columns"));
+  EXPECT_TRUE(Ran("rewrite_rows"));  // C: no complete row yet
+  EXPECT_EQ(result->conversations, 3u);
+  EXPECT_EQ(result->rows_upserted, 3u);
+  ExpectConverged();
+
+  // Every row complete now: the fan-out is joined columns only.
+  ASSERT_NO_FATAL_FAILURE(income("richer"));
+  result = ApplyObserved(*writer, PlanCaptured());
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(Ran("rewrite_joined_columns"));
+  EXPECT_FALSE(Ran("rewrite_rows"));
+  EXPECT_EQ(result->rows_upserted, 3u);
+  ExpectConverged();
+
+  // C deleted after the fan-out was resolved and the rows locked (the
+  // writer's test seam): step 4c finds no conversation, and the full
+  // rewrite it falls back to deletes C's row.
+  ASSERT_NO_FATAL_FAILURE(income("richest"));
+  AffectedConversations fan_out = PlanCaptured();
+  EnrichedRowWriter::Options options;
+  options.after_locks_for_testing = [this, kConvC] {
+    EXPECT_TRUE(conn_
+                    ->Exec(absl::StrCat("DELETE FROM raw_support_conversations "
+                                        "WHERE id = '",
+                                        kConvC, "'"))
+                    .ok());
+  };
+  auto deleting = NewObservedWriter(options);
+  ASSERT_NE(deleting, nullptr);
+  result = ApplyObserved(*deleting, fan_out);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(Ran("rewrite_joined_columns"));
+  EXPECT_TRUE(Ran("rewrite_rows"));
+  EXPECT_EQ(result->rows_upserted, 2u);
+  EXPECT_EQ(result->rows_deleted, 1u);
+  ExpectConverged();
+}
+
 TEST_F(EnrichedRowWriterTest, HotStatementsUseIndexesAt100kConversations) {
   ASSERT_TRUE(conn_->Exec("SET session_replication_role = replica").ok());
   auto started = absl::Now();
@@ -1626,6 +1689,7 @@ TEST_F(EnrichedRowWriterTest, HotStatementsUseIndexesAt100kConversations) {
                                    literal(edited_messages), ", '0/1', 1")},
       {"append_messages", absl::StrCat(literal(edited_conversations), ", ",
                                        literal(edited_messages), ", '0/1', 1")},
+      {"rewrite_joined_columns", absl::StrCat(literal(ids), ", '0/1', 1")},
       {"rewrite_rows", absl::StrCat(literal(ids), ", '0/1', 1")},
       {"store_offsets", "'g', '{t}', '{0}', '{1}'"},
   };

@@ -179,6 +179,18 @@ const std::string& RecomputeSetSelectSql() {
   return *sql;
 }
 
+// The bookkeeping columns every write sets, and their values from the
+// statement's parameters $n (the batch's highest source commit LSN) and
+// $n+1 (its latest commit time in microseconds since the epoch; 0: unknown).
+constexpr char kBookkeepingColumns[] =
+    "source_commit_lsn, source_commit_at, enriched_at";
+std::string BookkeepingValues(int n) {
+  return absl::StrCat("$", n, "::pg_lsn, CASE WHEN $", n + 1,
+                      "::bigint > 0 THEN 'epoch'::timestamptz + $", n + 1,
+                      "::bigint * interval '1 microsecond' END, "
+                      "clock_timestamp()");
+}
+
 // Step 4: recompute (RecomputeSelectSql, or RecomputeSetSelectSql for the
 // bulk path), upsert what differs, delete what is gone; one statement, so
 // one snapshot.
@@ -193,16 +205,11 @@ std::string RewriteSqlWith(const std::string& recompute, bool materialized,
       "), "
       "upserted AS ("
       " INSERT INTO enriched_support_conversations AS e (id, ",
-      Columns(""),
-      ", source_commit_lsn, source_commit_at, enriched_at)"
-      " SELECT f.*, $2::pg_lsn,"
-      "   CASE WHEN $3::bigint > 0 THEN"
-      "     'epoch'::timestamptz + $3::bigint * interval '1 microsecond' END,"
-      "   clock_timestamp()"
+      Columns(""), ", ", kBookkeepingColumns, ") SELECT f.*, ",
+      BookkeepingValues(2),
       " FROM fresh f"
       " ON CONFLICT (id) DO UPDATE SET (",
-      Columns(""), ", source_commit_lsn, source_commit_at, enriched_at) = (",
-      Columns("EXCLUDED."),
+      Columns(""), ", ", kBookkeepingColumns, ") = (", Columns("EXCLUDED."),
       ", EXCLUDED.source_commit_lsn, EXCLUDED.source_commit_at,"
       " EXCLUDED.enriched_at)"
       " WHERE (",
@@ -254,11 +261,8 @@ std::string MessageChangeSql(absl::string_view place_sql,
       "     WHERE e.id = x.conversation_id OFFSET 0) p ON true), "
       "updated AS ("
       " UPDATE enriched_support_conversations e SET ",
-      set_sql,
-      ", source_commit_lsn = $3::pg_lsn,"
-      "   source_commit_at = CASE WHEN $4::bigint > 0 THEN"
-      "     'epoch'::timestamptz + $4::bigint * interval '1 microsecond' END,"
-      "   enriched_at = clock_timestamp()"
+      set_sql, ", (", kBookkeepingColumns, ") = (", BookkeepingValues(3),
+      ")"
       "   FROM fresh f"
       "  WHERE e.id = f.conversation_id AND f.place IS NOT NULL"
       "    AND f.body IS NOT NULL",
@@ -320,11 +324,9 @@ const std::string& JoinedColumnsSql() {
         "     WHERE e.id = x.id OFFSET 0) p ON true), "
         "updated AS ("
         " UPDATE enriched_support_conversations e SET (",
-        list(""), ") = (", list("f."),
-        "), source_commit_lsn = $2::pg_lsn,"
-        "   source_commit_at = CASE WHEN $3::bigint > 0 THEN"
-        "     'epoch'::timestamptz + $3::bigint * interval '1 microsecond' END,"
-        "   enriched_at = clock_timestamp()"
+        list(""), ") = (", list("f."), "), (", kBookkeepingColumns, ") = (",
+        BookkeepingValues(2),
+        ")"
         "   FROM fresh f"
         "  WHERE e.id = f.conversation_id AND f.found AND f.complete"
         "    AND (",

@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
-#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -103,11 +101,11 @@ const std::string& LockSql() {
   return *sql;
 }
 
-// The reference's columns before and after the message aggregate, over the
-// aliases c (conversation), u (subscriber) and li (Linear issue); after
-// " SELECT c.id," the joined columns start.
+// The reference's columns between id and the message aggregate, and after
+// it, over the aliases c (conversation), u (subscriber) and li (Linear
+// issue): with them the joined columns.
 constexpr char kConversationColumns[] =
-    " SELECT c.id, c.source, c.external_id, c.title, c.description,"
+    " c.source, c.external_id, c.title, c.description,"
     " c.status, c.priority, c.created_at, c.updated_at, c.resolved_at,"
     " c.user_uuid, c.user_id, c.assignee_id, c.tags, c.custom_fields,"
     " c.raw_data, c.synced_at, c.has_linear_ticket, c.linear_issue_id,"
@@ -135,7 +133,7 @@ constexpr char kMessageAggregates[] =
 // conversation.
 const std::string& RecomputeSelectSql() {
   static const std::string* sql = new std::string(absl::StrCat(
-      kConversationColumns,
+      " SELECT c.id,", kConversationColumns,
       " m.message_count, m.last_message_at, m.all_messages,", kLinearColumns,
       ", m.all_message_ids"
       " FROM ids"
@@ -162,7 +160,7 @@ const std::string& RecomputeSelectSql() {
 // ARRAY_AGG ... FILTER give over the view's LEFT JOIN.
 const std::string& RecomputeSetSelectSql() {
   static const std::string* sql = new std::string(absl::StrCat(
-      kConversationColumns,
+      " SELECT c.id,", kConversationColumns,
       " coalesce(m.message_count, 0) AS message_count, m.last_message_at,"
       " m.all_messages,",
       kLinearColumns,
@@ -305,13 +303,11 @@ const std::string& JoinedColumnsSql() {
                              absl::StrAppend(out, prefix, c);
                            });
     };
-    const absl::string_view joined = absl::string_view(kConversationColumns)
-                                         .substr(std::strlen(" SELECT c.id,"));
     return new std::string(absl::StrCat(
         "WITH fresh AS MATERIALIZED ("
         " SELECT x.id AS conversation_id, c.id IS NOT NULL AS found,"
         "        p.complete,",
-        joined, kLinearColumns,
+        kConversationColumns, kLinearColumns,
         "   FROM unnest($1::uuid[]) AS x(id)"
         "   LEFT JOIN LATERAL (SELECT * FROM raw_support_conversations rc"
         "     WHERE rc.id = x.id OFFSET 0) c ON true"
@@ -605,6 +601,22 @@ absl::StatusOr<std::vector<std::string>> EnrichedRowWriter::ResolveIds(
   return ids;
 }
 
+absl::Status EnrichedRowWriter::RunPartialRewrite(
+    absl::string_view name, const std::string& statement,
+    const std::vector<PgParam>& params, std::vector<std::string>* fallbacks,
+    WriteResult* result) {
+  ASSIGN_OR_RETURN(PgResult applied, TimedExec(options_, name, conn_.get(),
+                                               absl::StrCat("applying ", name),
+                                               statement, params));
+  result->rows_upserted +=
+      std::strtoull(PQgetvalue(applied.get(), 0, 0), nullptr, 10);
+  for (absl::string_view id : absl::StrSplit(PQgetvalue(applied.get(), 0, 1),
+                                             ',', absl::SkipEmpty())) {
+    fallbacks->emplace_back(id);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status EnrichedRowWriter::ApplyMessageChanges(
     absl::string_view name, const std::string& statement,
     const MessageChangeList& changes, const std::string& lsn,
@@ -618,18 +630,10 @@ absl::Status EnrichedRowWriter::ApplyMessageChanges(
     conversations.push_back(conversation);
     messages.push_back(message);
   }
-  ASSIGN_OR_RETURN(PgResult applied,
-                   TimedExec(options_, name, conn_.get(),
-                             absl::StrCat("applying ", name), statement,
-                             {PgArrayLiteral(conversations),
-                              PgArrayLiteral(messages), lsn, commit_time}));
-  result->rows_upserted +=
-      std::strtoull(PQgetvalue(applied.get(), 0, 0), nullptr, 10);
-  for (absl::string_view id : absl::StrSplit(PQgetvalue(applied.get(), 0, 1),
-                                             ',', absl::SkipEmpty())) {
-    fallbacks->emplace_back(id);
-  }
-  return absl::OkStatus();
+  return RunPartialRewrite(name, statement,
+                           {PgArrayLiteral(conversations),
+                            PgArrayLiteral(messages), lsn, commit_time},
+                           fallbacks, result);
 }
 
 absl::Status EnrichedRowWriter::RewriteInTransaction(
@@ -683,17 +687,10 @@ absl::Status EnrichedRowWriter::RewriteInTransaction(
                                       changes.appends, lsn, commit_time,
                                       &fallbacks, result));
   if (!changes.joined.empty()) {
-    ASSIGN_OR_RETURN(
-        PgResult rewritten,
-        TimedExec(options_, "rewrite_joined_columns", conn,
-                  "rewriting joined columns", JoinedColumnsSql(),
-                  {PgArrayLiteral(changes.joined), lsn, commit_time}));
-    result->rows_upserted +=
-        std::strtoull(PQgetvalue(rewritten.get(), 0, 0), nullptr, 10);
-    for (absl::string_view id : absl::StrSplit(
-             PQgetvalue(rewritten.get(), 0, 1), ',', absl::SkipEmpty())) {
-      fallbacks.emplace_back(id);
-    }
+    RETURN_IF_ERROR(
+        RunPartialRewrite("rewrite_joined_columns", JoinedColumnsSql(),
+                          {PgArrayLiteral(changes.joined), lsn, commit_time},
+                          &fallbacks, result));
   }
   std::vector<std::string> with_fallbacks;
   if (!fallbacks.empty()) {

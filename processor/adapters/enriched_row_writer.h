@@ -154,6 +154,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -270,9 +271,15 @@ class EnrichedRowWriter : public BatchWriter {
   MessageChanges MessageChangesToApply(const AffectedConversations& plan,
                                        std::vector<std::string> fan_out,
                                        std::vector<std::string>* ids) const;
-  // Runs one of steps 4a/4b (`statement` with $1 conversations, $2
-  // messages, $3 lsn, $4 commit time) and adds the conversations it could
-  // not apply to `fallbacks`.
+  // Runs one of steps 4a-4c (`statement` with `params`), adds the rows it
+  // updated to `result` and the conversations it could not apply to
+  // `fallbacks`.
+  absl::Status RunPartialRewrite(
+      absl::string_view name, const std::string& statement,
+      const std::vector<std::optional<std::string>>& params,
+      std::vector<std::string>* fallbacks, WriteResult* result);
+  // Step 4a or 4b (`statement` with $1 conversations, $2 messages, $3 lsn,
+  // $4 commit time) through RunPartialRewrite.
   absl::Status ApplyMessageChanges(absl::string_view name,
                                    const std::string& statement,
                                    const MessageChangeList& changes,

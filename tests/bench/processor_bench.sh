@@ -53,8 +53,8 @@
 #      compared with the reference view (EXCEPT ALL both ways) and printed
 #      next to (a)'s REFRESH, one more REFRESH timed right after the
 #      replay, and one after setting the view's all_messages to LZ4
-#      compression like the table's (sql/006). BENCH_REPLAY_ARGS: extra
-#      arguments for `replay`;
+#      compression, which the processor's writes use (enriched_row_writer.h).
+#      BENCH_REPLAY_ARGS: extra arguments for `replay`;
 #   9. (e) BENCH_SMALL=1: the same data at 1/BENCH_SMALL_FACTOR in a second
 #      database with its own enrich-cdc and processor, and the same burst.
 #
@@ -651,9 +651,10 @@ if ((replay)); then
   log "(c) replay: $c_replay s (${c_replayed}), $c_rows rows, differing from reference: $c_diff"
   c_refresh=$(time_refresh "$db" "")
   log "(c) REFRESH right after the replay: $c_refresh s"
-  # The enriched table compresses all_messages with LZ4 (sql/006); the same
-  # for the materialized view, so the comparison also shows what that alone
-  # would give a REFRESH.
+  # The processor's sessions compress all_messages with LZ4
+  # (default_toast_compression, enriched_row_writer.h); the view's column
+  # uses the server default, pglz. The same REFRESH with LZ4, so the
+  # comparison also shows what that alone gives a REFRESH.
   psql_db "$db" -c "ALTER MATERIALIZED VIEW enriched_reference_mv ALTER COLUMN all_messages SET COMPRESSION lz4" >/dev/null
   c_refresh_lz4=$(time_refresh "$db" "")
   log "(c) REFRESH with the view's all_messages in LZ4: $c_refresh_lz4 s"
@@ -734,7 +735,7 @@ if [[ -n "$c_row" ]]; then
   printf "%-66s %s / %s\n" "(c) ratio replay / REFRESH (target <= 1)" \
     "$(awk -v a="$c_replay" -v b="$a_refresh" 'BEGIN { printf "%.2f", a / b }')" \
     "$(awk -v a="$c_replay" -v b="$c_refresh" 'BEGIN { printf "%.2f", a / b }')"
-  printf "%-66s %s s (ratio replay / it %s)\n" "(c) REFRESH with the view's all_messages in LZ4, like the table" "$c_refresh_lz4" \
+  printf "%-66s %s s (ratio replay / it %s)\n" "(c) REFRESH with the view's all_messages in LZ4, as the writer's" "$c_refresh_lz4" \
     "$(awk -v a="$c_replay" -v b="$c_refresh_lz4" 'BEGIN { printf "%.2f", a / b }')"
   printf "%-66s %s MB\n" "(c) peak RSS enrich-processor replay" "$c_rss"
 fi

@@ -734,6 +734,15 @@ EnrichedRowWriter::MessageChanges EnrichedRowWriter::MessageChangesToApply(
     const AffectedConversations& plan, std::vector<std::string> fan_out,
     std::vector<std::string>* ids) const {
   MessageChanges changes;
+  // Column updates get the joined-column rewrite like the fan-out (the
+  // planner keeps them out of the plan's other sets; a fan-out may reach
+  // them too).
+  if (!plan.column_updates.empty()) {
+    fan_out.insert(fan_out.end(), plan.column_updates.begin(),
+                   plan.column_updates.end());
+    std::sort(fan_out.begin(), fan_out.end());
+    fan_out.erase(std::unique(fan_out.begin(), fan_out.end()), fan_out.end());
+  }
   // A replay (each id once), a truncate rebuild (chunked) or a bulk-sized
   // batch rewrites these conversations in full instead.
   const bool in_full = options_.rewrite_each_id_once || plan.truncated.any() ||

@@ -34,9 +34,10 @@
 //      (a tie or an earlier created_at, a NULL body, the message gone or
 //      moved, no row yet, the insert applied before) a full rewrite in
 //      step 4;
-//   4c. joined-column rewrites (the conversations a subscriber or Linear
-//      fan-out reached, unless the batch rewrites them in full or they also
-//      have a message change, which then makes them full): read the
+//   4c. joined-column rewrites (the plan's column updates and the
+//      conversations a subscriber or Linear fan-out reached, unless the
+//      batch rewrites them in full or they also have a message change,
+//      which then makes them full): read the
 //      conversation, its subscriber and its Linear issue and set every
 //      reference column but the message aggregate where they differ; a
 //      conversation that is gone or has no complete row yet is rewritten in
@@ -105,14 +106,16 @@
 // to O at the end, read after the lock, only if it sorts after every
 // message the row counts and is not counted yet. A joined-column rewrite
 // sets the conversation, subscriber and Linear columns from the state it
-// reads, exactly as a full rewrite sets them; it runs for conversations a
-// subscriber or Linear change reached, and those columns depend on nothing
-// else, so the last such change's fan-out (resolved at apply time, see
-// above) or a later full rewrite leaves them final. Only full rewrites set
-// O otherwise, each from the state it reads. The planner sends every other
-// change (a delete, move, created_at change, NULL body, a second change of
-// the conversation in the batch, any event of the conversations table) to
-// a full rewrite.
+// reads, exactly as a full rewrite sets them, after an UPDATE of the
+// conversation that kept its id or a subscriber or Linear change reaching
+// it; those columns depend on nothing else, so the last such change's
+// rewrite (a fan-out resolved at apply time, see above) or a later full
+// rewrite leaves them final. Such an UPDATE cannot change O, which depends
+// only on the messages with that conversation_id. Only full rewrites set O
+// otherwise, each from the state it reads. The planner sends every other
+// change (a delete, move, created_at change, NULL body, a second message
+// change of the conversation in the batch, a conversation's insert, delete
+// or id change) to a full rewrite.
 //   O is final once drained: let E be the last change to O in processing
 // order and R the last full rewrite of the row before E's application (any
 // writer; locks order them), reading the state at time t. A message change

@@ -242,22 +242,38 @@ bool AffectedConversationsPlanner::AddMessageChange(
       append ? plan_.appends : plan_.body_edits;
   const absl::btree_map<std::string, std::string>& other =
       append ? plan_.body_edits : plan_.appends;
-  if (other.contains(conversation)) {
-    DropMessageChange(conversation);
+  // One kind of partial work per conversation and batch.
+  if (other.contains(conversation) ||
+      plan_.column_updates.contains(conversation)) {
+    MakeFull(conversation);
     return true;
   }
   auto [it, inserted] = mine.try_emplace(std::move(conversation), message);
   // The same edit twice is one edit; anything else is a full rewrite.
   if (!inserted && (append || it->second != message)) {
-    DropMessageChange(it->first);
+    MakeFull(it->first);
   }
   return true;
 }
 
-void AffectedConversationsPlanner::DropMessageChange(const std::string& id) {
+void AffectedConversationsPlanner::AddColumnUpdate(absl::string_view id,
+                                                   absl::uint128 bits) {
+  // Planned in full already: the full rewrite covers the update.
+  if (conversation_bits_.contains(bits)) return;
+  std::string conversation = absl::AsciiStrToLower(id);
+  if (plan_.body_edits.contains(conversation) ||
+      plan_.appends.contains(conversation)) {
+    MakeFull(conversation);
+    return;
+  }
+  plan_.column_updates.insert(std::move(conversation));
+}
+
+void AffectedConversationsPlanner::MakeFull(const std::string& id) {
   std::string conversation = id;  // `id` may be a key erased below
-  const size_t erased =
-      plan_.body_edits.erase(conversation) + plan_.appends.erase(conversation);
+  const size_t erased = plan_.body_edits.erase(conversation) +
+                        plan_.appends.erase(conversation) +
+                        plan_.column_updates.erase(conversation);
   if (erased == 0) return;
   conversation_bits_.insert(*UuidBits(conversation));
   plan_.conversation_ids.insert(std::move(conversation));
@@ -338,6 +354,12 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
           }
           bits.push_back(*b);
         }
+        // A conversation UPDATE that keeps the id: a column update.
+        if (*table == SourceTable::kConversations &&
+            event.op() == enrich::v1::UPDATE && bits.size() == 1) {
+          AddColumnUpdate((*values)[0], bits[0]);
+          bits.clear();
+        }
         // A batch of millions of events (a replay) names the same
         // conversations over and over: a hash set of their bits answers
         // "already planned" without building the canonical text or
@@ -346,9 +368,12 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
           if (conversation_bits_.insert(bits[i]).second) {
             auto id = plan_.conversation_ids.insert(
                 absl::AsciiStrToLower((*values)[i]));
-            // A full rewrite covers the conversation's edit or append.
+            // A full rewrite covers the conversation's partial work.
             if (!plan_.body_edits.empty()) plan_.body_edits.erase(*id.first);
             if (!plan_.appends.empty()) plan_.appends.erase(*id.first);
+            if (!plan_.column_updates.empty()) {
+              plan_.column_updates.erase(*id.first);
+            }
           }
         }
         values->clear();

@@ -38,6 +38,16 @@
 // one of either kind, or any other event reaching it, makes it a full
 // rewrite.
 //
+// And an UPDATE of a conversation that keeps its id (a status, an assignee,
+// synced_at...) cannot change the conversation's message aggregate, which
+// depends only on the messages whose conversation_id is that id. It is
+// planned as a column update: the writer re-reads the conversation, its
+// subscriber and its Linear issue and leaves the messages alone
+// (enriched_row_writer.h, step 4c). Any number of them per conversation and
+// batch is one column update; a message change of the same conversation in
+// the batch, or any event planned in full (an insert, a delete, an id
+// change), makes it a full rewrite.
+//
 //   AffectedConversationsPlanner planner;
 //   for (const ChangeEventView& e : events) {  // change_event_view.h
 //     absl::Status s = planner.Add(e);
@@ -110,6 +120,9 @@ struct AffectedConversations {
   // Appends (file comment): conversation id -> the id of its one inserted
   // message. No key is in conversation_ids or body_edits.
   absl::btree_map<std::string, std::string> appends;
+  // Column updates (file comment): conversation ids, canonical. None is in
+  // conversation_ids, body_edits or appends.
+  absl::btree_set<std::string> column_updates;
   // subscribers_insights.distinct_id values: rewrite every conversation whose
   // user_id is one of them.
   absl::btree_set<std::string> user_ids;
@@ -127,7 +140,8 @@ struct AffectedConversations {
   // True when no row needs rewriting.
   bool empty() const {
     return conversation_ids.empty() && body_edits.empty() && appends.empty() &&
-           user_ids.empty() && linear_issue_ids.empty() && !truncated.any();
+           column_updates.empty() && user_ids.empty() &&
+           linear_issue_ids.empty() && !truncated.any();
   }
 };
 
@@ -163,9 +177,12 @@ class AffectedConversationsPlanner {
   // when it is one (file comment): true when it did, false when the caller
   // plans it in full.
   bool AddMessageChange(const ChangeEventView& event);
-  // Moves conversation `id` (canonical) from the body edits or appends to
-  // the full rewrites, if it has one.
-  void DropMessageChange(const std::string& id);
+  // Plans conversation `id` (a uuid, either case; `bits` its UuidBits) as a
+  // column update (file comment).
+  void AddColumnUpdate(absl::string_view id, absl::uint128 bits);
+  // Moves conversation `id` (canonical) from the body edits, appends or
+  // column updates to the full rewrites, if it has partial work.
+  void MakeFull(const std::string& id);
 
   std::string schema_;
   AffectedConversations plan_;

@@ -32,7 +32,8 @@
 #      row from its messages (per-id lookups and a LATERAL aggregate);
 #      then pgbench at each of BENCH_RATES changes/s for BENCH_RATE_SECONDS s,
 #      each transaction editing the first message of (BENCH_CHANGE_KIND=insert:
-#      adding a new message to) BENCH_CHANGES_PER_TX
+#      adding a new message to; =conversation: updating the status of)
+#      BENCH_CHANGES_PER_TX
 #      random conversations (pgbench --rate = rate / that); freshness p50/p99
 #      from the processor's enrich_processor_freshness_seconds histogram
 #      (difference of /metrics before and after; interpolated within
@@ -66,9 +67,12 @@
 #                                 (BENCH_RATES="": skip (b))
 #   BENCH_CHANGES_PER_TX [10]     BENCH_CEILING_ROWS [5000]
 #   BENCH_CHANGE_KIND [edit]      (b)'s changes: edit (the first message of a
-#                                 random conversation, processor_pgbench.sql)
-#                                 or insert (a new message in a random
+#                                 random conversation, processor_pgbench.sql),
+#                                 insert (a new message in a random
 #                                 conversation, processor_pgbench_insert.sql)
+#                                 or conversation (status and synced_at of a
+#                                 random conversation,
+#                                 processor_pgbench_conversation.sql)
 #   BENCH_SMALL [1]               BENCH_SMALL_FACTOR [10]
 #   BENCH_REPLAY [1]              BENCH_REPLAY_ARGS [""]    (BENCH_REPLAY=0: skip (c))
 #   BENCH_VERIFY_FULL [1]         BENCH_FSYNC [on]          BENCH_TIMEOUT [300]
@@ -96,7 +100,8 @@ change_kind=${BENCH_CHANGE_KIND:-edit}
 case "$change_kind" in
   edit) pgbench_script=processor_pgbench.sql; change_words="edits the first message of" ;;
   insert) pgbench_script=processor_pgbench_insert.sql; change_words="adds a message to" ;;
-  *) echo "bench: BENCH_CHANGE_KIND is edit|insert" >&2; exit 2 ;;
+  conversation) pgbench_script=processor_pgbench_conversation.sql; change_words="updates the status of" ;;
+  *) echo "bench: BENCH_CHANGE_KIND is edit|insert|conversation" >&2; exit 2 ;;
 esac
 ceiling_rows=${BENCH_CEILING_ROWS:-5000}
 rate_seconds=${BENCH_RATE_SECONDS:-30}

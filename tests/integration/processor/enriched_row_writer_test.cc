@@ -919,7 +919,9 @@ TEST_F(EnrichedRowWriterTest, EditThatCannotBePlacedBecomesAFullRewrite) {
     EXPECT_TRUE(Ran("rewrite_rows"));
     EXPECT_EQ(result->rows_upserted, 1u);
     EXPECT_EQ(DifferenceForConversation(kEditConvA), 0);
-    if (c.b_waits) EXPECT_GT(DifferenceForConversation(kEditConvB), 0);
+    if (c.b_waits) {
+      EXPECT_GT(DifferenceForConversation(kEditConvB), 0);
+    }
     result = ApplyObserved(*writer, pending);
     ASSERT_TRUE(result.ok()) << result.status();
     ExpectConverged();
@@ -1510,8 +1512,8 @@ TEST_F(EnrichedRowWriterTest, AppendAppliedTwiceDoesNotDuplicateTheMessage) {
 
 // Convergence: an append applied after a change it did not see. Two messages
 // inserted in order whose appends arrive in the opposite order; a full
-// rewrite (a conversation update) that already saw the message applied
-// before its append.
+// rewrite (another message of the conversation deleted) that already saw
+// the message applied before its append.
 TEST_F(EnrichedRowWriterTest, LateAppendsConvergeThroughTheFallback) {
   for (const bool second_insert : {true, false}) {
     SCOPED_TRACE(second_insert ? "later insert first" : "full rewrite first");
@@ -1528,9 +1530,10 @@ TEST_F(EnrichedRowWriterTest, LateAppendsConvergeThroughTheFallback) {
           InsertMessage(AppendedId(2), kEditConvA, "'second'", 11));
     } else {
       ASSERT_TRUE(conn_
-                      ->Exec(absl::StrCat("UPDATE raw_support_conversations "
-                                          "SET title = 'retitled' WHERE id = '",
-                                          kEditConvA, "'"))
+                      ->Exec(absl::StrCat("DELETE FROM "
+                                          "support_conversation_messages "
+                                          "WHERE id = '",
+                                          kEditMsg5, "'"))
                       .ok());
     }
     AffectedConversations early = PlanCaptured();
@@ -1615,6 +1618,68 @@ TEST_F(EnrichedRowWriterTest, FanOutRewritesOnlyTheJoinedColumns) {
   EXPECT_TRUE(Ran("rewrite_rows"));
   EXPECT_EQ(result->rows_upserted, 2u);
   EXPECT_EQ(result->rows_deleted, 1u);
+  ExpectConverged();
+}
+
+// An UPDATE of a conversation that keeps its id is a column update: step 4c
+// rewrites its own and joined columns without reading messages. With a
+// message change of the same conversation in the batch, or no complete row
+// yet, the conversation is rewritten in full.
+TEST_F(EnrichedRowWriterTest, ConversationUpdateRewritesOnlyTheJoinedColumns) {
+  auto writer = NewObservedWriter();
+  ASSERT_NE(writer, nullptr);
+  ASSERT_NO_FATAL_FAILURE(SetUpTwoConversations(*writer));
+  auto update_a = [this](const std::string& set) {
+    ASSERT_TRUE(conn_
+                    ->Exec(absl::StrCat("UPDATE raw_support_conversations SET ",
+                                        set, " WHERE id = '", kEditConvA, "'"))
+                    .ok());
+  };
+  // Twice in one batch, the second moving A to a user with no insights row.
+  ASSERT_NO_FATAL_FAILURE(update_a("status = 'closed', synced_at = now()"));
+  ASSERT_NO_FATAL_FAILURE(update_a("user_id = 'nobody', priority = 'high'"));
+  AffectedConversations plan = PlanCaptured();
+  ASSERT_THAT(plan.column_updates, ::testing::ElementsAre(kEditConvA));
+  ASSERT_THAT(plan.conversation_ids, ::testing::IsEmpty());
+  auto result = ApplyObserved(*writer, plan);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(Ran("rewrite_joined_columns"));
+  EXPECT_FALSE(Ran("rewrite_rows"));
+  EXPECT_EQ(result->conversations, 1u);
+  EXPECT_EQ(result->rows_upserted, 1u);
+  ExpectConverged();
+
+  // With an edit of one of A's messages in the same batch: in full.
+  ASSERT_NO_FATAL_FAILURE(update_a("user_id = 'u1'"));
+  ASSERT_NO_FATAL_FAILURE(SetBody(kEditMsg1, "'one, edited'"));
+  plan = PlanCaptured();
+  ASSERT_THAT(plan.conversation_ids, ::testing::ElementsAre(kEditConvA));
+  ASSERT_THAT(plan.column_updates, ::testing::IsEmpty());
+  ASSERT_THAT(plan.body_edits, ::testing::IsEmpty());
+  result = ApplyObserved(*writer, plan);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_FALSE(Ran("rewrite_joined_columns"));
+  EXPECT_TRUE(Ran("rewrite_rows"));
+  ExpectConverged();
+
+  // A conversation whose insert was never applied (its events dropped
+  // here), then updated: step 4c finds no complete row and falls back.
+  constexpr char kConvC[] = "00000000-0000-0000-0000-00000000ea03";
+  ASSERT_NO_FATAL_FAILURE(InsertConversation(kConvC));
+  ASSERT_NO_FATAL_FAILURE(InsertMessage(kEditMsg0, kConvC, "'c'", 1));
+  (void)PlanCaptured();
+  ASSERT_TRUE(conn_
+                  ->Exec(absl::StrCat("UPDATE raw_support_conversations SET "
+                                      "title = 'renamed' WHERE id = '",
+                                      kConvC, "'"))
+                  .ok());
+  plan = PlanCaptured();
+  ASSERT_THAT(plan.column_updates, ::testing::ElementsAre(kConvC));
+  result = ApplyObserved(*writer, plan);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(Ran("rewrite_joined_columns"));
+  EXPECT_TRUE(Ran("rewrite_rows"));
+  EXPECT_EQ(result->rows_upserted, 1u);
   ExpectConverged();
 }
 

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -95,6 +96,8 @@ TEST(AffectedConversationsPlannerTest,
   EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA, kConvB));
 }
 
+// Without an old row (DEFAULT identity) the key did not change: the update
+// keeps the id, so it is a column update.
 TEST(AffectedConversationsPlannerTest,
      ConversationUpdateUnderDefaultIdentityUsesNewId) {
   AffectedConversationsPlanner planner;
@@ -103,7 +106,8 @@ TEST(AffectedConversationsPlannerTest,
           .Add(MakeEvent(enrich::v1::UPDATE, "raw_support_conversations",
                          MakeRow({{"id", kConvA}}), std::nullopt))
           .ok());
-  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+  EXPECT_THAT(planner.plan().column_updates, ElementsAre(kConvA));
+  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
 }
 
 TEST(AffectedConversationsPlannerTest, ConversationDeleteFallsBackToEventKey) {
@@ -839,6 +843,104 @@ TEST(AffectedConversationsAppendTest, TakeResetsTheAppends) {
   ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg3, kConvA, "d"))).ok());
   EXPECT_EQ(AppendsOf(planner.plan()),
             (BodyEditList{{kConvA, kMsg3}, {kConvB, kMsg2}}));
+  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+}
+
+// Column updates: an UPDATE of a conversation that keeps its id.
+
+enrich::v1::ChangeEvent ConversationUpdate(const std::string& old_id,
+                                           const std::string& new_id,
+                                           const std::string& status) {
+  return MakeEvent(enrich::v1::UPDATE, "raw_support_conversations",
+                   MakeRow({{"id", new_id}, {"status", status}}),
+                   MakeRow({{"id", old_id}, {"status", "open"}}));
+}
+
+TEST(AffectedConversationsColumnUpdateTest, UpdateKeepingTheIdIsAColumnUpdate) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(ConversationUpdate(kConvA, kConvA, "closed")).ok());
+  // Any number of them is one column update.
+  ASSERT_TRUE(planner.Add(ConversationUpdate(kConvA, kConvA, "open")).ok());
+  // Upper-case ids are canonicalized.
+  ASSERT_TRUE(planner
+                  .Add(ConversationUpdate(absl::AsciiStrToUpper(kConvB),
+                                          absl::AsciiStrToUpper(kConvB), "x"))
+                  .ok());
+  EXPECT_THAT(planner.plan().column_updates, ElementsAre(kConvA, kConvB));
+  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_FALSE(planner.plan().empty());
+  EXPECT_EQ(planner.plan().event_count, 3u);
+}
+
+TEST(AffectedConversationsColumnUpdateTest, IdChangeIsStillAFullRewrite) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(ConversationUpdate(kConvA, kConvB, "open")).ok());
+  EXPECT_THAT(planner.plan().column_updates, IsEmpty());
+  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA, kConvB));
+}
+
+// An event planned in full before or after the column update covers it;
+// a message change (edit or append) of the conversation makes it full too.
+TEST(AffectedConversationsColumnUpdateTest, OtherWorkOnTheConversationIsFull) {
+  const std::vector<std::pair<const char*, enrich::v1::ChangeEvent>> others = {
+      {"conversation insert",
+       MakeEvent(enrich::v1::INSERT, "raw_support_conversations",
+                 MakeRow({{"id", kConvA}}), std::nullopt)},
+      {"conversation delete",
+       MakeEvent(enrich::v1::DELETE, "raw_support_conversations", std::nullopt,
+                 MakeRow({{"id", kConvA}}))},
+      {"id changed to it", ConversationUpdate(kConvB, kConvA, "open")},
+      {"message insert without a body", MessageInsert(kConvA)},
+      {"body edit", BodyEdit(kMsg1, kConvA)},
+      {"append", Inserted(MessageRow(kMsg1, kConvA, "hi"))},
+  };
+  const enrich::v1::ChangeEvent update =
+      ConversationUpdate(kConvA, kConvA, "closed");
+  for (const auto& [name, other] : others) {
+    for (const bool update_first : {true, false}) {
+      SCOPED_TRACE(absl::StrCat(name, update_first ? ", after" : ", before"));
+      AffectedConversationsPlanner planner;
+      ASSERT_TRUE(planner.Add(update_first ? update : other).ok());
+      ASSERT_TRUE(planner.Add(update_first ? other : update).ok());
+      EXPECT_THAT(planner.plan().column_updates, IsEmpty());
+      EXPECT_THAT(planner.plan().body_edits, IsEmpty());
+      EXPECT_THAT(planner.plan().appends, IsEmpty());
+      EXPECT_EQ(planner.plan().conversation_ids.count(kConvA), 1u);
+      EXPECT_EQ(planner.plan().event_count, 2u);
+    }
+  }
+}
+
+TEST(AffectedConversationsColumnUpdateTest, OtherConversationsKeepTheirWork) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(ConversationUpdate(kConvA, kConvA, "closed")).ok());
+  ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvB)).ok());
+  EXPECT_THAT(planner.plan().column_updates, ElementsAre(kConvA));
+  EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvB, kMsg1}}));
+  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+}
+
+TEST(AffectedConversationsColumnUpdateTest, MalformedIdIsRejectedPlanUnchanged) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(ConversationUpdate(kConvA, kConvA, "closed")).ok());
+  absl::Status status =
+      planner.Add(ConversationUpdate("not-a-uuid", "not-a-uuid", "closed"));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("not a uuid"));
+  EXPECT_THAT(planner.plan().column_updates, ElementsAre(kConvA));
+  EXPECT_EQ(planner.plan().event_count, 1u);
+}
+
+TEST(AffectedConversationsColumnUpdateTest, TakeResetsTheColumnUpdates) {
+  AffectedConversationsPlanner planner;
+  ASSERT_TRUE(planner.Add(ConversationUpdate(kConvA, kConvA, "closed")).ok());
+  ASSERT_TRUE(planner.Add(MessageInsert(kConvB)).ok());
+  AffectedConversations plan = planner.Take();
+  EXPECT_THAT(plan.column_updates, ElementsAre(kConvA));
+  EXPECT_TRUE(planner.plan().empty());
+  // B, in full before, is a column update in the next plan.
+  ASSERT_TRUE(planner.Add(ConversationUpdate(kConvB, kConvB, "closed")).ok());
+  EXPECT_THAT(planner.plan().column_updates, ElementsAre(kConvB));
   EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
 }
 

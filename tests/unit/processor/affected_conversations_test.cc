@@ -920,7 +920,8 @@ TEST(AffectedConversationsColumnUpdateTest, OtherConversationsKeepTheirWork) {
   EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
 }
 
-TEST(AffectedConversationsColumnUpdateTest, MalformedIdIsRejectedPlanUnchanged) {
+TEST(AffectedConversationsColumnUpdateTest,
+     MalformedIdIsRejectedPlanUnchanged) {
   AffectedConversationsPlanner planner;
   ASSERT_TRUE(planner.Add(ConversationUpdate(kConvA, kConvA, "closed")).ok());
   absl::Status status =

@@ -266,11 +266,12 @@ class EnrichedRowWriter : public BatchWriter {
       return edits.empty() && appends.empty() && joined.empty();
     }
   };
-  // The plan's body edits and appends and the resolved `fan_out` ids
-  // (sorted) to apply as partial work; the others (covered by a full rewrite
-  // of their conversation, reached by both a message change and a fan-out,
-  // or in a replay, truncate or bulk batch) are merged into `ids`, which
-  // stays sorted and unique.
+  // The plan's body edits, appends and column updates and the resolved
+  // `fan_out` ids (sorted) to apply as partial work (column updates and
+  // fan-out ids both as joined-column rewrites); the others (covered by a
+  // full rewrite of their conversation, reached by both a message change
+  // and a fan-out, or in a replay, truncate or bulk batch) are merged into
+  // `ids`, which stays sorted and unique.
   MessageChanges MessageChangesToApply(const AffectedConversations& plan,
                                        std::vector<std::string> fan_out,
                                        std::vector<std::string>* ids) const;

@@ -1,8 +1,5 @@
 #include "cdc/core/change_event_wire.h"
 
-#include <cassert>
-#include <cstring>
-
 namespace enrich::cdc::wire {
 namespace {
 
@@ -30,26 +27,6 @@ void AppendVarint(uint64_t value, std::string* out) {
 
 void AppendTag(int field, int wire_type, std::string* out) {
   AppendVarint((static_cast<uint64_t>(field) << 3) | wire_type, out);
-}
-
-// Unchecked writers into space the caller sized exactly; each returns the
-// position after what it wrote.
-char* PutVarint(uint64_t value, char* p) {
-  while (value >= 0x80) {
-    *p++ = static_cast<char>((value & 0x7f) | 0x80);
-    value >>= 7;
-  }
-  *p++ = static_cast<char>(value);
-  return p;
-}
-
-char* PutTag(int field, int wire_type, char* p) {
-  return PutVarint((static_cast<uint64_t>(field) << 3) | wire_type, p);
-}
-
-char* PutBytes(absl::string_view bytes, char* p) {
-  if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
-  return p + bytes.size();
 }
 
 size_t TagSize(int field) {
@@ -117,46 +94,24 @@ void AppendMessageHeader(int field, size_t body_size, std::string* out) {
 }
 
 void AppendColumn(int field, const ColumnValue& c, std::string* out) {
-  // Every row change appends a dozen columns of several fields each: one
-  // resize and plain stores instead of an append call per field (they were
-  // the largest single item of enrich-cdc's profile).
-  const size_t body = ColumnBodySize(c);
-  const size_t at = out->size();
-  out->resize(at + TagSize(field) + VarintSize(body) + body);
-  char* p = out->data() + at;
-  p = PutTag(field, kLengthDelimited, p);
-  p = PutVarint(body, p);
-  if (!c.name.empty()) {
-    p = PutTag(kColumnName, kLengthDelimited, p);
-    p = PutVarint(c.name.size(), p);
-    p = PutBytes(c.name, p);
-  }
-  if (c.type_oid != 0) {
-    p = PutTag(kColumnTypeOid, kVarint, p);
-    p = PutVarint(c.type_oid, p);
-  }
-  if (c.key) {
-    p = PutTag(kColumnKey, kVarint, p);
-    *p++ = 1;
-  }
+  AppendMessageHeader(field, ColumnBodySize(c), out);
+  AppendStringField(kColumnName, c.name, out);
+  AppendVarintField(kColumnTypeOid, c.type_oid, out);
+  AppendVarintField(kColumnKey, c.key ? 1 : 0, out);
   switch (c.kind) {
     case pgoutput::ValueKind::kText:
-      p = PutTag(kColumnText, kLengthDelimited, p);
-      p = PutVarint(c.text.size(), p);
-      p = PutBytes(c.text, p);
+      AppendMessageHeader(kColumnText, c.text.size(), out);
+      out->append(c.text.data(), c.text.size());
       break;
     case pgoutput::ValueKind::kNull:
-      p = PutTag(kColumnNull, kLengthDelimited, p);
-      *p++ = 0;
+      AppendMessageHeader(kColumnNull, 0, out);
       break;
     case pgoutput::ValueKind::kUnchangedToast:
-      p = PutTag(kColumnUnchangedToast, kLengthDelimited, p);
-      *p++ = 0;
+      AppendMessageHeader(kColumnUnchangedToast, 0, out);
       break;
     case pgoutput::ValueKind::kBinary:
       break;
   }
-  assert(p == out->data() + out->size());
 }
 
 void AppendCoordinates(const Coordinates& c, std::string* out) {

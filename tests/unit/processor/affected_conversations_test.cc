@@ -668,6 +668,29 @@ BodyEditList AppendsOf(const AffectedConversations& plan) {
   return BodyEditList(plan.appends.begin(), plan.appends.end());
 }
 
+using NamedEvents =
+    std::vector<std::pair<const char*, enrich::v1::ChangeEvent>>;
+
+// Plans `partial` (partial work of conversation A: an append, a column
+// update...) with each of `others` before and after it, and expects A
+// planned in full with no partial work left.
+void ExpectEachMakesItFull(const enrich::v1::ChangeEvent& partial,
+                           const NamedEvents& others) {
+  for (const auto& [name, other] : others) {
+    for (const bool other_first : {true, false}) {
+      SCOPED_TRACE(absl::StrCat(name, other_first ? ", before" : ", after"));
+      AffectedConversationsPlanner planner;
+      ASSERT_TRUE(planner.Add(other_first ? other : partial).ok());
+      ASSERT_TRUE(planner.Add(other_first ? partial : other).ok());
+      EXPECT_THAT(planner.plan().body_edits, IsEmpty());
+      EXPECT_THAT(planner.plan().appends, IsEmpty());
+      EXPECT_THAT(planner.plan().column_updates, IsEmpty());
+      EXPECT_EQ(planner.plan().conversation_ids.count(kConvA), 1u);
+      EXPECT_EQ(planner.plan().event_count, 2u);
+    }
+  }
+}
+
 TEST(AffectedConversationsAppendTest, InsertWithABodyIsPlannedAsAnAppend) {
   AffectedConversationsPlanner planner;
   ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg1, kConvA, "hi"), 42)).ok());
@@ -799,7 +822,7 @@ TEST(AffectedConversationsAppendTest,
 
 // An event planned in full before or after the append covers it.
 TEST(AffectedConversationsAppendTest, FullEventBeforeOrAfterTheAppendCoversIt) {
-  const std::vector<std::pair<const char*, enrich::v1::ChangeEvent>> fulls = {
+  const NamedEvents fulls = {
       {"conversation update",
        MakeEvent(enrich::v1::UPDATE, "raw_support_conversations",
                  MakeRow({{"id", kConvA}, {"title", "t2"}}),
@@ -811,20 +834,7 @@ TEST(AffectedConversationsAppendTest, FullEventBeforeOrAfterTheAppendCoversIt) {
       {"message moved out", MessageUpdate(MessageRow(kMsg2, kConvA, "x"),
                                           MessageRow(kMsg2, kConvB, "x"))},
   };
-  const enrich::v1::ChangeEvent append =
-      Inserted(MessageRow(kMsg1, kConvA, "hi"));
-  for (const auto& [name, full] : fulls) {
-    for (const bool full_first : {true, false}) {
-      SCOPED_TRACE(absl::StrCat(name, full_first ? ", before" : ", after"));
-      AffectedConversationsPlanner planner;
-      ASSERT_TRUE(planner.Add(full_first ? full : append).ok());
-      ASSERT_TRUE(planner.Add(full_first ? append : full).ok());
-      EXPECT_THAT(planner.plan().appends, IsEmpty());
-      EXPECT_THAT(planner.plan().body_edits, IsEmpty());
-      EXPECT_EQ(planner.plan().conversation_ids.count(kConvA), 1u);
-      EXPECT_EQ(planner.plan().event_count, 2u);
-    }
-  }
+  ExpectEachMakesItFull(Inserted(MessageRow(kMsg1, kConvA, "hi")), fulls);
 }
 
 TEST(AffectedConversationsAppendTest, TakeResetsTheAppends) {
@@ -882,7 +892,7 @@ TEST(AffectedConversationsColumnUpdateTest, IdChangeIsStillAFullRewrite) {
 // An event planned in full before or after the column update covers it;
 // a message change (edit or append) of the conversation makes it full too.
 TEST(AffectedConversationsColumnUpdateTest, OtherWorkOnTheConversationIsFull) {
-  const std::vector<std::pair<const char*, enrich::v1::ChangeEvent>> others = {
+  const NamedEvents others = {
       {"conversation insert",
        MakeEvent(enrich::v1::INSERT, "raw_support_conversations",
                  MakeRow({{"id", kConvA}}), std::nullopt)},
@@ -894,21 +904,7 @@ TEST(AffectedConversationsColumnUpdateTest, OtherWorkOnTheConversationIsFull) {
       {"body edit", BodyEdit(kMsg1, kConvA)},
       {"append", Inserted(MessageRow(kMsg1, kConvA, "hi"))},
   };
-  const enrich::v1::ChangeEvent update =
-      ConversationUpdate(kConvA, kConvA, "closed");
-  for (const auto& [name, other] : others) {
-    for (const bool update_first : {true, false}) {
-      SCOPED_TRACE(absl::StrCat(name, update_first ? ", after" : ", before"));
-      AffectedConversationsPlanner planner;
-      ASSERT_TRUE(planner.Add(update_first ? update : other).ok());
-      ASSERT_TRUE(planner.Add(update_first ? other : update).ok());
-      EXPECT_THAT(planner.plan().column_updates, IsEmpty());
-      EXPECT_THAT(planner.plan().body_edits, IsEmpty());
-      EXPECT_THAT(planner.plan().appends, IsEmpty());
-      EXPECT_EQ(planner.plan().conversation_ids.count(kConvA), 1u);
-      EXPECT_EQ(planner.plan().event_count, 2u);
-    }
-  }
+  ExpectEachMakesItFull(ConversationUpdate(kConvA, kConvA, "closed"), others);
 }
 
 TEST(AffectedConversationsColumnUpdateTest, OtherConversationsKeepTheirWork) {

@@ -269,12 +269,18 @@ void AffectedConversationsPlanner::AddColumnUpdate(absl::string_view id,
   plan_.column_updates.insert(std::move(conversation));
 }
 
+size_t AffectedConversationsPlanner::DropPartialWork(const std::string& id) {
+  // The emptiness checks keep a replay's millions of full events cheap.
+  size_t erased = 0;
+  if (!plan_.body_edits.empty()) erased += plan_.body_edits.erase(id);
+  if (!plan_.appends.empty()) erased += plan_.appends.erase(id);
+  if (!plan_.column_updates.empty()) erased += plan_.column_updates.erase(id);
+  return erased;
+}
+
 void AffectedConversationsPlanner::MakeFull(const std::string& id) {
   std::string conversation = id;  // `id` may be a key erased below
-  const size_t erased = plan_.body_edits.erase(conversation) +
-                        plan_.appends.erase(conversation) +
-                        plan_.column_updates.erase(conversation);
-  if (erased == 0) return;
+  if (DropPartialWork(conversation) == 0) return;
   conversation_bits_.insert(*UuidBits(conversation));
   plan_.conversation_ids.insert(std::move(conversation));
 }
@@ -369,11 +375,7 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
             auto id = plan_.conversation_ids.insert(
                 absl::AsciiStrToLower((*values)[i]));
             // A full rewrite covers the conversation's partial work.
-            if (!plan_.body_edits.empty()) plan_.body_edits.erase(*id.first);
-            if (!plan_.appends.empty()) plan_.appends.erase(*id.first);
-            if (!plan_.column_updates.empty()) {
-              plan_.column_updates.erase(*id.first);
-            }
+            DropPartialWork(*id.first);
           }
         }
         values->clear();

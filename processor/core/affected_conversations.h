@@ -180,6 +180,9 @@ class AffectedConversationsPlanner {
   // Plans conversation `id` (a uuid, either case; `bits` its UuidBits) as a
   // column update (file comment).
   void AddColumnUpdate(absl::string_view id, absl::uint128 bits);
+  // Erases conversation `id` (canonical) from the body edits, appends and
+  // column updates; returns how many entries it had (0 or 1).
+  size_t DropPartialWork(const std::string& id);
   // Moves conversation `id` (canonical) from the body edits, appends or
   // column updates to the full rewrites, if it has partial work.
   void MakeFull(const std::string& id);

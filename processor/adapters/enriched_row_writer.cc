@@ -446,6 +446,39 @@ std::string RebuildIdsSql(const TruncatedTables& truncated) {
   return absl::StrJoin(parts, " UNION ");
 }
 
+// Snapshot rebuilds (header): how many of the snapshots $2 (pg_lsn[]) the
+// group $1 has rebuilt the table for already.
+const std::string& CoveredSnapshotsSql() {
+  static const std::string* sql = new std::string(
+      "SELECT count(*) FROM enrich_processor_snapshots "
+      "WHERE consumer_group = $1 AND snapshot_lsn = ANY($2::pg_lsn[])");
+  return *sql;
+}
+
+// Whether this role can read enrich-cdc's record of finished snapshots
+// (enrich-cdc creates it in the source database; it may not exist yet).
+const std::string& CdcSnapshotsReadableSql() {
+  static const std::string* sql = new std::string(
+      "SELECT coalesce(has_table_privilege("
+      "to_regclass('enrich_cdc_snapshots'), 'SELECT'), false)");
+  return *sql;
+}
+
+// The consistent points of the snapshots enrich-cdc finished so far.
+const std::string& CdcSnapshotsSql() {
+  static const std::string* sql = new std::string(
+      "SELECT consistent_lsn::text FROM enrich_cdc_snapshots");
+  return *sql;
+}
+
+// Records the snapshots $2 (pg_lsn[]) as rebuilt for group $1.
+const std::string& RecordSnapshotsSql() {
+  static const std::string* sql = new std::string(
+      "INSERT INTO enrich_processor_snapshots (consumer_group, snapshot_lsn) "
+      "SELECT $1, unnest($2::pg_lsn[]) ON CONFLICT DO NOTHING");
+  return *sql;
+}
+
 std::string LsnText(uint64_t lsn) {
   return absl::StrCat(absl::Hex(lsn >> 32), "/", absl::Hex(lsn & 0xffffffffu));
 }
@@ -639,12 +672,13 @@ absl::Status EnrichedRowWriter::ApplyMessageChanges(
 absl::Status EnrichedRowWriter::RewriteInTransaction(
     const std::vector<std::string>& ids, const MessageChanges& changes,
     const AffectedConversations& plan,
-    const std::vector<PartitionOffset>* offsets, WriteResult* result) {
+    const std::vector<PartitionOffset>* offsets, WriteResult* result,
+    bool force_bulk) {
   PGconn* conn = conn_.get();
   const std::string lsn = LsnText(plan.max_commit_lsn);
   const std::string commit_time = absl::StrCat(plan.max_commit_time_us);
-  const bool bulk =
-      options_.bulk_min_ids > 0 && ids.size() >= options_.bulk_min_ids;
+  const bool bulk = force_bulk || (options_.bulk_min_ids > 0 &&
+                                   ids.size() >= options_.bulk_min_ids);
   if (bulk) {
     // Apply() never passes message changes with a bulk-sized set of ids.
     ASSIGN_OR_RETURN(PgResult locked,
@@ -788,6 +822,108 @@ EnrichedRowWriter::MessageChanges EnrichedRowWriter::MessageChangesToApply(
   return changes;
 }
 
+absl::StatusOr<bool> EnrichedRowWriter::SnapshotsCovered(
+    const AffectedConversations& plan) {
+  if (options_.rewrite_each_id_once) return rewritten_.all();
+  std::vector<std::string> lsns;
+  for (uint64_t lsn : plan.snapshot_lsns) lsns.push_back(LsnText(lsn));
+  ASSIGN_OR_RETURN(
+      PgResult covered,
+      TimedExec(options_, "covered_snapshots", conn_.get(),
+                "reading the snapshots rebuilt", CoveredSnapshotsSql(),
+                {options_.consumer_group, PgArrayLiteral(lsns)}));
+  return std::strtoull(PQgetvalue(covered.get(), 0, 0), nullptr, 10) ==
+         lsns.size();
+}
+
+absl::StatusOr<std::vector<std::string>>
+EnrichedRowWriter::FinishedCdcSnapshots() {
+  PGconn* conn = conn_.get();
+  ASSIGN_OR_RETURN(PgResult readable,
+                   TimedExec(options_, "cdc_snapshots_readable", conn,
+                             "checking enrich_cdc_snapshots",
+                             CdcSnapshotsReadableSql()));
+  std::vector<std::string> lsns;
+  if (std::string(PQgetvalue(readable.get(), 0, 0)) != "t") return lsns;
+  ASSIGN_OR_RETURN(PgResult listed,
+                   TimedExec(options_, "cdc_snapshots", conn,
+                             "reading enrich_cdc_snapshots", CdcSnapshotsSql()));
+  for (int r = 0; r < PQntuples(listed.get()); ++r) {
+    lsns.emplace_back(PQgetvalue(listed.get(), r, 0));
+  }
+  return lsns;
+}
+
+absl::StatusOr<bool> EnrichedRowWriter::RebuildInTransaction(
+    const AffectedConversations& plan,
+    const std::vector<PartitionOffset>& offsets, WriteResult* result) {
+  PGconn* conn = conn_.get();
+  // The lock first: a writer of the same group that rebuilt meanwhile has
+  // committed its record before this returns.
+  ASSIGN_OR_RETURN(PgResult locked,
+                   TimedExec(options_, "lock_table", conn,
+                             "locking the enriched table", LockTableSql()));
+  ASSIGN_OR_RETURN(bool covered, SnapshotsCovered(plan));
+  if (covered) return false;
+  // Read before the rebuild's statement, so every snapshot listed was taken
+  // before the state the rebuild reads (header).
+  ASSIGN_OR_RETURN(std::vector<std::string> snapshots, FinishedCdcSnapshots());
+  for (uint64_t lsn : plan.snapshot_lsns) snapshots.push_back(LsnText(lsn));
+  TruncatedTables everything;
+  everything.conversations = true;
+  ASSIGN_OR_RETURN(PgResult listed,
+                   TimedExec(options_, "list_rebuild_ids", conn,
+                             "listing rows to rebuild",
+                             RebuildIdsSql(everything)));
+  std::vector<std::string> ids;
+  ids.reserve(PQntuples(listed.get()));
+  for (int r = 0; r < PQntuples(listed.get()); ++r) {
+    ids.emplace_back(PQgetvalue(listed.get(), r, 0));
+  }
+  std::sort(ids.begin(), ids.end());
+  RETURN_IF_ERROR(RewriteInTransaction(ids, MessageChanges(), plan, &offsets,
+                                       result, /*force_bulk=*/true));
+  ASSIGN_OR_RETURN(
+      PgResult recorded,
+      TimedExec(options_, "record_snapshots", conn,
+                "recording the snapshots rebuilt", RecordSnapshotsSql(),
+                {options_.consumer_group, PgArrayLiteral(snapshots)}));
+  result->conversations = ids.size();
+  return true;
+}
+
+absl::StatusOr<bool> EnrichedRowWriter::RebuildForSnapshots(
+    const AffectedConversations& plan,
+    const std::vector<PartitionOffset>& offsets, WriteResult* result) {
+  // Most batches of a snapshot come after its rebuild: one read, no lock.
+  ASSIGN_OR_RETURN(bool covered, SnapshotsCovered(plan));
+  if (covered) return false;
+  PGconn* conn = conn_.get();
+  ASSIGN_OR_RETURN(PgResult begin, TimedExec(options_, "begin", conn,
+                                             "beginning the batch", "BEGIN"));
+  absl::StatusOr<bool> rebuilt = RebuildInTransaction(plan, offsets, result);
+  absl::Status status = rebuilt.status();
+  if (status.ok()) {
+    // Nothing was written when the snapshots turned out covered.
+    status = TimedExec(options_, "commit", conn,
+                       *rebuilt ? "committing the rebuild" : "ending the check",
+                       *rebuilt ? "COMMIT" : "ROLLBACK")
+                 .status();
+  }
+  if (!status.ok()) {
+    if (PQstatus(conn) == CONNECTION_OK &&
+        PQtransactionStatus(conn) != PQTRANS_IDLE) {
+      PgResult ignored(PQexec(conn, "ROLLBACK"));
+    }
+    return status;
+  }
+  if (*rebuilt) {
+    ++result->transactions;
+    if (options_.rewrite_each_id_once) rewritten_.AddAll();
+  }
+  return *rebuilt;
+}
+
 absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
     const AffectedConversations& plan,
     const std::vector<PartitionOffset>& offsets) {
@@ -800,6 +936,12 @@ absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
     }
   };
   WriteResult result;
+  if (!plan.snapshot_lsns.empty()) {
+    // A rebuild reads the whole state after every event of the batch
+    // committed: it covers the rest of the plan too.
+    ASSIGN_OR_RETURN(bool rebuilt, RebuildForSnapshots(plan, offsets, &result));
+    if (rebuilt) return result;
+  }
   // A truncate rebuild commits every chunk but the last on its own; all
   // other work, and the last chunk, goes in the transaction of the offsets.
   std::vector<std::string> ids, fan_out;

@@ -72,6 +72,41 @@
 // planner does not choose on its own and which is much faster than
 // fetching them through the index.
 //
+// Snapshot rebuilds. A plan that holds snapshot rows (its snapshot_lsns,
+// affected_conversations.h) is first checked against
+// enrich_processor_snapshots (sql/006_snapshot_rebuilds.sql): when this
+// consumer group has not rebuilt the table for one of its snapshots, the
+// batch becomes one transaction that takes the bulk path's table lock,
+// re-checks (a writer of the same group may have rebuilt meanwhile), lists
+// the snapshots enrich-cdc recorded as finished (enrich_cdc_snapshots, when
+// readable), rewrites every row: every conversation and every enriched row
+// (the bulk statement, so rows whose conversation is gone are deleted), then
+// records the batch's snapshots and the listed ones as rebuilt for the group
+// and stores the batch's offsets. A covered snapshot's rows change nothing;
+// the rest of the plan is applied as usual. A replay
+// (Options::rewrite_each_id_once) ignores the table: its first snapshot
+// rebuilds, and every later batch of the replay has nothing left to
+// rewrite.
+//   Why that is exact whatever the start-up order. Let S be a snapshot's
+// consistent point: its rows show the source as of S, and every
+// transaction that commits after S is streamed as events of its own. The
+// rebuild is triggered by a row of S, which enrich-cdc published after it
+// created the slot and read the source under the slot's snapshot, so the
+// rebuild's statement, which starts later, sees every commit up to S; it
+// writes every row as the source is at its start, T. A row is then wrong
+// only if a transaction committed after T changed it, and such a
+// transaction committed after S: its event follows and rewrites the row
+// (the argument below). The snapshot's other rows, and events of
+// transactions before T, only name rows again; skipping them loses
+// nothing. A snapshot listed in enrich_cdc_snapshots before the rebuild's
+// statement started was likewise taken before T, so its rows are covered
+// too; that is why it is read first. A deletion no event reports (a
+// conversation deleted before any slot existed, during a snapshot cut short
+// by a crash, or while a slot was lost) is gone from the source at T, so
+// the rebuild deletes its row. Each consumer group rebuilds once per
+// snapshot it consumes: a new group on a table that holds rows (or none)
+// starts from the topics' beginning, where the snapshot is.
+//
 // Why a later write can never install an older state. Let W1 and W2 be two
 // transactions (any processes) that both rewrite conversation C. Both take
 // C's row lock in step 3 (or the table lock of the bulk path, which
@@ -291,11 +326,31 @@ class EnrichedRowWriter : public BatchWriter {
                                    const std::string& commit_time,
                                    std::vector<std::string>* fallbacks,
                                    WriteResult* result);
+  // Steps 2-5 for `ids` (sorted, unique) and `changes`, in the open
+  // transaction; the bulk path when `force_bulk` or the ids are many.
   absl::Status RewriteInTransaction(const std::vector<std::string>& ids,
                                     const MessageChanges& changes,
                                     const AffectedConversations& plan,
                                     const std::vector<PartitionOffset>* offsets,
-                                    WriteResult* result);
+                                    WriteResult* result,
+                                    bool force_bulk = false);
+  // Snapshot rebuilds (file comment). Whether this writer's group (a replay:
+  // this writer) rebuilt the table for every snapshot of `plan` already.
+  absl::StatusOr<bool> SnapshotsCovered(const AffectedConversations& plan);
+  // The consistent points (pg_lsn text) of the snapshots enrich-cdc recorded
+  // as finished; none when its table is missing or not readable.
+  absl::StatusOr<std::vector<std::string>> FinishedCdcSnapshots();
+  // Rebuilds every row and stores `offsets` in its own transaction unless
+  // the snapshots of `plan` are covered: true when it rebuilt (the batch is
+  // then done), false when the caller applies the plan as usual.
+  absl::StatusOr<bool> RebuildForSnapshots(
+      const AffectedConversations& plan,
+      const std::vector<PartitionOffset>& offsets, WriteResult* result);
+  // RebuildForSnapshots' work inside its transaction: false (nothing
+  // written) when another writer covered the snapshots meanwhile.
+  absl::StatusOr<bool> RebuildInTransaction(
+      const AffectedConversations& plan,
+      const std::vector<PartitionOffset>& offsets, WriteResult* result);
 
   struct ConnDeleter {
     void operator()(pg_conn* conn) const;

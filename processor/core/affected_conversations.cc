@@ -325,7 +325,11 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
     case enrich::v1::UPDATE:
     case enrich::v1::DELETE:
     case enrich::v1::SNAPSHOT_READ: {
-      if (*table == SourceTable::kMessages && AddMessageChange(event)) break;
+      const bool snapshot = event.op() == enrich::v1::SNAPSHOT_READ;
+      if (!snapshot && *table == SourceTable::kMessages &&
+          AddMessageChange(event)) {
+        break;
+      }
       absl::StatusOr<LinkValueList> values;
       switch (*table) {
         case SourceTable::kConversations:
@@ -360,6 +364,9 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
           }
           bits.push_back(*b);
         }
+        // A snapshot row names no row of its own: its snapshot's rebuild
+        // covers every row (header).
+        if (snapshot) bits.clear();
         // A conversation UPDATE that keeps the id: a column update.
         if (*table == SourceTable::kConversations &&
             event.op() == enrich::v1::UPDATE && bits.size() == 1) {
@@ -392,6 +399,10 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
         case SourceTable::kLinearIssues:
           target = &plan_.linear_issue_ids;
           break;
+      }
+      if (snapshot) {
+        plan_.snapshot_lsns.insert(event.commit_lsn());
+        break;
       }
       for (absl::string_view value : *values) target->emplace(value);
       break;

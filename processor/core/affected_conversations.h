@@ -48,6 +48,19 @@
 // the batch, or any event planned in full (an insert, a delete, an id
 // change), makes it a full rewrite.
 //
+// Snapshot rows (SNAPSHOT_READ) name no rows at all. A snapshot is the
+// state of the source at its slot's consistent point, published as one row
+// event after another, all with that point as commit_lsn. The plan keeps
+// only the snapshots it saw (snapshot_lsns); the writer answers the first
+// batch of a consumer group that holds a snapshot with a rebuild of every
+// row from the source state after the snapshot was taken
+// (enriched_row_writer.h), which covers the snapshot's rows and also
+// removes rows whose conversation was deleted before the slot existed, a
+// change no event will ever name. The snapshot's rows are then redundant,
+// and every change committed after its consistent point is a streamed
+// event of its own. A snapshot row is still validated like any row, so a
+// malformed one goes to the dead-letter topic.
+//
 //   AffectedConversationsPlanner planner;
 //   for (const ChangeEventView& e : events) {  // change_event_view.h
 //     absl::Status s = planner.Add(e);
@@ -130,6 +143,9 @@ struct AffectedConversations {
   // is one of them.
   absl::btree_set<std::string> linear_issue_ids;
   TruncatedTables truncated;
+  // The snapshots whose rows the batch held: their commit_lsn (the slot's
+  // consistent point), which identifies a snapshot (file comment).
+  absl::btree_set<uint64_t> snapshot_lsns;
 
   // Over the events planned (dead-lettered ones excluded): the highest source
   // commit LSN and commit time (microseconds since the Unix epoch).
@@ -141,7 +157,8 @@ struct AffectedConversations {
   bool empty() const {
     return conversation_ids.empty() && body_edits.empty() && appends.empty() &&
            column_updates.empty() && user_ids.empty() &&
-           linear_issue_ids.empty() && !truncated.any();
+           linear_issue_ids.empty() && !truncated.any() &&
+           snapshot_lsns.empty();
   }
 };
 

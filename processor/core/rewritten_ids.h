@@ -39,10 +39,19 @@ class RewrittenIds {
   // Records `ids` as rewritten; call once their transaction committed.
   void Add(const std::vector<std::string>& ids);
 
+  // Records every conversation as rewritten (a rebuild of the whole table
+  // committed): RemoveFrom then removes every uuid.
+  void AddAll() {
+    all_ = true;
+    ids_.clear();
+  }
+  bool all() const { return all_; }
+
   size_t size() const { return ids_.size(); }
 
  private:
   absl::flat_hash_set<absl::uint128> ids_;
+  bool all_ = false;
 };
 
 }  // namespace enrich::processor

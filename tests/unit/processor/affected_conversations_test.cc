@@ -127,7 +127,7 @@ TEST(AffectedConversationsPlannerTest, UppercaseUuidIsCanonicalized) {
   AffectedConversationsPlanner planner;
   ASSERT_TRUE(
       planner
-          .Add(MakeEvent(enrich::v1::SNAPSHOT_READ, "raw_support_conversations",
+          .Add(MakeEvent(enrich::v1::INSERT, "raw_support_conversations",
                          MakeRow({{"id",
                                    "ABCDEF00-0000-0000-0000-"
                                    "00000000000A"}}),
@@ -296,12 +296,13 @@ TEST(AffectedConversationsPlannerTest, TakeResetsThePlan) {
 TEST(AffectedConversationsPlannerTest, SameIdInEitherCaseIsPlannedOncePerPlan) {
   AffectedConversationsPlanner planner;
   auto conversation = [](const char* id) {
-    return MakeEvent(enrich::v1::SNAPSHOT_READ, "raw_support_conversations",
+    return MakeEvent(enrich::v1::INSERT, "raw_support_conversations",
                      MakeRow({{"id", id}}), std::nullopt);
   };
+  // Without a body column an insert is not an append: planned in full.
   auto message = [](const char* conversation_id) {
     return MakeEvent(
-        enrich::v1::SNAPSHOT_READ, "support_conversation_messages",
+        enrich::v1::INSERT, "support_conversation_messages",
         MakeRow({{"id", kMsg1}, {"conversation_id", conversation_id}}),
         std::nullopt);
   };
@@ -727,9 +728,6 @@ TEST(AffectedConversationsAppendTest,
   };
   const std::vector<Case> cases = {
       {"NULL body", Inserted(MessageRow(kMsg1, kConvA, std::nullopt))},
-      {"snapshot read",
-       MakeEvent(enrich::v1::SNAPSHOT_READ, "support_conversation_messages",
-                 MessageRow(kMsg1, kConvA, "hi"), std::nullopt)},
       {"no body column",
        Inserted(MakeRow(
            {{"id", kMsg1}, {"conversation_id", kConvA}, {"created_at", kAt}}))},
@@ -951,6 +949,74 @@ TEST(SourceTableTest, NamesRoundTrip) {
     EXPECT_EQ(*back, table);
   }
   EXPECT_FALSE(SourceTableFromName("nope").ok());
+}
+
+// Snapshot rows name no rows: the plan keeps their snapshot, which the
+// writer answers with a rebuild of every row (affected_conversations.h).
+TEST(AffectedConversationsSnapshotTest, SnapshotRowsNameOnlyTheirSnapshot) {
+  constexpr uint64_t kConsistentPoint = 0x1234;
+  AffectedConversationsPlanner planner;
+  const std::vector<enrich::v1::ChangeEvent> rows = {
+      MakeEvent(enrich::v1::SNAPSHOT_READ, "raw_support_conversations",
+                MakeRow({{"id", kConvA}, {"user_id", "u1"}}), std::nullopt,
+                kConsistentPoint),
+      MakeEvent(enrich::v1::SNAPSHOT_READ, "support_conversation_messages",
+                MessageRow(kMsg1, kConvB, "hi"), std::nullopt,
+                kConsistentPoint),
+      MakeEvent(enrich::v1::SNAPSHOT_READ, "subscribers_insights",
+                MakeRow({{"distinct_id", "u1"}}), std::nullopt,
+                kConsistentPoint),
+      MakeEvent(enrich::v1::SNAPSHOT_READ, "linear_issues",
+                MakeRow({{"id", "lin-1"}}), std::nullopt, kConsistentPoint)};
+  for (const auto& row : rows) ASSERT_TRUE(planner.Add(row).ok());
+  const AffectedConversations& plan = planner.plan();
+  EXPECT_TRUE(plan.conversation_ids.empty());
+  EXPECT_TRUE(plan.appends.empty());
+  EXPECT_TRUE(plan.user_ids.empty());
+  EXPECT_TRUE(plan.linear_issue_ids.empty());
+  EXPECT_THAT(plan.snapshot_lsns, ElementsAre(kConsistentPoint));
+  EXPECT_FALSE(plan.empty());
+  EXPECT_EQ(plan.event_count, 4u);
+  EXPECT_EQ(plan.max_commit_lsn, kConsistentPoint);
+}
+
+TEST(AffectedConversationsSnapshotTest, EachSnapshotIsKeptOnceAndApart) {
+  AffectedConversationsPlanner planner;
+  for (uint64_t lsn : {7u, 9u, 7u}) {
+    ASSERT_TRUE(planner
+                    .Add(MakeEvent(enrich::v1::SNAPSHOT_READ,
+                                   "raw_support_conversations",
+                                   MakeRow({{"id", kConvA}}), std::nullopt,
+                                   lsn))
+                    .ok());
+  }
+  // A streamed change of the same conversation is planned as usual.
+  ASSERT_TRUE(planner
+                  .Add(MakeEvent(enrich::v1::DELETE,
+                                 "raw_support_conversations", std::nullopt,
+                                 MakeRow({{"id", kConvA}}), 10))
+                  .ok());
+  AffectedConversations plan = planner.Take();
+  EXPECT_THAT(plan.snapshot_lsns, ElementsAre(7u, 9u));
+  EXPECT_THAT(plan.conversation_ids, ElementsAre(kConvA));
+  EXPECT_TRUE(planner.plan().snapshot_lsns.empty());
+}
+
+TEST(AffectedConversationsSnapshotTest, MalformedSnapshotRowIsRejected) {
+  AffectedConversationsPlanner planner;
+  EXPECT_FALSE(planner
+                   .Add(MakeEvent(enrich::v1::SNAPSHOT_READ,
+                                  "raw_support_conversations",
+                                  MakeRow({{"id", "not-a-uuid"}}),
+                                  std::nullopt, 5))
+                   .ok());
+  EXPECT_FALSE(planner
+                   .Add(MakeEvent(enrich::v1::SNAPSHOT_READ,
+                                  "support_conversation_messages",
+                                  MakeRow({{"id", kMsg1}}), std::nullopt, 5))
+                   .ok());
+  EXPECT_TRUE(planner.plan().empty());
+  EXPECT_EQ(planner.plan().event_count, 0u);
 }
 
 }  // namespace

@@ -50,5 +50,17 @@ TEST(RewrittenIdsTest, KeepsTextThatIsNotAUuid) {
   EXPECT_THAT(ids, ElementsAre("not-a-uuid"));
 }
 
+TEST(RewrittenIdsTest, AfterARebuildEveryUuidIsRewritten) {
+  RewrittenIds done;
+  done.Add({kA});
+  done.AddAll();
+  EXPECT_TRUE(done.all());
+  std::vector<std::string> ids = {kC, "not-a-uuid", kB, kA};
+  done.RemoveFrom(&ids);
+  EXPECT_THAT(ids, ElementsAre("not-a-uuid"));
+  done.Add({kB});  // nothing to remember any more
+  EXPECT_EQ(done.size(), 0u);
+}
+
 }  // namespace
 }  // namespace enrich::processor

@@ -466,8 +466,8 @@ const std::string& CdcSnapshotsReadableSql() {
 
 // The consistent points of the snapshots enrich-cdc finished so far.
 const std::string& CdcSnapshotsSql() {
-  static const std::string* sql = new std::string(
-      "SELECT consistent_lsn::text FROM enrich_cdc_snapshots");
+  static const std::string* sql =
+      new std::string("SELECT consistent_lsn::text FROM enrich_cdc_snapshots");
   return *sql;
 }
 
@@ -839,15 +839,15 @@ absl::StatusOr<bool> EnrichedRowWriter::SnapshotsCovered(
 absl::StatusOr<std::vector<std::string>>
 EnrichedRowWriter::FinishedCdcSnapshots() {
   PGconn* conn = conn_.get();
-  ASSIGN_OR_RETURN(PgResult readable,
-                   TimedExec(options_, "cdc_snapshots_readable", conn,
-                             "checking enrich_cdc_snapshots",
-                             CdcSnapshotsReadableSql()));
+  ASSIGN_OR_RETURN(
+      PgResult readable,
+      TimedExec(options_, "cdc_snapshots_readable", conn,
+                "checking enrich_cdc_snapshots", CdcSnapshotsReadableSql()));
   std::vector<std::string> lsns;
   if (std::string(PQgetvalue(readable.get(), 0, 0)) != "t") return lsns;
-  ASSIGN_OR_RETURN(PgResult listed,
-                   TimedExec(options_, "cdc_snapshots", conn,
-                             "reading enrich_cdc_snapshots", CdcSnapshotsSql()));
+  ASSIGN_OR_RETURN(PgResult listed, TimedExec(options_, "cdc_snapshots", conn,
+                                              "reading enrich_cdc_snapshots",
+                                              CdcSnapshotsSql()));
   for (int r = 0; r < PQntuples(listed.get()); ++r) {
     lsns.emplace_back(PQgetvalue(listed.get(), r, 0));
   }
@@ -871,10 +871,9 @@ absl::StatusOr<bool> EnrichedRowWriter::RebuildInTransaction(
   for (uint64_t lsn : plan.snapshot_lsns) snapshots.push_back(LsnText(lsn));
   TruncatedTables everything;
   everything.conversations = true;
-  ASSIGN_OR_RETURN(PgResult listed,
-                   TimedExec(options_, "list_rebuild_ids", conn,
-                             "listing rows to rebuild",
-                             RebuildIdsSql(everything)));
+  ASSIGN_OR_RETURN(PgResult listed, TimedExec(options_, "list_rebuild_ids",
+                                              conn, "listing rows to rebuild",
+                                              RebuildIdsSql(everything)));
   std::vector<std::string> ids;
   ids.reserve(PQntuples(listed.get()));
   for (int r = 0; r < PQntuples(listed.get()); ++r) {

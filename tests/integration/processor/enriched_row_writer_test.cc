@@ -535,6 +535,118 @@ void EnrichedRowWriterTest::RunConcurrentWriters(
   ExpectEqualsReference();
 }
 
+// Snapshot rebuilds (enriched_row_writer.h): a batch with the rows of a
+// snapshot its group has not rebuilt for rewrites every row, including rows
+// no event names (a conversation deleted before the slot existed), once per
+// group and snapshot.
+AffectedConversations SnapshotPlan(uint64_t consistent_lsn) {
+  AffectedConversations plan;
+  plan.snapshot_lsns.insert(consistent_lsn);
+  plan.max_commit_lsn = consistent_lsn;
+  plan.event_count = 1;
+  return plan;
+}
+
+TEST_F(EnrichedRowWriterTest, SnapshotRebuildsEveryRowOncePerGroup) {
+  EnrichedRowWriter::Options options;
+  options.consumer_group = "snapshot-g1";
+  auto writer = NewObservedWriter(options);
+  ASSERT_NE(writer, nullptr);
+  std::mt19937_64 rng(6060);
+  ASSERT_TRUE(testing::RunRandomWorkload(*conn_, rng, 120).ok());
+  ASSERT_TRUE(writer->Apply(PlanCaptured(), {}).ok());
+  ExpectConverged();
+  ASSERT_GT(Count("SELECT count(*) FROM enriched_support_conversations"), 3);
+  // What a start-up can leave behind: the row of a conversation deleted
+  // before the slot existed, a stale row, a missing row.
+  const std::string stale =
+      "UPDATE enriched_support_conversations SET title = 'stale' WHERE id = "
+      "(SELECT id FROM enriched_support_conversations ORDER BY id LIMIT 1)";
+  absl::Status damaged = conn_->Exec(absl::StrCat(
+      "INSERT INTO enriched_support_conversations (id, title, "
+      "message_count) VALUES ('00000000-0000-0000-0000-0000000000ee', "
+      "'gone', 0); ",
+      stale,
+      "; DELETE FROM enriched_support_conversations WHERE id = "
+      "(SELECT id FROM raw_support_conversations ORDER BY id DESC LIMIT 1)"));
+  ASSERT_TRUE(damaged.ok()) << damaged;
+  ASSERT_GT(*testing::DifferenceFromReference(*conn_), 0);
+  // enrich-cdc's record of another snapshot, finished before the rebuild.
+  ASSERT_TRUE(conn_
+                  ->Exec("CREATE TABLE enrich_cdc_snapshots (slot_name text "
+                         "PRIMARY KEY, consistent_lsn pg_lsn NOT NULL, "
+                         "completed_at timestamptz NOT NULL DEFAULT now()); "
+                         "INSERT INTO enrich_cdc_snapshots VALUES ('other', "
+                         "'0/200')")
+                  .ok());
+
+  statements_.clear();
+  auto rebuilt = writer->Apply(SnapshotPlan(0x100), {{"t", 0, 42}});
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_TRUE(Ran("rewrite_rows_bulk"));
+  EXPECT_EQ(rebuilt->transactions, 1u);
+  EXPECT_GE(rebuilt->rows_deleted, 1u);
+  ExpectConverged();
+  EXPECT_EQ(Count("SELECT next_offset FROM enrich_processor_offsets WHERE "
+                  "consumer_group = 'snapshot-g1'"),
+            42);
+  EXPECT_EQ(Count("SELECT count(*) FROM enrich_processor_snapshots WHERE "
+                  "consumer_group = 'snapshot-g1' AND snapshot_lsn IN "
+                  "('0/100', '0/200')"),
+            2);
+
+  // Rebuilt for both snapshots: their rows change nothing any more (a stale
+  // row now waits for an event that names it).
+  ASSERT_TRUE(conn_->Exec(stale).ok());
+  const std::string stale_id =
+      conn_
+          ->QueryValue(
+              "SELECT id FROM enriched_support_conversations ORDER BY id LIMIT "
+              "1")
+          .value_or("");
+  for (uint64_t lsn : {0x100, 0x200}) {
+    auto covered = ApplyObserved(*writer, SnapshotPlan(lsn));
+    ASSERT_TRUE(covered.ok()) << covered.status();
+    EXPECT_FALSE(Ran("lock_table"));
+    EXPECT_FALSE(Ran("rewrite_rows_bulk"));
+    EXPECT_EQ(DifferenceForConversation(stale_id), 2);
+  }
+  // Another group has not rebuilt for it.
+  options.consumer_group = "snapshot-g2";
+  auto other = NewObservedWriter(options);
+  ASSERT_NE(other, nullptr);
+  auto again = other->Apply(SnapshotPlan(0x100), {});
+  ASSERT_TRUE(again.ok()) << again.status();
+  ExpectConverged();
+}
+
+// A replay rebuilds on its first snapshot whatever its group recorded, and
+// then has nothing left to rewrite.
+TEST_F(EnrichedRowWriterTest, ReplayRebuildsOnItsFirstSnapshotOnly) {
+  EnrichedRowWriter::Options options;
+  options.consumer_group = "snapshot-replay";
+  options.rewrite_each_id_once = true;
+  std::mt19937_64 rng(6161);
+  ASSERT_TRUE(testing::RunRandomWorkload(*conn_, rng, 80).ok());
+  AffectedConversations captured = PlanCaptured();
+  ASSERT_TRUE(conn_
+                  ->Exec("INSERT INTO enrich_processor_snapshots "
+                         "(consumer_group, snapshot_lsn) VALUES "
+                         "('snapshot-replay', '0/100')")
+                  .ok());
+  auto replay = NewObservedWriter(options);
+  ASSERT_NE(replay, nullptr);
+  auto rebuilt = ApplyObserved(*replay, SnapshotPlan(0x100));
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_TRUE(Ran("rewrite_rows_bulk"));
+  ExpectConverged();
+  auto later = ApplyObserved(*replay, captured);
+  ASSERT_TRUE(later.ok()) << later.status();
+  EXPECT_EQ(later->conversations, 0u);
+  EXPECT_FALSE(Ran("rewrite_rows"));
+  ExpectConverged();
+}
+
 TEST_F(EnrichedRowWriterTest, ConcurrentWritersNeverInstallAnOlderState) {
   RunConcurrentWriters(std::vector<EnrichedRowWriter::Options>(4));
 }

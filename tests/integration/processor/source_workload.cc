@@ -289,7 +289,9 @@ absl::Status ResetDatabase(PgTestConnection& conn) {
   return conn.Exec(
       "TRUNCATE raw_support_conversations, support_conversation_messages, "
       "subscribers_insights, linear_issues, enriched_support_conversations, "
-      "enrich_processor_offsets; DELETE FROM test_captured_changes");
+      "enrich_processor_offsets, enrich_processor_snapshots; "
+      "DROP TABLE IF EXISTS enrich_cdc_snapshots; "
+      "DELETE FROM test_captured_changes");
 }
 
 absl::StatusOr<std::vector<enrich::v1::ChangeEvent>> DrainChangeEvents(

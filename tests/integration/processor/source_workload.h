@@ -31,8 +31,8 @@ absl::Status PrepareDatabase(PgTestConnection& conn);
 // triggers): for end-to-end tests where enrich-cdc reads the WAL.
 absl::Status PrepareTargetDatabase(PgTestConnection& conn);
 
-// Empties the source tables, the enriched table, the offsets and the capture
-// log.
+// Empties the source tables, the enriched table, the offsets, the snapshots
+// rebuilt and the capture log, and drops enrich-cdc's record of snapshots.
 absl::Status ResetDatabase(PgTestConnection& conn);
 
 // The changes captured after *cursor, in capture order; advances *cursor.

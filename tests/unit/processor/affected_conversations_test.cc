@@ -984,18 +984,17 @@ TEST(AffectedConversationsSnapshotTest, EachSnapshotIsKeptOnceAndApart) {
   AffectedConversationsPlanner planner;
   for (uint64_t lsn : {7u, 9u, 7u}) {
     ASSERT_TRUE(planner
-                    .Add(MakeEvent(enrich::v1::SNAPSHOT_READ,
-                                   "raw_support_conversations",
-                                   MakeRow({{"id", kConvA}}), std::nullopt,
-                                   lsn))
+                    .Add(MakeEvent(
+                        enrich::v1::SNAPSHOT_READ, "raw_support_conversations",
+                        MakeRow({{"id", kConvA}}), std::nullopt, lsn))
                     .ok());
   }
   // A streamed change of the same conversation is planned as usual.
-  ASSERT_TRUE(planner
-                  .Add(MakeEvent(enrich::v1::DELETE,
-                                 "raw_support_conversations", std::nullopt,
-                                 MakeRow({{"id", kConvA}}), 10))
-                  .ok());
+  ASSERT_TRUE(
+      planner
+          .Add(MakeEvent(enrich::v1::DELETE, "raw_support_conversations",
+                         std::nullopt, MakeRow({{"id", kConvA}}), 10))
+          .ok());
   AffectedConversations plan = planner.Take();
   EXPECT_THAT(plan.snapshot_lsns, ElementsAre(7u, 9u));
   EXPECT_THAT(plan.conversation_ids, ElementsAre(kConvA));
@@ -1004,12 +1003,11 @@ TEST(AffectedConversationsSnapshotTest, EachSnapshotIsKeptOnceAndApart) {
 
 TEST(AffectedConversationsSnapshotTest, MalformedSnapshotRowIsRejected) {
   AffectedConversationsPlanner planner;
-  EXPECT_FALSE(planner
-                   .Add(MakeEvent(enrich::v1::SNAPSHOT_READ,
-                                  "raw_support_conversations",
-                                  MakeRow({{"id", "not-a-uuid"}}),
-                                  std::nullopt, 5))
-                   .ok());
+  EXPECT_FALSE(
+      planner
+          .Add(MakeEvent(enrich::v1::SNAPSHOT_READ, "raw_support_conversations",
+                         MakeRow({{"id", "not-a-uuid"}}), std::nullopt, 5))
+          .ok());
   EXPECT_FALSE(planner
                    .Add(MakeEvent(enrich::v1::SNAPSHOT_READ,
                                   "support_conversation_messages",

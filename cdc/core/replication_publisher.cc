@@ -28,6 +28,7 @@ absl::Status ReplicationPublisher::OnBegin(const pgoutput::Begin& m) {
                                             current_begin_.xid));
   }
   current_ = NewBuffer();
+  current_->set_transaction_xid(m.xid);
   current_begin_ = m;
   current_origin_.clear();
   return absl::OkStatus();
@@ -39,17 +40,22 @@ absl::Status ReplicationPublisher::OnCommit(const pgoutput::Commit& m) {
         absl::StrCat("Commit at ", m.commit_lsn, " without Begin"));
   }
   std::unique_ptr<TransactionBuffer> buffer = std::move(current_);
-  RETURN_IF_ERROR(PublishBuffered(buffer.get(),
-                                  {m.commit_lsn, m.end_lsn, current_begin_.xid,
-                                   m.commit_time_us, current_origin_}));
+  absl::Status published = PublishBuffered(
+      buffer.get(), {m.commit_lsn, m.end_lsn, current_begin_.xid,
+                     m.commit_time_us, current_origin_});
+  if (!published.ok()) {
+    current_ = std::move(buffer);  // still open: never confirmed past
+    return published;
+  }
   spare_ = std::move(buffer);  // replayed, hence empty
   return absl::OkStatus();
 }
 
 std::unique_ptr<TransactionBuffer> ReplicationPublisher::NewBuffer() {
   if (spare_ != nullptr) return std::move(spare_);
-  return std::make_unique<TransactionBuffer>(
-      options_.spill_dir, options_.transaction_memory_budget);
+  return std::make_unique<TransactionBuffer>(TransactionBuffer::Options{
+      options_.spill_dir, options_.transaction_memory_budget,
+      options_.spill_env});
 }
 
 absl::Status ReplicationPublisher::OnOrigin(const pgoutput::Origin& m) {
@@ -71,7 +77,10 @@ absl::Status ReplicationPublisher::OnRelation(
 absl::StatusOr<TransactionBuffer*> ReplicationPublisher::CurrentBuffer() {
   if (stream_xid_ != 0) {
     auto& buffer = streams_[stream_xid_];
-    if (buffer == nullptr) buffer = NewBuffer();
+    if (buffer == nullptr) {
+      buffer = NewBuffer();
+      buffer->set_transaction_xid(stream_xid_);
+    }
     return buffer.get();
   }
   if (current_ == nullptr) {
@@ -145,8 +154,13 @@ absl::Status ReplicationPublisher::OnStreamCommit(
   }
   std::unique_ptr<TransactionBuffer> buffer = std::move(it->second);
   streams_.erase(it);
-  return PublishBuffered(buffer.get(), {m.commit_lsn, m.end_lsn, m.xid,
-                                        m.commit_time_us, std::string()});
+  absl::Status published = PublishBuffered(
+      buffer.get(),
+      {m.commit_lsn, m.end_lsn, m.xid, m.commit_time_us, std::string()});
+  if (!published.ok()) {
+    streams_[m.xid] = std::move(buffer);  // still open: never confirmed past
+  }
+  return published;
 }
 
 absl::Status ReplicationPublisher::OnStreamAbort(

@@ -11,6 +11,15 @@
 // Non-transactional logical messages with the heartbeat prefix are reported
 // through heartbeat_lsn(); the caller advances the slot with them when idle.
 //
+// Errors. A failed change or commit message leaves its transaction open
+// (in_transaction() stays true) and unsealed in the AckTracker, so neither
+// AdvanceWhenIdle nor a seal can confirm the slot past it; none of its
+// records reaches the sink when the failure is the transaction buffer's
+// spill (FailedPrecondition, naming the spill directory and the xid: the
+// operator must make room or choose another directory, see
+// transaction_buffer.h). After an error the publisher is done: the caller
+// stops, or resumes from the confirmed LSN with a new one.
+//
 // Not thread-safe: lives on the replication loop's thread with its sink and
 // tracker, which it does not own and which must outlive it.
 #ifndef ENRICH_CDC_CORE_REPLICATION_PUBLISHER_H_
@@ -28,6 +37,7 @@
 #include "cdc/core/ack_tracker.h"
 #include "cdc/core/event_builder.h"
 #include "cdc/core/record_sink.h"
+#include "cdc/core/spill_env.h"
 #include "cdc/core/transaction_buffer.h"
 #include "cdc/pgoutput/messages.h"
 #include "cdc/pgoutput/relation_cache.h"
@@ -50,6 +60,9 @@ class ReplicationPublisher : public pgoutput::Handler {
     size_t transaction_memory_budget = 32 << 20;
     // Where per-table event counters go; may be null.
     MetricsRegistry* metrics = nullptr;
+    // Makes the spill files (tests pass a fake). Not owned; must outlive the
+    // publisher. Never null.
+    SpillEnv* spill_env = SpillEnv::Default();
   };
   ReplicationPublisher(const EventBuilder* builder, RecordSink* sink,
                        AckTracker* acks, Options options);

@@ -1,11 +1,9 @@
 #include "cdc/core/transaction_buffer.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "cdc/common/status_macros.h"
@@ -28,13 +26,11 @@ constexpr size_t kHeaderSize = sizeof(RecordHeader);
 
 // Memory comes in blocks of this size (bigger for a bigger record). Once
 // spilled, records gather in memory up to one block (or the budget, if
-// smaller) per file write.
+// smaller) per file write. Replay reads the file in chunks of this size too.
 constexpr size_t kBlockBytes = 1 << 20;
 // Blocks kept after a replay for the next transaction (a huge transaction
 // should not pin its memory for the next small ones).
 constexpr size_t kRetainedBlocks = 4;
-// stdio buffer of a spill file (allocated while the transaction is spilled).
-constexpr size_t kSpillReadBuffer = 1 << 20;
 
 size_t PayloadSize(const RecordHeader& h) {
   return size_t{h.topic_size} + h.key_size + h.routing_size + h.event_size;
@@ -55,9 +51,9 @@ BufferedEvent ViewOf(const RecordHeader& h, const char* payload) {
   return e;
 }
 
-absl::Status IoError(absl::string_view what, const std::string& path) {
-  return absl::InternalError(
-      absl::StrCat(what, " spill file ", path, ": ", std::strerror(errno)));
+std::string TransactionName(uint32_t xid) {
+  return xid == 0 ? std::string("a transaction of unknown xid")
+                  : absl::StrCat("transaction xid ", xid);
 }
 
 }  // namespace
@@ -74,18 +70,13 @@ BufferedEvent ViewOf(const BuiltEvent& event) {
   return view;
 }
 
-TransactionBuffer::TransactionBuffer(std::string spill_dir,
-                                     size_t memory_budget_bytes)
-    : spill_dir_(std::move(spill_dir)), memory_budget_(memory_budget_bytes) {}
+TransactionBuffer::TransactionBuffer(Options options)
+    : options_(std::move(options)) {}
 
-TransactionBuffer::~TransactionBuffer() {
-  if (spill_ != nullptr) {
-    std::fclose(spill_);
-    unlink(spill_path_.c_str());
-  }
-}
+TransactionBuffer::~TransactionBuffer() { RemoveSpillFile(); }
 
 absl::Status TransactionBuffer::Append(uint32_t xid, const BuiltEvent& event) {
+  if (!spill_error_.ok()) return spill_error_;
   constexpr size_t kMax = std::numeric_limits<uint32_t>::max();
   if (event.topic.size() > kMax || event.key.size() > kMax ||
       event.routing_value.size() > kMax || event.partial_event.size() > kMax) {
@@ -102,7 +93,8 @@ absl::Status TransactionBuffer::Append(uint32_t xid, const BuiltEvent& event) {
                                            (event.all_partitions ? 2 : 0)),
                       static_cast<uint8_t>(event.operation)};
   const size_t record_size = kHeaderSize + PayloadSize(header);
-  if (spill_ == nullptr && held_bytes_ + record_size > memory_budget_) {
+  if (spill_ == nullptr &&
+      held_bytes_ + record_size > options_.memory_budget_bytes) {
     RETURN_IF_ERROR(StartSpill());
   }
   ++count_by_xid_[xid];
@@ -114,7 +106,7 @@ absl::Status TransactionBuffer::Append(uint32_t xid, const BuiltEvent& event) {
   block.append(event.partial_event);
   held_bytes_ += record_size;
   if (spill_ != nullptr &&
-      held_bytes_ >= std::min(kBlockBytes, memory_budget_)) {
+      held_bytes_ >= std::min(kBlockBytes, options_.memory_budget_bytes)) {
     return WriteOut();
   }
   return absl::OkStatus();
@@ -143,33 +135,38 @@ void TransactionBuffer::Release() {
 }
 
 absl::Status TransactionBuffer::StartSpill() {
-  spill_path_ = absl::StrCat(spill_dir_, "/enrich-cdc-tx-XXXXXX");
-  int fd = mkstemp(spill_path_.data());
-  if (fd < 0) return IoError("cannot create", spill_path_);
-  spill_ = fdopen(fd, "w+b");
-  if (spill_ == nullptr) {
-    close(fd);
-    unlink(spill_path_.c_str());
-    return IoError("cannot open", spill_path_);
-  }
-  // Replay reads records one by one: with stdio's default 4 KB buffer that
-  // is a read(2) per 4 KB (100,000 calls for a 400 MB transaction).
-  if (setvbuf(spill_, nullptr, _IOFBF, kSpillReadBuffer) != 0) {
-    return IoError("cannot buffer", spill_path_);
-  }
+  absl::StatusOr<std::unique_ptr<SpillFile>> file =
+      options_.env->CreateTempFile(options_.spill_dir);
+  if (!file.ok()) return SpillFailed("cannot spill", file.status());
+  spill_ = *std::move(file);
   // Everything held so far goes first, so replay reads one sequence.
   return WriteOut();
 }
 
 absl::Status TransactionBuffer::WriteOut() {
   for (size_t i = 0; i < used_blocks_; ++i) {
-    const std::string& block = blocks_[i];
-    if (std::fwrite(block.data(), 1, block.size(), spill_) != block.size()) {
-      return IoError("cannot write", spill_path_);
-    }
+    absl::Status wrote = spill_->Append(blocks_[i]);
+    if (!wrote.ok()) return SpillFailed("cannot spill", wrote);
   }
   Release();
   return absl::OkStatus();
+}
+
+absl::Status TransactionBuffer::SpillFailed(absl::string_view what,
+                                            const absl::Status& cause) {
+  spill_error_ = absl::FailedPreconditionError(absl::StrCat(
+      what, " ", TransactionName(transaction_xid_), " in spill directory ",
+      options_.spill_dir, ": ", cause.message()));
+  RemoveSpillFile();
+  return spill_error_;
+}
+
+void TransactionBuffer::RemoveSpillFile() {
+  if (spill_ == nullptr) return;
+  const std::string path = spill_->path();
+  spill_.reset();
+  // Nothing to do about a failure here: the file is only ever left behind.
+  options_.env->RemoveFile(path).IgnoreError();
 }
 
 void TransactionBuffer::Abort(uint32_t xid) { aborted_.insert(xid); }
@@ -210,51 +207,77 @@ absl::Status TransactionBuffer::ReplayMemory(uint64_t total, uint64_t* index,
 absl::Status TransactionBuffer::ReplaySpill(uint64_t total, uint64_t* index,
                                             const Visitor& visit) {
   RETURN_IF_ERROR(WriteOut());
-  if (std::fflush(spill_) != 0 || std::fseek(spill_, 0, SEEK_SET) != 0) {
-    return IoError("cannot rewind", spill_path_);
-  }
+  // read_scratch_[0, end) holds file bytes not visited yet, starting with a
+  // record; `offset` is the file position of read_scratch_[end].
+  read_scratch_.resize(kBlockBytes);
+  uint64_t offset = 0;
+  size_t end = 0;
   for (;;) {
-    RecordHeader header;
-    const size_t got = std::fread(&header, 1, kHeaderSize, spill_);
-    if (got == 0 && std::feof(spill_)) return absl::OkStatus();
-    if (got != kHeaderSize) {
-      return absl::DataLossError(
-          absl::StrCat("spill file ", spill_path_, " ended inside a record"));
+    size_t consumed = 0;
+    size_t needed = kHeaderSize;
+    RETURN_IF_ERROR(
+        VisitWholeRecords(absl::string_view(read_scratch_.data(), end), total,
+                          index, visit, &consumed, &needed));
+    std::memmove(read_scratch_.data(), read_scratch_.data() + consumed,
+                 end - consumed);
+    end -= consumed;
+    if (read_scratch_.size() < needed) read_scratch_.resize(needed);
+    absl::StatusOr<size_t> got = spill_->Read(
+        offset, read_scratch_.size() - end, read_scratch_.data() + end);
+    if (!got.ok()) return SpillFailed("cannot replay", got.status());
+    if (*got == 0) {
+      if (end == 0) return absl::OkStatus();
+      return absl::DataLossError(absl::StrCat(
+          "spill file ", spill_->path(), " of ",
+          TransactionName(transaction_xid_), " ended inside a record"));
     }
-    read_scratch_.resize(PayloadSize(header));
-    if (!read_scratch_.empty() &&
-        std::fread(read_scratch_.data(), 1, read_scratch_.size(), spill_) !=
-            read_scratch_.size()) {
-      return absl::DataLossError(
-          absl::StrCat("spill file ", spill_path_, " ended inside a record"));
-    }
-    RETURN_IF_ERROR(Visit(header.xid, ViewOf(header, read_scratch_.data()),
-                          total, index, visit));
+    offset += *got;
+    end += *got;
   }
 }
 
+absl::Status TransactionBuffer::VisitWholeRecords(
+    absl::string_view bytes, uint64_t total, uint64_t* index,
+    const Visitor& visit, size_t* consumed, size_t* needed) {
+  size_t at = 0;
+  while (bytes.size() - at >= kHeaderSize) {
+    RecordHeader header;
+    std::memcpy(&header, bytes.data() + at, kHeaderSize);
+    const size_t record_size = kHeaderSize + PayloadSize(header);
+    if (bytes.size() - at < record_size) {
+      *needed = record_size;
+      break;
+    }
+    RETURN_IF_ERROR(Visit(header.xid,
+                          ViewOf(header, bytes.data() + at + kHeaderSize),
+                          total, index, visit));
+    at += record_size;
+  }
+  *consumed = at;
+  return absl::OkStatus();
+}
+
 absl::Status TransactionBuffer::Replay(const Visitor& visit) {
-  const uint64_t total = surviving_count();
-  uint64_t index = 0;
-  absl::Status status = spill_ == nullptr ? ReplayMemory(total, &index, visit)
-                                          : ReplaySpill(total, &index, visit);
+  absl::Status status = spill_error_;
+  if (status.ok()) {
+    const uint64_t total = surviving_count();
+    uint64_t index = 0;
+    status = spill_ == nullptr ? ReplayMemory(total, &index, visit)
+                               : ReplaySpill(total, &index, visit);
+  }
   Reset();
   return status;
 }
 
 void TransactionBuffer::Reset() {
-  if (spill_ != nullptr) {
-    std::fclose(spill_);
-    unlink(spill_path_.c_str());
-    spill_ = nullptr;
-  }
+  RemoveSpillFile();
   Release();
-  if (read_scratch_.capacity() > kBlockBytes) {
-    read_scratch_.clear();
-    read_scratch_.shrink_to_fit();
-  }
+  // A chunk of a spill file: spills are rare, so its memory is not kept.
+  std::string().swap(read_scratch_);
   count_by_xid_.clear();
   aborted_.clear();
+  spill_error_ = absl::OkStatus();
+  transaction_xid_ = 0;
 }
 
 }  // namespace enrich::cdc

@@ -6,17 +6,35 @@
 // bounded memory, and buffering a record allocates nothing in steady state
 // (the buffer keeps its capacity between transactions, up to a cap).
 //
+// The spill file is made, written and read through a SpillEnv (spill_env.h),
+// in chunks of about a megabyte, never a call per record.
+//
 // Subtransactions: records carry the xid that made them; aborting a subxid
 // (ROLLBACK TO SAVEPOINT inside a streamed transaction) drops its records.
 //
-// Not thread-safe. The spill file is deleted when the buffer is replayed or
+// Spill failures. The directory cannot take the file (missing, unwritable),
+// the disk or quota is full, or reading it back fails: Append or Replay
+// returns FailedPrecondition, whose message names the transaction (see
+// set_transaction_xid), the spill directory and the system's reason.
+// FailedPrecondition because the operator must act (free space, fix the
+// permissions or choose another directory): a retry would receive the same
+// transaction from the slot and fail the same way, so it is not Unavailable
+// (which CdcRunner retries forever). A spill that failed is sticky: every
+// later Append and the Replay return the same error, and Replay then visits
+// no record at all, so none of the transaction is published. Write failures
+// surface before the first visit (Replay writes out and checks everything
+// before it reads); a read failure in the middle of a Replay (an I/O error)
+// stops it after the records already visited, the transaction unfinished.
+// A spill file that failed is removed at once, to give back the space.
+//
+// Not thread-safe. The spill file is removed when the buffer is replayed or
 // destroyed.
 #ifndef ENRICH_CDC_CORE_TRANSACTION_BUFFER_H_
 #define ENRICH_CDC_CORE_TRANSACTION_BUFFER_H_
 
 #include <cstdint>
-#include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +43,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "cdc/core/event_builder.h"
+#include "cdc/core/spill_env.h"
 
 namespace enrich::cdc {
 
@@ -45,15 +64,25 @@ BufferedEvent ViewOf(const BuiltEvent& event);
 
 class TransactionBuffer {
  public:
-  // `spill_dir` must exist and be writable; nothing is written there unless
-  // the records outgrow `memory_budget_bytes`.
-  TransactionBuffer(std::string spill_dir, size_t memory_budget_bytes);
+  struct Options {
+    // Must exist and be writable; nothing is written there unless the
+    // records outgrow `memory_budget_bytes`.
+    std::string spill_dir = "/tmp";
+    size_t memory_budget_bytes = 32 << 20;
+    // Not owned; must outlive the buffer. Never null.
+    SpillEnv* env = SpillEnv::Default();
+  };
+  explicit TransactionBuffer(Options options);
   ~TransactionBuffer();
   TransactionBuffer(const TransactionBuffer&) = delete;
   TransactionBuffer& operator=(const TransactionBuffer&) = delete;
 
+  // Names the transaction in error messages (0: unknown); the next Replay
+  // forgets it.
+  void set_transaction_xid(uint32_t xid) { transaction_xid_ = xid; }
+
   // Copies `event` in. InvalidArgument if one of its strings exceeds 4 GiB;
-  // Internal on a spill file error.
+  // FailedPrecondition if a spill failed, now or before (see above).
   absl::Status Append(uint32_t xid, const BuiltEvent& event);
   // Drops every record of `xid`, appended before or after this call.
   void Abort(uint32_t xid);
@@ -67,7 +96,10 @@ class TransactionBuffer {
 
   // Calls `visit` for each surviving record in append order with its 0-based
   // index among survivors and whether it is the last. Stops at the first
-  // error. The buffer is left empty and reusable.
+  // error, which it returns: the visitor's, or FailedPrecondition for a
+  // spill failure (before any visit if the spill failed during Append or
+  // while writing out), or DataLoss if the spill file ends inside a record.
+  // The buffer is left empty and reusable, its spill file removed.
   using Visitor = std::function<absl::Status(const BufferedEvent& event,
                                              uint64_t index, bool last)>;
   absl::Status Replay(const Visitor& visit);
@@ -82,12 +114,22 @@ class TransactionBuffer {
                             const Visitor& visit);
   absl::Status ReplaySpill(uint64_t total, uint64_t* index,
                            const Visitor& visit);
+  // Visits the whole records at the front of `bytes`; `*consumed` is set to
+  // their size and `*needed` to the size of the partial record after them
+  // (at least a header).
+  absl::Status VisitWholeRecords(absl::string_view bytes, uint64_t total,
+                                 uint64_t* index, const Visitor& visit,
+                                 size_t* consumed, size_t* needed);
+  // Records `cause` as the buffer's sticky FailedPrecondition, removes the
+  // spill file and returns the error.
+  absl::Status SpillFailed(absl::string_view what, const absl::Status& cause);
+  void RemoveSpillFile();
   absl::Status Visit(uint32_t xid, const BufferedEvent& event, uint64_t total,
                      uint64_t* index, const Visitor& visit);
   void Reset();
 
-  std::string spill_dir_;
-  size_t memory_budget_;
+  Options options_;
+  uint32_t transaction_xid_ = 0;
   // Encoded records (see transaction_buffer.cc): all of them in memory, or,
   // once spilled, those not yet written to the file. Fixed-capacity blocks,
   // never reallocated, so holding N bytes costs N bytes (rounded up to a
@@ -96,9 +138,9 @@ class TransactionBuffer {
   std::vector<std::string> blocks_;
   size_t used_blocks_ = 0;
   size_t held_bytes_ = 0;
-  std::string read_scratch_;  // one spilled record at a time, on replay
-  std::FILE* spill_ = nullptr;
-  std::string spill_path_;
+  std::string read_scratch_;  // a chunk of the spill file, on replay
+  std::unique_ptr<SpillFile> spill_;
+  absl::Status spill_error_;  // sticky, until Replay
   absl::flat_hash_map<uint32_t, uint64_t> count_by_xid_;
   absl::flat_hash_set<uint32_t> aborted_;
 };

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "proto/change_event.pb.h"
+#include "tests/unit/core/fake_spill_env.h"
 #include "tests/unit/core/test_relations.h"
 
 namespace enrich::cdc {
@@ -182,6 +183,127 @@ TEST_F(ReplicationPublisherTest, ChangeOutsideTransactionIsAnError) {
             absl::StatusCode::kDataLoss);
   EXPECT_EQ(publisher_.OnInsert({0, 999, {}}).code(),
             absl::StatusCode::kNotFound);
+}
+
+// A publisher whose spill files go through a FailingSpillEnv over memory, in
+// the spill directory "/spill", with a budget of a few dozen events.
+class ReplicationPublisherSpillTest : public ::testing::Test {
+ protected:
+  ReplicationPublisherSpillTest()
+      : builder_("support", ContractRouting()),
+        env_(&memory_),
+        publisher_(&builder_, &sink_, &acks_,
+                   {"/spill", 4096, nullptr, &env_}) {
+    EXPECT_TRUE(publisher_.OnRelation({0, MessagesRelation()}).ok());
+  }
+  pgoutput::Insert InsertOf(int i, uint32_t xid = 0) {
+    return {
+        xid, 16400, {Text(absl::StrCat("m", i)), Text("c1"), Text("hello")}};
+  }
+  v1::ChangeEvent EventAt(size_t i) {
+    v1::ChangeEvent event;
+    EXPECT_TRUE(event.ParseFromString(*sink_.records.at(i).value));
+    return event;
+  }
+  // A committed transaction of two events, delivered: the slot may be
+  // confirmed to its end LSN, 1100.
+  void PublishEarlierTransaction() {
+    ASSERT_TRUE(publisher_.OnBegin({1000, 0, 76}).ok());
+    ASSERT_TRUE(publisher_.OnInsert(InsertOf(0)).ok());
+    ASSERT_TRUE(publisher_.OnInsert(InsertOf(1)).ok());
+    ASSERT_TRUE(publisher_.OnCommit({0, 1000, 1100, 0}).ok());
+    ASSERT_EQ(sink_.records.size(), 2u);
+    for (const auto& record : sink_.records) {
+      ASSERT_TRUE(acks_.OnDelivered(record.sequence_number).ok());
+    }
+    ASSERT_EQ(acks_.confirmable_lsn(), 1100u);
+  }
+  // Nothing of the failed transaction went out, its predecessor is intact,
+  // and the publisher still holds it open, so the caller cannot confirm the
+  // slot past it on a keepalive (CdcRunner advances only when idle).
+  void ExpectNothingPublishedAfterEarlierTransaction() {
+    EXPECT_EQ(sink_.records.size(), 2u);
+    EXPECT_TRUE(publisher_.in_transaction());
+    EXPECT_EQ(acks_.in_flight(), 0u);
+    EXPECT_EQ(acks_.pending_transactions(), 0u);
+    EXPECT_EQ(acks_.confirmable_lsn(), 1100u);
+    EXPECT_TRUE(memory_.files().empty());
+  }
+  void ExpectSpillError(const absl::Status& status, uint32_t xid,
+                        absl::string_view reason) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+    EXPECT_NE(status.message().find(absl::StrCat("transaction xid ", xid)),
+              std::string::npos)
+        << status;
+    EXPECT_NE(status.message().find("spill directory /spill"),
+              std::string::npos)
+        << status;
+    EXPECT_NE(status.message().find(reason), std::string::npos) << status;
+  }
+
+  EventBuilder builder_;
+  RecordingSink sink_;
+  AckTracker acks_;
+  testing::MemorySpillEnv memory_;
+  testing::FailingSpillEnv env_;
+  ReplicationPublisher publisher_;
+};
+
+TEST_F(ReplicationPublisherSpillTest, SpilledTransactionIsPublishedWhole) {
+  PublishEarlierTransaction();
+  ASSERT_TRUE(publisher_.OnBegin({2000, 0, 77}).ok());
+  for (int i = 0; i < 500; ++i) {
+    ASSERT_TRUE(publisher_.OnInsert(InsertOf(i)).ok());
+  }
+  EXPECT_EQ(memory_.files().size(), 1u);
+  ASSERT_TRUE(publisher_.OnCommit({0, 2000, 2100, 0}).ok());
+  ASSERT_EQ(sink_.records.size(), 502u);
+  EXPECT_EQ(EventAt(501).new_row().columns(0).text(), "m499");
+  EXPECT_TRUE(EventAt(501).last_in_tx());
+  EXPECT_EQ(publisher_.counters().spilled_transactions, 1u);
+  EXPECT_TRUE(memory_.files().empty());
+}
+
+TEST_F(ReplicationPublisherSpillTest, FullDiskMidSpillPublishesNothingOfIt) {
+  PublishEarlierTransaction();
+  env_.FailAppendsFrom(3);  // the disk fills up at the third spill write
+  ASSERT_TRUE(publisher_.OnBegin({2000, 0, 77}).ok());
+  absl::Status status;
+  int appended = 0;
+  while (appended < 500 &&
+         (status = publisher_.OnInsert(InsertOf(appended))).ok()) {
+    ++appended;
+  }
+  ExpectSpillError(status, 77, "No space left on device");
+  EXPECT_EQ(env_.appends(), 3);
+  EXPECT_GT(appended, 60);  // two writes went through: the failure is mid-way
+  ExpectNothingPublishedAfterEarlierTransaction();
+  // A caller that carried on anyway still gets the error, and no record.
+  ExpectSpillError(publisher_.OnInsert(InsertOf(999)), 77,
+                   "No space left on device");
+  ExpectSpillError(publisher_.OnCommit({0, 2000, 2100, 0}), 77,
+                   "No space left on device");
+  ExpectNothingPublishedAfterEarlierTransaction();
+}
+
+TEST_F(ReplicationPublisherSpillTest,
+       UnwritableDirectoryFailsAStreamedTransactionAtItsFirstSpill) {
+  PublishEarlierTransaction();
+  env_.FailCreates();
+  ASSERT_TRUE(publisher_.OnStreamStart({900, true}).ok());
+  absl::Status status;
+  int appended = 0;
+  while (appended < 500 &&
+         (status = publisher_.OnInsert(InsertOf(appended, 900))).ok()) {
+    ++appended;
+  }
+  ExpectSpillError(status, 900, "Permission denied");
+  EXPECT_GT(appended, 10);  // the ones that fit the budget
+  ASSERT_TRUE(publisher_.OnStreamStop({}).ok());
+  ExpectSpillError(publisher_.OnStreamCommit({900, 0, 2000, 2100, 0}), 900,
+                   "Permission denied");
+  ExpectNothingPublishedAfterEarlierTransaction();
+  EXPECT_EQ(memory_.created(), 0);
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -80,25 +79,6 @@ absl::Status SetProperty(rd_kafka_conf_t* conf, const std::string& key,
   return absl::OkStatus();
 }
 
-absl::Status CheckGuarantees(const KafkaProperties& properties) {
-  for (const auto& [key, value] : properties) {
-    std::string lower = absl::AsciiStrToLower(value);
-    if (key == "enable.idempotence" && lower != "true") {
-      return absl::InvalidArgumentError(
-          "Kafka property enable.idempotence must stay true: without it a "
-          "retried batch can be duplicated or reordered");
-    }
-    if ((key == "acks" || key == "request.required.acks") && lower != "all" &&
-        lower != "-1") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Kafka property ", key, "=", value,
-          " would confirm records before every in-sync replica has them; "
-          "only all (-1) is allowed"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 int64_t ToMillis(absl::Duration d) {
   return std::max<int64_t>(0, absl::ToInt64Milliseconds(d));
 }
@@ -122,7 +102,7 @@ absl::StatusOr<std::unique_ptr<KafkaEventSink>> KafkaEventSink::Create(
   if (options.brokers.empty()) {
     return absl::InvalidArgumentError("no Kafka brokers given");
   }
-  absl::Status guarantees = CheckGuarantees(options.extra_properties);
+  absl::Status guarantees = CheckProducerDurability(options.extra_properties);
   if (!guarantees.ok()) return guarantees;
 
   std::unique_ptr<KafkaEventSink> sink(

@@ -48,4 +48,23 @@ std::string RedactedKafkaProperties(const KafkaProperties& properties) {
   return out;
 }
 
+absl::Status CheckProducerDurability(const KafkaProperties& properties) {
+  for (const auto& [key, value] : properties) {
+    std::string lower = absl::AsciiStrToLower(value);
+    if (key == "enable.idempotence" && lower != "true") {
+      return absl::InvalidArgumentError(
+          "Kafka property enable.idempotence must stay true: without it a "
+          "retried batch can be duplicated or reordered");
+    }
+    if ((key == "acks" || key == "request.required.acks") && lower != "all" &&
+        lower != "-1") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Kafka property ", key, "=", value,
+          " would confirm records before every in-sync replica has them; "
+          "only all (-1) is allowed"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace enrich::kafka

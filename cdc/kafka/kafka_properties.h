@@ -28,6 +28,14 @@ bool IsSecretKafkaProperty(absl::string_view key);
 // "k1=v1 k2=<redacted>" for logs.
 std::string RedactedKafkaProperties(const KafkaProperties& properties);
 
+// The durability floor of every producer the pipeline creates (the event
+// sink and the processor's dead-letter producer): operator properties may
+// not turn idempotence off or confirm records before every in-sync replica
+// has them. InvalidArgument naming the key when `properties` would, e.g.
+//   CheckProducerDurability({{"acks", "1"}})  // InvalidArgument
+//   CheckProducerDurability({{"acks", "all"}, {"linger.ms", "5"}})  // OK
+absl::Status CheckProducerDurability(const KafkaProperties& properties);
+
 }  // namespace enrich::kafka
 
 #endif  // ENRICH_CDC_KAFKA_KAFKA_PROPERTIES_H_

@@ -2,9 +2,13 @@
 
 #include <libpq-fe.h>
 
-#include "absl/strings/match.h"
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "cdc/common/pg_error_class.h"
+#include "cdc/common/status_macros.h"
+#include "cdc/postgres/pg_connect.h"
 
 namespace enrich::pg {
 namespace {
@@ -15,65 +19,16 @@ std::string Trimmed(const char* message) {
 
 }  // namespace
 
-absl::StatusCode CodeForSqlState(const std::string& sqlstate) {
-  if (sqlstate.size() != 5) return absl::StatusCode::kUnavailable;
-  const std::string cls = sqlstate.substr(0, 2);
-  if (sqlstate == "40001" || sqlstate == "40P01") {
-    return absl::StatusCode::kAborted;
-  }
-  if (cls == "08" || cls == "53" || cls == "57") {
-    // connection exception, insufficient resources, operator intervention
-    return absl::StatusCode::kUnavailable;
-  }
-  if (cls == "42" || cls == "28" || cls == "3D" || cls == "3F" || cls == "55" ||
-      cls == "0A") {
-    // privilege/undefined object, auth, missing db/schema, object state
-    // (e.g. slot in use), feature not supported: an operator must act.
-    return absl::StatusCode::kFailedPrecondition;
-  }
-  return absl::StatusCode::kInternal;
-}
-
 absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(
     const std::string& conninfo, Mode mode) {
-  // Parse first so a malformed conninfo is reported without echoing it.
-  char* parse_error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &parse_error);
-  if (options == nullptr) {
-    std::string why = parse_error ? Trimmed(parse_error) : "unparsable";
-    PQfreemem(parse_error);
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid PostgreSQL connection string: ", why));
-  }
-  PQconninfoFree(options);
-
-  std::vector<const char*> keys = {"dbname", "fallback_application_name"};
-  std::vector<const char*> values = {conninfo.c_str(), "enrich-cdc"};
-  if (mode == Mode::kReplication) {
-    keys.push_back("replication");
-    values.push_back("database");
-  }
-  keys.push_back(nullptr);
-  values.push_back(nullptr);
-  PGconn* conn = PQconnectdbParams(keys.data(), values.data(),
-                                   /*expand_dbname=*/1);
-  std::string describe = absl::StrCat(PQhost(conn) ? PQhost(conn) : "?", ":",
-                                      PQport(conn) ? PQport(conn) : "?", "/",
-                                      PQdb(conn) ? PQdb(conn) : "?");
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string why = Trimmed(PQerrorMessage(conn));
-    PQfinish(conn);
-    absl::StatusCode code = absl::StrContains(why, "authentication") ||
-                                    absl::StrContains(why, "does not exist") ||
-                                    absl::StrContains(why, "no pg_hba.conf")
-                                ? absl::StatusCode::kFailedPrecondition
-                                : absl::StatusCode::kUnavailable;
-    return absl::Status(code, absl::StrCat("cannot connect to PostgreSQL at ",
-                                           describe, ": ", why));
-  }
-  PQsetNoticeProcessor(
-      conn, [](void*, const char*) {}, nullptr);
-  return std::unique_ptr<PgConnection>(new PgConnection(conn, describe));
+  std::vector<std::pair<std::string, std::string>> settings = {
+      {"fallback_application_name", "enrich-cdc"}};
+  if (mode == Mode::kReplication)
+    settings.push_back({"replication", "database"});
+  ASSIGN_OR_RETURN(OpenedPgConnection opened,
+                   OpenPgConnection(conninfo, settings));
+  return std::unique_ptr<PgConnection>(
+      new PgConnection(opened.conn, std::move(opened.describe)));
 }
 
 PgConnection::~PgConnection() { PQfinish(conn_); }
@@ -85,9 +40,10 @@ absl::StatusOr<std::vector<Row>> PgConnection::Collect(PGresult* raw,
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
     const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
     std::string sqlstate = state ? state : "";
-    if (PQstatus(conn_) != CONNECTION_OK) sqlstate = "08006";
     return absl::Status(
-        CodeForSqlState(sqlstate),
+        ClassifyPgError(sqlstate, PQstatus(conn_) == CONNECTION_OK
+                                      ? PgConnectionState::kOpen
+                                      : PgConnectionState::kLost),
         absl::StrCat("PostgreSQL ", describe_, ": ",
                      Trimmed(PQresultErrorMessage(result.get())),
                      sqlstate.empty() ? "" : absl::StrCat(" [", sqlstate, "]"),

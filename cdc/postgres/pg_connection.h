@@ -1,8 +1,11 @@
 // PgConnection owns one libpq connection (normal or replication) and turns
 // libpq results into absl::Status with codes chosen by what the caller should
-// do: Unavailable (connection trouble: retry), FailedPrecondition (missing
-// privilege, object or setting: tell the operator), Aborted (serialization
-// failure, deadlock: retry the transaction), Internal otherwise.
+// do, by the one classification both executables share
+// (cdc/common/pg_error_class.h): Unavailable (connection trouble: retry),
+// Aborted (serialization failure, deadlock, lock or statement timeout: retry
+// the transaction), PermissionDenied / FailedPrecondition (a login, grant,
+// object or setting the operator must fix), Internal otherwise. Connect()
+// fails as OpenPgConnection (cdc/postgres/pg_connect.h) does.
 //
 // The conninfo is never logged or put in an error (it may hold a password);
 // describe() gives "host:port/db" for messages. Not thread-safe.
@@ -54,9 +57,6 @@ class PgConnection {
   pg_conn* conn_;
   std::string describe_;
 };
-
-// Maps a SQLSTATE to the status code the caller should act on.
-absl::StatusCode CodeForSqlState(const std::string& sqlstate);
 
 }  // namespace enrich::pg
 

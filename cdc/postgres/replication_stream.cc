@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "cdc/common/pg_error_class.h"
 #include "cdc/pgoutput/lsn.h"
 #include "cdc/pgoutput/walsender_protocol.h"
 
@@ -32,11 +33,15 @@ absl::StatusOr<std::unique_ptr<ReplicationStream>> ReplicationStream::Start(
       PQexec(conn->raw(), command.c_str()), &PQclear);
   if (PQresultStatus(result.get()) != PGRES_COPY_BOTH) {
     const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
-    std::string sqlstate = state ? state : "08006";
+    std::string sqlstate = state ? state : "";
     return absl::Status(
-        CodeForSqlState(sqlstate),
-        absl::StrCat("START_REPLICATION on ", conn->describe(), ": ",
-                     LastError(conn->raw()), " [", sqlstate, "]"));
+        ClassifyPgError(sqlstate, PQstatus(conn->raw()) == CONNECTION_OK
+                                      ? PgConnectionState::kOpen
+                                      : PgConnectionState::kLost),
+        absl::StrCat(
+            "START_REPLICATION on ", conn->describe(), ": ",
+            LastError(conn->raw()),
+            sqlstate.empty() ? "" : absl::StrCat(" [", sqlstate, "]")));
   }
   return std::unique_ptr<ReplicationStream>(
       new ReplicationStream(std::move(conn)));

@@ -215,6 +215,12 @@ kafka_stop() {
   done
   echo "services: Kafka did not stop in 30 s; killing pid $pid" >&2
   kill -KILL "$pid" 2>/dev/null || true
+  # Until the process is gone it still holds its ports and its log dir: an
+  # `up` right after would fail to bind them.
+  for i in $(seq 1 20); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
   rm -f "$state/kafka/kafka.pid"
 }
 

@@ -33,6 +33,13 @@ KafkaDeadLetterSink::~KafkaDeadLetterSink() {
 
 absl::StatusOr<std::unique_ptr<KafkaDeadLetterSink>>
 KafkaDeadLetterSink::Create(Options options) {
+  // The same floor as the event sink: a dead letter is a change the table
+  // did not take, so losing one is losing that change.
+  if (absl::Status durable =
+          kafka::CheckProducerDurability(options.extra_properties);
+      !durable.ok()) {
+    return durable;
+  }
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   std::string error;

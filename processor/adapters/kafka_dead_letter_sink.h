@@ -38,6 +38,9 @@ class KafkaDeadLetterSink : public DeadLetterSink {
     absl::Duration delivery_timeout = absl::Seconds(30);
     kafka::KafkaProperties extra_properties;
   };
+  // InvalidArgument when extra_properties would weaken durability below the
+  // event sink's (kafka::CheckProducerDurability: idempotence, acks=all) or
+  // librdkafka rejects a setting.
   static absl::StatusOr<std::unique_ptr<KafkaDeadLetterSink>> Create(
       Options options);
   ~KafkaDeadLetterSink() override;

@@ -1,7 +1,9 @@
 #include "processor/adapters/pg_statement.h"
 
 #include "absl/strings/str_cat.h"
-#include "processor/core/database_errors.h"
+#include "cdc/common/pg_error_class.h"
+#include "cdc/common/status_macros.h"
+#include "cdc/postgres/pg_connect.h"
 
 namespace enrich::processor {
 namespace {
@@ -29,12 +31,10 @@ absl::StatusOr<PgResult> PgExec(PGconn* conn, absl::string_view what,
 
   const char* sqlstate =
       result ? PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
-  absl::StatusCode code;
-  if (PQstatus(conn) != CONNECTION_OK || sqlstate == nullptr) {
-    code = absl::StatusCode::kUnavailable;
-  } else {
-    code = StatusCodeForSqlState(sqlstate);
-  }
+  const absl::StatusCode code = ClassifyPgError(
+      sqlstate != nullptr ? sqlstate : "", PQstatus(conn) == CONNECTION_OK
+                                               ? PgConnectionState::kOpen
+                                               : PgConnectionState::kLost);
   std::string message =
       absl::StrCat(what, ": ",
                    Trimmed(result ? PQresultErrorMessage(result.get())
@@ -66,16 +66,9 @@ std::string PgArrayLiteral(const std::vector<std::string>& values) {
 }
 
 absl::StatusOr<PGconn*> PgConnect(const std::string& dsn) {
-  PGconn* conn = PQconnectdb(dsn.c_str());
-  if (PQstatus(conn) != CONNECTION_OK) {
-    absl::Status status = absl::UnavailableError(absl::StrCat(
-        "cannot connect to PostgreSQL: ", Trimmed(PQerrorMessage(conn))));
-    PQfinish(conn);
-    return status;
-  }
-  PQsetNoticeProcessor(
-      conn, [](void*, const char*) {}, nullptr);
-  return conn;
+  ASSIGN_OR_RETURN(pg::OpenedPgConnection opened,
+                   pg::OpenPgConnection(dsn, {}));
+  return opened.conn;
 }
 
 }  // namespace enrich::processor

@@ -26,7 +26,8 @@ using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
 using PgParam = std::optional<std::string>;
 
 // Runs one statement with text parameters. The error's code comes from the
-// SQLSTATE (StatusCodeForSqlState); a lost connection is kUnavailable. The
+// SQLSTATE (ClassifyPgError, cdc/common/pg_error_class.h); a lost connection
+// is kUnavailable. The
 // message names `what` and carries the server's message, detail and hint.
 absl::StatusOr<PgResult> PgExec(PGconn* conn, absl::string_view what,
                                 const std::string& sql,
@@ -36,7 +37,10 @@ absl::StatusOr<PgResult> PgExec(PGconn* conn, absl::string_view what,
 // cast to text[] or uuid[].
 std::string PgArrayLiteral(const std::vector<std::string>& values);
 
-// Connects; kUnavailable with libpq's message when it cannot.
+// Connects; fails as pg::OpenPgConnection (cdc/postgres/pg_connect.h):
+// kUnavailable when the server is refused or unreachable (retry),
+// kPermissionDenied / kFailedPrecondition with the operator's action for a
+// wrong password, unknown role or missing database (stop).
 absl::StatusOr<PGconn*> PgConnect(const std::string& dsn);
 
 }  // namespace enrich::processor

@@ -6,9 +6,9 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "cdc/common/pg_error_class.h"
 #include "cdc/common/status_macros.h"
 #include "processor/adapters/pg_statement.h"
-#include "processor/core/database_errors.h"
 
 namespace enrich::processor {
 namespace {
@@ -29,10 +29,10 @@ absl::Status ExecScript(PGconn* conn, const Migration& migration) {
   }
   const char* sqlstate =
       result ? PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
-  const absl::StatusCode code =
-      PQstatus(conn) != CONNECTION_OK || sqlstate == nullptr
-          ? absl::StatusCode::kUnavailable
-          : StatusCodeForSqlState(sqlstate);
+  const absl::StatusCode code = ClassifyPgError(
+      sqlstate != nullptr ? sqlstate : "", PQstatus(conn) == CONNECTION_OK
+                                               ? PgConnectionState::kOpen
+                                               : PgConnectionState::kLost);
   std::string message = absl::StrCat(
       "migration ", migration.name, " failed: ",
       result ? PQresultErrorMessage(result.get()) : PQerrorMessage(conn));

@@ -252,7 +252,19 @@ TEST_F(ReconcilerTest, ChunkStatementUsesIndexesAt50kConversations) {
   ASSERT_TRUE(plan.ok()) << plan.status();
   std::string text;
   for (const auto& row : *plan) absl::StrAppend(&text, *row[0], "\n");
-  EXPECT_THAT(text, ::testing::Not(HasSubstr("Seq Scan"))) << text;
+  // What matters is that no large table is read whole: a chunk costs its
+  // ids, not the table. The small joined tables (linear_issues,
+  // subscribers_insights) may be read whole when the planner finds that
+  // cheaper; that choice rests on their size and statistics (autovacuum
+  // timing on a fresh machine), so it is not asserted. "Seq Scan on" also
+  // matches "Parallel Seq Scan on".
+  for (const char* large :
+       {"raw_support_conversations", "support_conversation_messages",
+        "enriched_support_conversations"}) {
+    EXPECT_THAT(text,
+                ::testing::Not(HasSubstr(absl::StrCat("Seq Scan on ", large))))
+        << text;
+  }
   EXPECT_THAT(text, HasSubstr("raw_support_conversations_pkey")) << text;
   EXPECT_THAT(text, HasSubstr("enriched_support_conversations_pkey")) << text;
   EXPECT_THAT(text,

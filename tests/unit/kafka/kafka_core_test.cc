@@ -96,6 +96,28 @@ TEST(KafkaPropertiesTest, ParsesAndRedacts) {
   EXPECT_TRUE(ParseKafkaProperties("").value().empty());
 }
 
+TEST(KafkaPropertiesTest, ProducerDurabilityCannotBeWeakened) {
+  EXPECT_TRUE(CheckProducerDurability({}).ok());
+  EXPECT_TRUE(CheckProducerDurability({{"acks", "all"},
+                                       {"acks", "-1"},
+                                       {"request.required.acks", "ALL"},
+                                       {"enable.idempotence", "True"},
+                                       {"linger.ms", "0"}})
+                  .ok());
+  for (const auto& [key, value] :
+       KafkaProperties{{"acks", "1"},
+                       {"acks", "0"},
+                       {"request.required.acks", "1"},
+                       {"enable.idempotence", "false"},
+                       {"enable.idempotence", ""}}) {
+    absl::Status status =
+        CheckProducerDurability({{"linger.ms", "5"}, {key, value}});
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument)
+        << key << "=" << value;
+    EXPECT_THAT(status.message(), HasSubstr(key));
+  }
+}
+
 class FakeEventSinkTest : public ::testing::Test {
  protected:
   void SetUp() override {

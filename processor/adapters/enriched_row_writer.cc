@@ -918,6 +918,7 @@ absl::StatusOr<bool> EnrichedRowWriter::RebuildForSnapshots(
   }
   if (*rebuilt) {
     ++result->transactions;
+    result->rebuilt_for_snapshot = true;
     if (options_.rewrite_each_id_once) rewritten_.AddAll();
   }
   return *rebuilt;

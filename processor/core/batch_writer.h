@@ -30,6 +30,9 @@ struct WriteResult {
   size_t rows_upserted = 0;
   size_t rows_deleted = 0;
   size_t transactions = 0;
+  // The batch held a snapshot its consumer group had not rebuilt the table
+  // for, and every row was rewritten (enriched_row_writer.h).
+  bool rebuilt_for_snapshot = false;
 };
 
 class BatchWriter {

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "cdc/common/status_macros.h"
 #include "processor/core/consumed_batch.h"
 #include "processor/core/database_errors.h"
@@ -267,6 +268,15 @@ absl::StatusOr<WriteResult> ProcessorLoop::Apply(
       on_retry("applying the batch"));
   if (!applied.ok()) return applied;
   const absl::Time committed = options_.clock();
+  if (result.rebuilt_for_snapshot) {
+    log_->Info(
+        "snapshot rebuilt",
+        {{"conversations", absl::StrCat(result.conversations)},
+         {"rows_upserted", absl::StrCat(result.rows_upserted)},
+         {"rows_deleted", absl::StrCat(result.rows_deleted)},
+         {"seconds",
+          absl::StrFormat("%.1f", absl::ToDoubleSeconds(committed - start))}});
+  }
   probe_->batches->Increment();
   probe_->batch_records->Observe(static_cast<double>(batch.records));
   probe_->batch_seconds->Observe(absl::ToDoubleSeconds(committed - start));

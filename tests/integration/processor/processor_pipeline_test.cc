@@ -139,18 +139,24 @@ class ProcessorPipelineTest : public ::testing::Test {
                         ++starts_, ".log");
   }
 
-  void StartCdc() {
+  // Starts enrich-cdc without waiting for it.
+  void LaunchCdc(const std::string& snapshot = "initial") {
     cdc_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{
             BinaryPath("enrich-cdc"), "--slot=" + name_,
             "--publication=" + name_, "--topic-prefix=" + name_,
-            "--metrics-addr=127.0.0.1:0", "--snapshot=initial",
+            "--metrics-addr=127.0.0.1:0", "--snapshot=" + snapshot,
             "--heartbeat-interval-ms=300",
             absl::StrCat("--topic-partitions=", kPartitions)},
         std::vector<std::string>{
             "ENRICH_PG_DSN=" + Services().pg_dsn,
             "ENRICH_KAFKA_BROKERS=" + Services().kafka_brokers},
         Log("cdc"));
+  }
+
+  // Starts enrich-cdc and waits until it streams.
+  void StartCdc(const std::string& snapshot = "initial") {
+    LaunchCdc(snapshot);
     ASSERT_TRUE(WaitFor(
         [&] {
           return !cdc_->running() ||
@@ -292,6 +298,113 @@ TEST_F(ProcessorPipelineTest, RandomWorkloadDrainsToTheReference) {
       "message_count = 0 AND all_messages IS NULL");
   ASSERT_TRUE(empty.ok());
   EXPECT_GT(std::stoll(*empty), 0);
+}
+
+// The start-up of a pipeline beside a database that keeps changing: the
+// table already holds rows (an earlier deployment, or migrate's backfill),
+// conversations and messages keep being inserted, moved and deleted while
+// enrich-cdc creates its slot and snapshots, and the processor starts after
+// it. Rows of conversations deleted before the slot existed are named by no
+// event; the snapshot's rebuild removes them.
+TEST_F(ProcessorPipelineTest, WritesThroughoutStartUpConvergeToTheReference) {
+  std::mt19937_64 rng(31337);
+  ASSERT_TRUE(RunRandomWorkload(*sql_, rng, 150).ok());
+  // The table as a backfill leaves it: every row, as of now.
+  ChildProcess reconcile({BinaryPath("enrich-processor"), "reconcile",
+                          "--metrics-addr=127.0.0.1:0"},
+                         {"ENRICH_PG_DSN=" + Services().pg_dsn},
+                         Log("reconcile"));
+  ASSERT_EQ(reconcile.Wait(absl::Seconds(120)), 0) << reconcile.log();
+  ExpectEqualToReference();
+  BackgroundWorkload workload(4242);
+  std::atomic<int>& chunks = workload.chunks;
+  // Changes no slot records: the rows they leave behind are stale.
+  ASSERT_TRUE(WaitFor([&] { return chunks >= 5; }, absl::Seconds(60)));
+  StartCdc();
+  const int chunks_at_cdc = chunks;
+  WaitFor([&] { return chunks >= chunks_at_cdc + 3; }, absl::Seconds(60));
+  StartProcessor();
+  const int chunks_at_processor = chunks;
+  WaitFor([&] { return chunks >= chunks_at_processor + 5; }, absl::Seconds(60));
+  ASSERT_TRUE(workload.Stop());
+  ASSERT_TRUE(WaitUntilDrained(absl::Seconds(180)));
+  ExpectEqualToReference();
+  EXPECT_TRUE(
+      absl::StrContains(processors_.back()->log(), "msg=\"snapshot rebuilt\""))
+      << processors_.back()->log();
+}
+
+// A slot lost underneath the pipeline (dropped by an operator, or
+// invalidated): changes made while no slot exists are never streamed.
+// enrich-cdc creates a new slot and snapshot; the processor's rebuild
+// applies what no event reports, deletions included.
+TEST_F(ProcessorPipelineTest, SlotDroppedAndRecreatedConvergesToTheReference) {
+  std::mt19937_64 rng(2718);
+  ASSERT_TRUE(RunRandomWorkload(*sql_, rng, 150).ok());
+  StartCdc();
+  StartProcessor();
+  ASSERT_TRUE(RunRandomWorkload(*sql_, rng, 150).ok());
+  ASSERT_TRUE(WaitUntilDrained(absl::Seconds(180)));
+  ExpectEqualToReference();
+  StopGracefully(cdc_.get());
+  ASSERT_TRUE(
+      sql_->Exec(absl::StrCat("SELECT pg_drop_replication_slot('", name_, "')"))
+          .ok());
+  // Unrecorded: deletes of whole conversations, and more of everything.
+  ASSERT_TRUE(sql_->Exec("DELETE FROM raw_support_conversations WHERE id IN "
+                         "(SELECT id FROM raw_support_conversations ORDER BY "
+                         "id LIMIT 10)")
+                  .ok());
+  ASSERT_TRUE(RunRandomWorkload(*sql_, rng, 50).ok());
+  StartCdc();
+  ASSERT_TRUE(RunRandomWorkload(*sql_, rng, 100).ok());
+  ASSERT_TRUE(WaitUntilDrained(absl::Seconds(180)));
+  ExpectEqualToReference();
+}
+
+// enrich-cdc killed while it publishes its initial snapshot, with writes
+// going on: the restart redoes the snapshot from a new slot, and the
+// processor has consumed part of the first one meanwhile.
+TEST_F(ProcessorPipelineTest,
+       CdcKilledDuringItsSnapshotConvergesToTheReference) {
+  std::mt19937_64 rng(1618);
+  ASSERT_TRUE(RunRandomWorkload(*sql_, rng, 100).ok());
+  // Enough rows that the snapshot takes a while.
+  ASSERT_TRUE(
+      sql_->Exec("INSERT INTO raw_support_conversations (id, source, "
+                 "external_id, title, created_at, updated_at) SELECT "
+                 "gen_random_uuid(), 'zendesk', 'bulk-' || g, 'bulk', now(), "
+                 "now() FROM generate_series(1, 20000) g; "
+                 "INSERT INTO support_conversation_messages (id, "
+                 "conversation_id, author_type, body, created_at) SELECT "
+                 "gen_random_uuid(), c.id, 'user', repeat('x', 200), now() "
+                 "FROM raw_support_conversations c, generate_series(1, 3)")
+          .ok());
+  StartProcessor();
+  BackgroundWorkload workload(1414);
+  LaunchCdc();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return !cdc_->running() ||
+               absl::StrContains(cdc_->log(),
+                                 "msg=\"replication slot created\"");
+      },
+      absl::Seconds(90)))
+      << cdc_->log();
+  cdc_->Signal(SIGKILL);
+  EXPECT_EQ(cdc_->Wait(absl::Seconds(10)), 128 + SIGKILL);
+  const bool snapshot_cut_short =
+      !absl::StrContains(cdc_->log(), "msg=\"snapshot published\"");
+  StartCdc();
+  EXPECT_TRUE(absl::StrContains(cdc_->log(), "redoing it")) << cdc_->log();
+  const int chunks_at_restart = workload.chunks;
+  WaitFor([&] { return workload.chunks >= chunks_at_restart + 5; },
+          absl::Seconds(60));
+  ASSERT_TRUE(workload.Stop());
+  ASSERT_TRUE(WaitUntilDrained(absl::Seconds(240)));
+  ExpectEqualToReference();
+  // Only meaningful if the kill landed inside the snapshot.
+  EXPECT_TRUE(snapshot_cut_short) << "the snapshot finished before the kill";
 }
 
 TEST_F(ProcessorPipelineTest, UndecodableRecordGoesToDeadLetterTopic) {

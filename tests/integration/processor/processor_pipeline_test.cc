@@ -374,7 +374,7 @@ TEST_F(ProcessorPipelineTest,
       sql_->Exec("INSERT INTO raw_support_conversations (id, source, "
                  "external_id, title, created_at, updated_at) SELECT "
                  "gen_random_uuid(), 'zendesk', 'bulk-' || g, 'bulk', now(), "
-                 "now() FROM generate_series(1, 20000) g; "
+                 "now() FROM generate_series(1, 50000) g; "
                  "INSERT INTO support_conversation_messages (id, "
                  "conversation_id, author_type, body, created_at) SELECT "
                  "gen_random_uuid(), c.id, 'user', repeat('x', 200), now() "
@@ -383,6 +383,7 @@ TEST_F(ProcessorPipelineTest,
   StartProcessor();
   BackgroundWorkload workload(1414);
   LaunchCdc();
+  // The topics exist once the slot is created.
   ASSERT_TRUE(WaitFor(
       [&] {
         return !cdc_->running() ||
@@ -391,10 +392,33 @@ TEST_F(ProcessorPipelineTest,
       },
       absl::Seconds(90)))
       << cdc_->log();
+  // Some of the snapshot is in Kafka.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        int64_t published = 0;
+        for (const auto& [tp, high] : HighWatermarks()) published += high;
+        return !cdc_->running() || published > 0;
+      },
+      absl::Seconds(90)))
+      << cdc_->log();
   cdc_->Signal(SIGKILL);
   EXPECT_EQ(cdc_->Wait(absl::Seconds(10)), 128 + SIGKILL);
   const bool snapshot_cut_short =
       !absl::StrContains(cdc_->log(), "msg=\"snapshot published\"");
+  // Conversations the processor has rows for, from the cut-short snapshot,
+  // deleted while no slot records anything.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto n = sql_->QueryValue(
+            "SELECT count(*) FROM enriched_support_conversations WHERE title "
+            "= 'bulk'");
+        return n.ok() && std::stoll(*n) >= 100;
+      },
+      absl::Seconds(60)));
+  ASSERT_TRUE(sql_->Exec("DELETE FROM raw_support_conversations WHERE id IN "
+                         "(SELECT id FROM enriched_support_conversations "
+                         "WHERE title = 'bulk' LIMIT 100)")
+                  .ok());
   StartCdc();
   EXPECT_TRUE(absl::StrContains(cdc_->log(), "redoing it")) << cdc_->log();
   const int chunks_at_restart = workload.chunks;

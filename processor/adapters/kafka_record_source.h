@@ -53,9 +53,6 @@
 
 namespace enrich::processor {
 
-// The "next offset" value meaning "the partition's first retained record".
-inline constexpr int64_t kOffsetBeginning = -2;
-
 class KafkaRecordSource : public RecordSource {
  public:
   struct Options {

@@ -38,6 +38,9 @@ struct ConsumedRecord {
   std::optional<std::string> value;
 };
 
+// The "next offset" value meaning "the partition's first retained record".
+inline constexpr int64_t kOffsetBeginning = -2;
+
 // The offset of the next record to consume from one partition.
 struct PartitionOffset {
   std::string topic;

@@ -1,5 +1,6 @@
-// What `enrich-processor reconcile` found and repaired, and its pacing and
-// progress arithmetic. Pure: no libpq.
+// What `enrich-processor reconcile` found and repaired, and its pacing
+// arithmetic (its progress estimate is progress_estimate.h, shared with
+// replay). Pure: no libpq.
 //
 //   ReconcileReport report;
 //   report.Add(RowDifference::kMissing, "3f2a...");   // per differing id
@@ -17,6 +18,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "processor/core/progress_estimate.h"
 
 namespace enrich::processor {
 
@@ -62,18 +64,6 @@ struct ReconcilePacing {
 // ids_done over the whole elapsed time stays within max_ids_per_second.
 absl::Duration PaceDelay(int64_t ids_done, absl::Duration elapsed,
                          const ReconcilePacing& pacing);
-
-struct ProgressEstimate {
-  double ids_per_second = 0;
-  // Remaining time at the current rate; zero when done or unknown (no
-  // progress yet, or the total estimate already passed).
-  absl::Duration eta = absl::ZeroDuration();
-};
-
-// `total_estimate` is the expected number of ids (e.g. the planner's row
-// estimate); it may be wrong in either direction.
-ProgressEstimate EstimateProgress(int64_t ids_done, int64_t total_estimate,
-                                  absl::Duration elapsed);
 
 }  // namespace enrich::processor
 

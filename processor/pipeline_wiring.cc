@@ -1,0 +1,234 @@
+#include "processor/pipeline_wiring.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cdc/kafka/topic_naming.h"
+#include "processor/core/retry.h"
+#include "processor/operator_errors.h"
+#include "processor/stop_signal.h"
+
+namespace enrich::processor {
+
+PipelineWiring::PipelineWiring(const ProcessorFlags& flags, Logger* log)
+    : flags_(flags),
+      log_(log),
+      health_(absl::Seconds(60)),
+      endpoint_(&metrics_, health_.LivenessCheck(), health_.ReadinessCheck()) {}
+
+std::optional<int> PipelineWiring::Start() {
+  if (flags_.pg_dsn.empty()) {
+    log_->Error("--pg-dsn (or ENRICH_PG_DSN) is required");
+    return 2;
+  }
+  auto properties = kafka::ParseKafkaProperties(flags_.kafka_properties);
+  if (!properties.ok()) {
+    log_->Error("bad --kafka-properties",
+                {{"error", std::string(properties.status().message())}});
+    return 2;
+  }
+  properties_ = *std::move(properties);
+  if (auto exit = ReadTopics()) return exit;
+  if (auto exit = ServeMetrics()) return exit;
+  StopOnSigtermAndSigint();
+  return std::nullopt;
+}
+
+std::optional<int> PipelineWiring::ReadTopics() {
+  for (const char* table :
+       {"raw_support_conversations", "support_conversation_messages",
+        "subscribers_insights", "linear_issues"}) {
+    auto topic =
+        kafka::TopicNameFor(flags_.topic_prefix, flags_.source_schema, table);
+    if (!topic.ok()) {
+      log_->Error("bad topic name", {{"error", topic.status().ToString()}});
+      return 2;
+    }
+    topics_.push_back(*topic);
+  }
+  dead_letter_topic_ = flags_.topic_prefix.empty()
+                           ? std::string("dead_letter")
+                           : absl::StrCat(flags_.topic_prefix, ".dead_letter");
+  return std::nullopt;
+}
+
+std::optional<int> PipelineWiring::ServeMetrics() {
+  std::string host;
+  int port = 0;
+  if (absl::Status s = ParseHostPort(flags_.metrics_addr, &host, &port);
+      !s.ok()) {
+    log_->Error("bad --metrics-addr", {{"error", std::string(s.message())}});
+    return 2;
+  }
+  if (absl::Status s = endpoint_.Start(host, port); !s.ok()) {
+    log_->Error("cannot serve metrics", {{"error", std::string(s.message())}});
+    return 1;
+  }
+  log_->Info("metrics listening",
+             {{"addr", absl::StrCat(host, ":", endpoint_.port())}});
+  return std::nullopt;
+}
+
+void PipelineWiring::ObserveStatement(absl::string_view name,
+                                      absl::Duration d) {
+  auto it = statement_latency_.find(name);
+  if (it == statement_latency_.end()) {
+    it = statement_latency_
+             .emplace(
+                 std::string(name),
+                 metrics_.AddHistogram("enrich_processor_statement_seconds",
+                                       "Latency of the writer's statements.",
+                                       LatencyBucketsSeconds(),
+                                       {{"statement", std::string(name)}}))
+             .first;
+  }
+  it->second->Observe(absl::ToDoubleSeconds(d));
+  statements_time_ += d;
+}
+
+absl::Duration PipelineWiring::TakeStatementsTime() {
+  return std::exchange(statements_time_, absl::ZeroDuration());
+}
+
+std::optional<int> PipelineWiring::ConnectDatabase(
+    const std::string& offsets_group, bool rewrite_each_id_once) {
+  EnrichedRowWriter::Options writer_options;
+  writer_options.consumer_group = offsets_group;
+  writer_options.rewrite_each_id_once = rewrite_each_id_once;
+  writer_options.statement_observer = [this](absl::string_view name,
+                                             absl::Duration d) {
+    ObserveStatement(name, d);
+  };
+  RetryPolicy connect_policy;
+  connect_policy.max_backoff = absl::Seconds(5);
+  absl::Status connected = RetryWithBackoff(
+      [&]() -> absl::Status {
+        auto w = EnrichedRowWriter::Connect(flags_.pg_dsn, writer_options);
+        if (!w.ok()) return w.status();
+        writer_ = *std::move(w);
+        return absl::OkStatus();
+      },
+      connect_policy, [](absl::Duration d) { absl::SleepFor(d); },
+      [] { return StopRequested().load(); },
+      [&](const absl::Status& error, absl::Duration backoff) {
+        health_.SetNotReady("connecting to PostgreSQL");
+        log_->Warn("connecting to PostgreSQL failed; retrying",
+                   {{"error", error.ToString()},
+                    {"backoff", absl::FormatDuration(backoff)}});
+      });
+  if (!connected.ok()) {
+    log_->Error(
+        "cannot connect to PostgreSQL",
+        {{"error", connected.ToString()}, {"action", ActionFor(connected)}});
+    return 1;
+  }
+  if (!SchemaIsCurrent(flags_.pg_dsn, *log_)) return 1;
+  // Fail early, with the action to take, when the schema is not there.
+  if (auto stored = writer_->StoredOffsets(topics_[0]); !stored.ok()) {
+    log_->Error("cannot read the offsets table",
+                {{"error", stored.status().ToString()},
+                 {"action", ActionFor(stored.status())}});
+    return 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<int> PipelineWiring::StartDeadLetters() {
+  auto admin =
+      kafka::TopicAdmin::Create(flags_.kafka_brokers, properties_, log_);
+  if (!admin.ok()) {
+    log_->Error("cannot create the Kafka admin client",
+                {{"error", admin.status().ToString()}});
+    return 2;
+  }
+  admin_ = *std::move(admin);
+  auto dl_state =
+      admin_->EnsureTopics({{dead_letter_topic_, 1, 1, {}}}, absl::Seconds(60));
+  if (!dl_state.ok()) {
+    log_->Error("cannot create the dead-letter topic",
+                {{"topic", dead_letter_topic_},
+                 {"error", dl_state.status().ToString()}});
+    return 1;
+  }
+  KafkaDeadLetterSink::Options dl_options;
+  dl_options.brokers = flags_.kafka_brokers;
+  dl_options.topic = dead_letter_topic_;
+  dl_options.extra_properties = properties_;
+  auto dead_letters = KafkaDeadLetterSink::Create(dl_options);
+  if (!dead_letters.ok()) {
+    log_->Error("cannot create the dead-letter producer",
+                {{"error", dead_letters.status().ToString()}});
+    return 2;
+  }
+  dead_letters_ = *std::move(dead_letters);
+  return std::nullopt;
+}
+
+KafkaRecordSource::Options PipelineWiring::SourceOptions() const {
+  KafkaRecordSource::Options options;
+  options.brokers = flags_.kafka_brokers;
+  options.group_id = flags_.group_id;
+  options.topics = topics_;
+  options.extra_properties = properties_;
+  return options;
+}
+
+std::unique_ptr<KafkaRecordSource> PipelineWiring::CreateSource(
+    KafkaRecordSource::Options options) {
+  auto source = KafkaRecordSource::Create(std::move(options), &metrics_, log_);
+  if (!source.ok()) {
+    log_->Error("cannot create the Kafka consumer",
+                {{"error", source.status().ToString()}});
+    return nullptr;
+  }
+  return *std::move(source);
+}
+
+ProcessorLoopOptions PipelineWiring::LoopOptions() {
+  ProcessorLoopOptions options;
+  options.schema = flags_.source_schema;
+  options.max_batch_records =
+      static_cast<size_t>(std::max<int64_t>(1, flags_.batch_max_records));
+  options.max_batch_wait =
+      absl::Milliseconds(std::max<int64_t>(1, flags_.batch_max_wait_ms));
+  options.on_iteration = [this] { health_.MarkLoopAlive(); };
+  options.on_readiness = [this](bool ready, const std::string& reason) {
+    if (ready) {
+      health_.SetReady();
+    } else {
+      health_.SetNotReady(reason);
+    }
+  };
+  return options;
+}
+
+absl::Status PipelineWiring::Consume(RecordSource* loop_source,
+                                     KafkaRecordSource* kafka_source,
+                                     ProcessorProbe* probe,
+                                     ProcessorLoopOptions options) {
+  ProcessorLoop loop(loop_source, writer_.get(), dead_letters_.get(), probe,
+                     log_, std::move(options));
+  log_->Info("consuming", {{"group", flags_.group_id},
+                           {"topics", absl::StrJoin(topics_, ",")},
+                           {"dead_letter_topic", dead_letter_topic_}});
+  absl::Status status = loop.Run(StopRequested());
+  health_.MarkLoopStopped("shutting down");
+  kafka_source->Close();
+  endpoint_.Stop();
+  return status;
+}
+
+int LogLoopFailure(const absl::Status& status, Logger& log) {
+  log.Error("enrich-processor stopped",
+            {{"error", status.ToString()}, {"action", ActionFor(status)}});
+  return 1;
+}
+
+void LogStopped(const ProcessorProbe& probe, Logger& log) {
+  log.Info("stopped", {{"batches", absl::StrCat(probe.batches->Value())},
+                       {"records", absl::StrCat(probe.records->Value())}});
+}
+
+}  // namespace enrich::processor

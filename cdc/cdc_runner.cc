@@ -1,20 +1,20 @@
 #include "cdc/cdc_runner.h"
 
-#include <algorithm>
+#include <optional>
+#include <string>
 #include <thread>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cdc/common/status_macros.h"
 #include "cdc/core/ack_tracker.h"
+#include "cdc/core/delivery_reports.h"
 #include "cdc/core/event_builder.h"
 #include "cdc/core/partitioned_sink.h"
 #include "cdc/core/replication_publisher.h"
-#include "cdc/pgoutput/decoder.h"
-#include "cdc/pgoutput/walsender_protocol.h"
+#include "cdc/core/replication_session.h"
 #include "cdc/postgres/pg_connection.h"
 #include "cdc/postgres/replication_stream.h"
 #include "cdc/postgres/snapshot_reader.h"
@@ -32,9 +32,39 @@ constexpr char kSnapshotTableDdl[] =
     " slot_name text PRIMARY KEY, consistent_lsn pg_lsn NOT NULL,"
     " completed_at timestamptz NOT NULL DEFAULT now())";
 
-bool SlotBusy(const absl::Status& status) {
-  return absl::StrContains(status.message(), "is active for PID") ||
-         absl::StrContains(status.message(), "[55006]");
+// START_REPLICATION on a slot another process streams from fails with
+// SQLSTATE 55006 (object_in_use), which CodeForSqlState classifies with its
+// class 55 as FailedPrecondition. Here it means "wait as a standby", so it
+// becomes Unavailable; every other status is returned as it is.
+//
+// The status carries no SQLSTATE field yet, only its text:
+// ReplicationStream::Start appends " [55006]" to the server's "replication
+// slot ... is active for PID ..." message, so this one function still reads
+// the text. Once pg_connection's classification returns 55006 as
+// Unavailable itself, this function can go.
+absl::Status SlotInUseIsUnavailable(absl::Status status) {
+  if (status.ok() || absl::IsUnavailable(status)) return status;
+  if (absl::StrContains(status.message(), "is active for PID") ||
+      absl::StrContains(status.message(), "[55006]")) {
+    return absl::UnavailableError(status.message());
+  }
+  return status;
+}
+
+// WAL the server retains for `slot` (pg_current_wal_lsn - restart_lsn), in
+// bytes; nullopt when it cannot be read.
+std::optional<double> RetainedWalBytes(PgConnection& conn,
+                                       const std::string& slot) {
+  auto retained = conn.QueryParams(
+      "SELECT pg_current_wal_lsn() - restart_lsn FROM "
+      "pg_replication_slots WHERE slot_name = $1",
+      {slot});
+  if (!retained.ok() || retained->empty() || !(*retained)[0][0]) {
+    return std::nullopt;
+  }
+  double bytes = 0;
+  if (!absl::SimpleAtod(*(*retained)[0][0], &bytes)) return std::nullopt;
+  return bytes;
 }
 
 }  // namespace
@@ -52,24 +82,22 @@ CdcRunner::CdcRunner(const CdcConfig& config, kafka::EventSink* sink,
 absl::Status CdcRunner::Run() {
   absl::Duration backoff = absl::Milliseconds(config_.standby_retry_ms);
   while (!stop_.load()) {
-    bool retry = false;
-    absl::Status status = RunOnce(&retry);
+    absl::Status status = RunOnce();
     if (status.ok()) return status;
-    // Unavailable (a server down or unreachable) is worth waiting out; any
+    // Unavailable (a server down or unreachable, the slot held by another
+    // process, the replication connection lost) is worth waiting out; any
     // other error needs an operator.
-    if (!retry && !absl::IsUnavailable(status)) return status;
+    if (!absl::IsUnavailable(status)) return status;
     health_->MarkLoopAlive();
     std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
   }
   return absl::OkStatus();
 }
 
-absl::Status CdcRunner::RunOnce(bool* retry) {
-  *retry = false;
+absl::Status CdcRunner::RunOnce() {
   auto conn_or =
       PgConnection::Connect(config_.pg_dsn, PgConnection::Mode::kNormal);
   if (!conn_or.ok()) {
-    *retry = absl::IsUnavailable(conn_or.status());
     log_->Warn("source database unavailable",
                {{"error", std::string(conn_or.status().message())}});
     return conn_or.status();
@@ -96,7 +124,6 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
       conn->QueryParams("SELECT pg_try_advisory_lock(hashtext($1))",
                         {absl::StrCat("enrich_cdc:", config_.slot)}));
   if (locked.empty() || locked[0][0].value_or("") != "t") {
-    *retry = true;
     log_->Info("standby: another enrich-cdc holds the slot; waiting",
                {{"slot", config_.slot}});
     return absl::UnavailableError("slot held by another process");
@@ -146,7 +173,6 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
     take_snapshot = !slot.exists || !snapshot_done;
   }
   if (slot.exists && slot.active) {
-    *retry = true;
     log_->Info("standby: the slot is in use by another process; waiting",
                {{"slot", config_.slot}});
     return absl::UnavailableError("slot active elsewhere");
@@ -173,23 +199,12 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
   auto publisher = std::make_unique<ReplicationPublisher>(
       &builder, &partitioned, &acks, publisher_options);
 
-  absl::Status delivery_error;
   Counter* delivered =
       metrics_->AddCounter("enrich_cdc_records_delivered_total",
                            "Kafka records acknowledged by the broker.");
   Counter* errors = metrics_->AddCounter(
       "enrich_cdc_errors_total", "Errors that stopped or restarted the loop.");
-  // The callback refers to this frame's tracker: unhook it on every exit.
-  absl::Cleanup unhook = [this] { sink_->SetDeliveryCallback(nullptr); };
-  sink_->SetDeliveryCallback([&](uint64_t sequence, absl::Status s) {
-    if (!s.ok()) {
-      if (delivery_error.ok()) delivery_error = s;
-      return;
-    }
-    absl::Status tracked = acks.OnDelivered(sequence);
-    if (!tracked.ok() && delivery_error.ok()) delivery_error = tracked;
-    delivered->Increment();
-  });
+  DeliveryReports deliveries(sink_, &acks, delivered);
 
   uint64_t start_lsn = slot.confirmed_flush_lsn;
   if (!slot.exists) {
@@ -237,7 +252,7 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
       acks.SealTransaction(created.consistent_lsn);
       RETURN_IF_ERROR(sink_->Flush(absl::Now() + absl::Minutes(5)));
       sink_->Poll(absl::ZeroDuration());
-      RETURN_IF_ERROR(delivery_error);
+      RETURN_IF_ERROR(deliveries.first_error());
       if (acks.in_flight() != 0) {
         return absl::UnavailableError("snapshot records not all delivered");
       }
@@ -253,19 +268,6 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
     }
   }
 
-  Histogram* commit_to_ack = metrics_->AddHistogram(
-      "enrich_cdc_commit_to_ack_seconds",
-      "From a transaction's commit on the source to Kafka acknowledging all "
-      "of its events.",
-      LatencyBucketsSeconds());
-  int64_t confirmed_commit_time_us = 0;
-  acks.SetConfirmCallback([&](uint64_t, int64_t commit_time_us) {
-    if (commit_time_us <= 0) return;
-    confirmed_commit_time_us = commit_time_us;
-    commit_to_ack->Observe((absl::ToUnixMicros(absl::Now()) - commit_time_us) /
-                           1e6);
-  });
-
   pg::StreamOptions stream_options;
   stream_options.slot = config_.slot;
   stream_options.publication = config_.publication;
@@ -278,12 +280,12 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
   auto stream_or =
       pg::ReplicationStream::Start(std::move(replication), stream_options);
   if (!stream_or.ok()) {
-    if (SlotBusy(stream_or.status())) {
-      *retry = true;
+    absl::Status status = SlotInUseIsUnavailable(stream_or.status());
+    if (absl::IsUnavailable(status)) {
       log_->Info("standby: the slot is in use by another process; waiting",
                  {{"slot", config_.slot}});
     }
-    return stream_or.status();
+    return status;
   }
   std::unique_ptr<pg::ReplicationStream> stream = *std::move(stream_or);
   log_->Info("streaming",
@@ -292,186 +294,31 @@ absl::Status CdcRunner::RunOnce(bool* retry) {
               {"protocol", absl::StrCat(stream_options.protocol_version)}});
   health_->SetReady();
 
-  Gauge* confirmed_gauge = metrics_->AddGauge("enrich_cdc_confirmed_lsn",
-                                              "LSN the slot is confirmed to.");
-  Gauge* in_flight_gauge =
-      metrics_->AddGauge("enrich_cdc_in_flight_records",
-                         "Records produced, not yet acknowledged.");
-  Gauge* retained_gauge = metrics_->AddGauge(
-      "enrich_cdc_retained_wal_bytes",
-      "WAL the server keeps for the slot (pg_current_wal_lsn - restart_lsn).");
-  Gauge* confirmed_age = metrics_->AddGauge(
-      "enrich_cdc_last_confirmed_commit_age_seconds",
-      "Age of the newest source commit the slot is confirmed past (grows "
-      "while the published tables are idle).");
-
-  pgoutput::PgoutputDecoder decoder(stream_options.protocol_version);
-  uint64_t received_lsn = start_lsn;
-  uint64_t reported_lsn = 0;
-  uint64_t heartbeat_seen = 0;
-  absl::Time last_status = absl::InfinitePast();
-  absl::Time last_heartbeat = absl::Now();
-  absl::Time last_gauges = absl::InfinitePast();
-
-  auto send_status = [&](bool force) -> absl::Status {
-    const uint64_t flush = acks.confirmable_lsn();
-    if (!force && flush == reported_lsn &&
-        absl::Now() - last_status <
-            absl::Milliseconds(config_.status_interval_ms)) {
-      return absl::OkStatus();
-    }
-    RETURN_IF_ERROR(
-        stream->SendStatus(std::max(received_lsn, flush), flush, false));
-    reported_lsn = flush;
-    last_status = absl::Now();
-    confirmed_gauge->Set(static_cast<double>(flush));
-    return absl::OkStatus();
+  ReplicationSessionOptions session_options;
+  session_options.protocol_version = stream_options.protocol_version;
+  session_options.start_lsn = start_lsn;
+  session_options.status_interval =
+      absl::Milliseconds(config_.status_interval_ms);
+  session_options.heartbeat_interval =
+      absl::Milliseconds(config_.heartbeat_interval_ms);
+  // A non-transactional message moves through the slot even when the
+  // published tables are idle, so the slot can be confirmed past other
+  // tables' WAL.
+  session_options.emit_heartbeat = [&conn]() {
+    return conn
+        ->QueryParams("SELECT pg_logical_emit_message(false, $1, '')",
+                      {kHeartbeatPrefix})
+        .status();
   };
-
-  // Publishing a large transaction takes a while: keep serving deliveries
-  // and tell the server we are alive, or wal_sender_timeout would cut us off.
-  publisher->SetProgressCallback([&]() -> absl::Status {
-    health_->MarkLoopAlive();
-    sink_->Poll(absl::ZeroDuration());
-    RETURN_IF_ERROR(delivery_error);
-    return send_status(/*force=*/false);
-  });
-  absl::Status loop_status;
-  constexpr int kHousekeepingEvery = 64;
-  int since_housekeeping = 0;
-  while (!stop_.load()) {
-    // With records in flight, a quiet stream is left every few milliseconds
-    // so their delivery reports are served and the slot confirmed promptly
-    // (one 100 ms wait per confirmation otherwise); idle, it waits longer.
-    auto message = stream->Read(acks.in_flight() > 0 ? absl::Milliseconds(5)
-                                                     : absl::Milliseconds(100));
-    if (!message.ok()) {
-      loop_status = message.status();
-      *retry = true;  // reconnect and resume from the confirmed LSN
-      break;
-    }
-    if (message->has_value()) {
-      auto parsed = pgoutput::ParseCopyData(**message);
-      if (!parsed.ok()) {
-        loop_status = parsed.status();
-        break;
-      }
-      if (auto* data = std::get_if<pgoutput::XLogData>(&*parsed)) {
-        received_lsn = std::max(received_lsn, data->wal_end);
-        absl::Status decoded = decoder.Decode(data->payload, publisher.get());
-        if (!decoded.ok()) {
-          loop_status = decoded;
-          break;
-        }
-      } else {
-        const auto& keepalive = std::get<pgoutput::PrimaryKeepalive>(*parsed);
-        received_lsn = std::max(received_lsn, keepalive.wal_end);
-        // Nothing open or in flight: everything before the server's position
-        // is published, so the slot may move (pg_recvlogical does the same).
-        if (!publisher->in_transaction())
-          acks.AdvanceWhenIdle(keepalive.wal_end);
-        if (keepalive.reply_requested) {
-          loop_status = send_status(/*force=*/true);
-          if (!loop_status.ok()) break;
-        }
-      }
-      // While data streams in, the rest (deliveries, status, heartbeat,
-      // gauges) runs every kHousekeepingEvery messages, keeping the hot path
-      // to a read and a decode; when the stream is idle, after every read.
-      if (++since_housekeeping < kHousekeepingEvery) continue;
-    }
-    since_housekeeping = 0;
-    health_->MarkLoopAlive();
-    sink_->Poll(absl::ZeroDuration());
-    in_flight_gauge->Set(static_cast<double>(acks.in_flight()));
-    if (!delivery_error.ok()) {
-      loop_status = delivery_error;
-      break;
-    }
-    if (!sink_->fatal_error().ok()) {
-      loop_status = sink_->fatal_error();
-      break;
-    }
-    if (publisher->heartbeat_lsn() > heartbeat_seen) {
-      heartbeat_seen = publisher->heartbeat_lsn();
-      if (!publisher->in_transaction()) acks.AdvanceWhenIdle(heartbeat_seen);
-    }
-    loop_status = send_status(/*force=*/false);
-    if (!loop_status.ok()) {
-      *retry = true;
-      break;
-    }
-    const absl::Time now = absl::Now();
-    if (config_.heartbeat_interval_ms > 0 &&
-        now - last_heartbeat >
-            absl::Milliseconds(config_.heartbeat_interval_ms)) {
-      last_heartbeat = now;
-      // A non-transactional message moves through the slot even when the
-      // published tables are idle, so the slot can be confirmed past other
-      // tables' WAL.
-      absl::Status beat = conn->QueryParams(
-                                  "SELECT pg_logical_emit_message(false, $1, "
-                                  "'')",
-                                  {kHeartbeatPrefix})
-                              .status();
-      if (absl::IsUnavailable(beat)) {
-        // The normal connection is gone: reconnect everything.
-        loop_status = beat;
-        *retry = true;
-        break;
-      }
-      if (!beat.ok()) {
-        log_->Warn("heartbeat failed",
-                   {{"error", std::string(beat.message())}});
-      }
-    }
-    if (now - last_gauges > absl::Seconds(5)) {
-      last_gauges = now;
-      if (confirmed_commit_time_us > 0) {
-        confirmed_age->Set(
-            (absl::ToUnixMicros(now) - confirmed_commit_time_us) / 1e6);
-      }
-      auto retained = conn->QueryParams(
-          "SELECT pg_current_wal_lsn() - restart_lsn FROM "
-          "pg_replication_slots WHERE slot_name = $1",
-          {config_.slot});
-      if (retained.ok() && !retained->empty() && (*retained)[0][0]) {
-        double bytes = 0;
-        if (absl::SimpleAtod(*(*retained)[0][0], &bytes)) {
-          retained_gauge->Set(bytes);
-        }
-      }
-    }
-  }
-
-  // Shutdown or failure: deliver what is queued, confirm what is delivered.
-  absl::Status flushed = sink_->Flush(absl::Now() + absl::Seconds(30));
-  sink_->Poll(absl::ZeroDuration());
-  // Confirm what was delivered whatever stopped the loop: the tracker only
-  // allows LSNs whose transactions Kafka acknowledged in full.
-  {
-    absl::Status final_status = send_status(/*force=*/true);
-    if (final_status.ok()) {
-      final_status = stream->Finish(absl::Seconds(10));
-    }
-    if (final_status.ok()) {
-      log_->Info("confirmed", {{"lsn", pgoutput::FormatLsn(reported_lsn)}});
-    } else {
-      log_->Warn(
-          "final confirmation not acknowledged; the next start may "
-          "publish the last transactions again",
-          {{"error", std::string(final_status.message())}});
-    }
-  }
-  if (!loop_status.ok()) {
-    errors->Increment();
-    log_->Error(
-        *retry ? "replication stream interrupted; reconnecting" : "stopping",
-        {{"error", std::string(loop_status.message())}});
-    return loop_status;
-  }
-  if (!flushed.ok()) return flushed;
-  return delivery_error;
+  session_options.retained_wal_bytes = [this,
+                                        &conn]() -> std::optional<double> {
+    return RetainedWalBytes(*conn, config_.slot);
+  };
+  session_options.mark_alive = [this] { health_->MarkLoopAlive(); };
+  ReplicationSession session(stream.get(), publisher.get(), &acks, sink_,
+                             &deliveries, log_, metrics_, errors,
+                             std::move(session_options));
+  return session.Run(stop_);
 }
 
 }  // namespace enrich::cdc

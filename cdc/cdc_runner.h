@@ -1,15 +1,21 @@
 // CdcRunner is enrich-cdc's process loop: it prepares the source (checks,
 // publication, slot), runs the initial snapshot when due, then streams the
-// slot into the sink, confirming the slot only to what the AckTracker allows.
+// slot into the sink (ReplicationSession, cdc/core/replication_session.h),
+// confirming the slot only to what the AckTracker allows.
 //
-// Failure handling:
-//  * The slot is active elsewhere: wait as a standby, retrying every
-//    standby_retry_ms, and take over when it is released.
-//  * The replication connection breaks: flush what is in flight, reconnect,
-//    resume from the confirmed LSN (at-least-once: a transaction may be
-//    published again with the same commit LSN and indexes).
-//  * A producer error or a malformed stream: stop without confirming
-//    anything not delivered; Run returns the error.
+// Failure handling is decided by the status code of the failed attempt
+// (RunOnce), never by its text:
+//  * Unavailable: wait standby_retry_ms and start again from the top. This
+//    covers a source database that is down or unreachable, the slot held by
+//    another enrich-cdc (its advisory lock taken, the slot active, or
+//    START_REPLICATION answering "slot is active": wait as a standby and take
+//    over when it is released), and a replication connection that broke
+//    (what is in flight is flushed and confirmed first; streaming resumes
+//    from the confirmed LSN, at-least-once: a transaction may be published
+//    again with the same commit LSN and indexes).
+//  * Any other code (a producer error, a malformed stream, a missing
+//    privilege or setting): Run returns it, without confirming anything not
+//    delivered.
 // Stop() (from a signal handler's thread) makes Run flush, confirm what is
 // delivered and return OK.
 #ifndef ENRICH_CDC_CDC_RUNNER_H_
@@ -43,8 +49,10 @@ class CdcRunner {
   void Stop() { stop_.store(true); }
 
  private:
-  struct Session;
-  absl::Status RunOnce(bool* retry);
+  // One attempt: prepare the source, snapshot when due, stream. Returns OK
+  // after Stop(); Unavailable when Run should wait standby_retry_ms and try
+  // again; any other error ends Run.
+  absl::Status RunOnce();
 
   const CdcConfig& config_;
   kafka::EventSink* sink_;

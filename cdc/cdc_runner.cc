@@ -17,20 +17,13 @@
 #include "cdc/core/replication_session.h"
 #include "cdc/postgres/pg_connection.h"
 #include "cdc/postgres/replication_stream.h"
-#include "cdc/postgres/snapshot_reader.h"
-#include "cdc/postgres/source_setup.h"
+#include "cdc/snapshot_publisher.h"
+#include "cdc/source_preparation.h"
 
 namespace enrich::cdc {
 namespace {
 
 using pg::PgConnection;
-
-// Records which slot finished its initial snapshot, so a snapshot cut short
-// by a crash is redone instead of silently skipped.
-constexpr char kSnapshotTableDdl[] =
-    "CREATE TABLE IF NOT EXISTS enrich_cdc_snapshots ("
-    " slot_name text PRIMARY KEY, consistent_lsn pg_lsn NOT NULL,"
-    " completed_at timestamptz NOT NULL DEFAULT now())";
 
 // START_REPLICATION on a slot another process streams from fails with
 // SQLSTATE 55006 (object_in_use), which CodeForSqlState classifies with its
@@ -65,6 +58,21 @@ std::optional<double> RetainedWalBytes(PgConnection& conn,
   double bytes = 0;
   if (!absl::SimpleAtod(*(*retained)[0][0], &bytes)) return std::nullopt;
   return bytes;
+}
+
+// Protocol 2 (large transactions streamed before their commit) and logical
+// decoding messages (heartbeats) need PostgreSQL 14.
+pg::StreamOptions StreamOptionsFor(const CdcConfig& config, uint64_t start_lsn,
+                                   int server_version_num) {
+  pg::StreamOptions options;
+  options.slot = config.slot;
+  options.publication = config.publication;
+  options.start_lsn = start_lsn;
+  const bool streaming = config.streaming && server_version_num >= 140000;
+  options.protocol_version = streaming ? 2 : 1;
+  options.streaming = streaming;
+  options.messages = server_version_num >= 140000;
+  return options;
 }
 
 }  // namespace
@@ -103,94 +111,18 @@ absl::Status CdcRunner::RunOnce() {
     return conn_or.status();
   }
   std::unique_ptr<PgConnection> conn = *std::move(conn_or);
-  ASSIGN_OR_RETURN(pg::SourceInfo source,
-                   pg::InspectSource(*conn, config_.tables));
-  for (const pg::PublishedTable& t : source.tables) {
-    if (!t.replica_identity_full) {
-      log_->Warn(
-          "table is not REPLICA IDENTITY FULL: updates carry unchanged TOAST "
-          "columns as 'unchanged' and deletes carry only the key, so "
-          "consumers cannot see old values (ALTER TABLE ... REPLICA IDENTITY "
-          "FULL)",
-          {{"table", absl::StrCat(t.schema, ".", t.table)}});
-    }
-  }
-  // One active process per slot: the holder of this session lock snapshots
-  // and streams; others wait as standbys. It goes away with the connection,
-  // so a killed process releases it at once. (The slot's own "active" flag
-  // is not enough: it is false while the active process snapshots.)
-  ASSIGN_OR_RETURN(
-      std::vector<pg::Row> locked,
-      conn->QueryParams("SELECT pg_try_advisory_lock(hashtext($1))",
-                        {absl::StrCat("enrich_cdc:", config_.slot)}));
-  if (locked.empty() || locked[0][0].value_or("") != "t") {
-    log_->Info("standby: another enrich-cdc holds the slot; waiting",
-               {{"slot", config_.slot}});
-    return absl::UnavailableError("slot held by another process");
-  }
-  RETURN_IF_ERROR(
-      pg::EnsurePublication(*conn, config_.publication, source.tables));
-  RETURN_IF_ERROR(conn->Exec(kSnapshotTableDdl));
-
-  std::vector<std::string> topics;
-  absl::flat_hash_map<std::string, TableRouting> routing;
-  const auto default_routing = DefaultRoutingColumns();
-  for (const pg::PublishedTable& t : source.tables) {
-    topics.push_back(
-        absl::StrCat(config_.topic_prefix, ".", t.schema, ".", t.table));
-    TableRouting r;
-    r.primary_key = t.primary_key;
-    r.column_count = t.relation.columns.size();
-    for (const std::string& key : t.primary_key) {
-      for (size_t i = 0; i < t.relation.columns.size(); ++i) {
-        if (t.relation.columns[i].name != key) continue;
-        r.key_positions.push_back(i);
-        r.key_types.push_back(t.relation.columns[i].type_oid);
-      }
-    }
-    auto it = default_routing.find(absl::StrCat(t.schema, ".", t.table));
-    if (it != default_routing.end()) r.routing_column = it->second;
-    routing[absl::StrCat(t.schema, ".", t.table)] = std::move(r);
-  }
+  ASSIGN_OR_RETURN(PreparedSource prepared,
+                   PrepareSource(*conn, config_, ensure_topic_, log_));
   PartitionedSink partitioned(sink_);
-  for (const std::string& topic : topics) {
-    ASSIGN_OR_RETURN(int32_t partitions, ensure_topic_(topic));
+  for (const auto& [topic, partitions] : prepared.topics) {
     partitioned.SetPartitionCount(topic, partitions);
   }
-  EventBuilder builder(config_.topic_prefix, std::move(routing));
-
-  ASSIGN_OR_RETURN(pg::SlotState slot, pg::ReadSlot(*conn, config_.slot));
-  ASSIGN_OR_RETURN(
-      std::vector<pg::Row> done,
-      conn->QueryParams(
-          "SELECT 1 FROM enrich_cdc_snapshots WHERE slot_name = $1",
-          {config_.slot}));
-  const bool snapshot_done = !done.empty();
-  bool take_snapshot = false;
-  if (config_.snapshot == "always") {
-    take_snapshot = true;
-  } else if (config_.snapshot == "initial") {
-    take_snapshot = !slot.exists || !snapshot_done;
-  }
-  if (slot.exists && slot.active) {
-    log_->Info("standby: the slot is in use by another process; waiting",
-               {{"slot", config_.slot}});
-    return absl::UnavailableError("slot active elsewhere");
-  }
-  if (take_snapshot && slot.exists) {
-    log_->Info(snapshot_done ? "snapshot=always: recreating the slot"
-                             : "earlier snapshot did not complete; redoing it",
-               {{"slot", config_.slot}});
-    RETURN_IF_ERROR(
-        conn->QueryParams("SELECT pg_drop_replication_slot($1)", {config_.slot})
-            .status());
-    slot.exists = false;
-  }
+  EventBuilder builder(config_.topic_prefix, std::move(prepared.routing));
 
   ASSIGN_OR_RETURN(
       std::unique_ptr<PgConnection> replication,
       PgConnection::Connect(config_.pg_dsn, PgConnection::Mode::kReplication));
-  AckTracker acks(slot.confirmed_flush_lsn);
+  AckTracker acks(prepared.slot.confirmed_flush_lsn);
   ReplicationPublisher::Options publisher_options;
   publisher_options.spill_dir = config_.spill_dir;
   publisher_options.transaction_memory_budget =
@@ -206,77 +138,40 @@ absl::Status CdcRunner::RunOnce() {
       "enrich_cdc_errors_total", "Errors that stopped or restarted the loop.");
   DeliveryReports deliveries(sink_, &acks, delivered);
 
-  uint64_t start_lsn = slot.confirmed_flush_lsn;
-  if (!slot.exists) {
-    ASSIGN_OR_RETURN(pg::CreatedSlot created,
-                     pg::CreateSlot(*replication, config_.slot, take_snapshot));
+  uint64_t start_lsn = prepared.slot.confirmed_flush_lsn;
+  if (!prepared.slot.exists) {
+    ASSIGN_OR_RETURN(
+        pg::CreatedSlot created,
+        pg::CreateSlot(*replication, config_.slot, prepared.take_snapshot));
     log_->Info(
         "replication slot created",
         {{"slot", config_.slot},
          {"consistent_lsn", pgoutput::FormatLsn(created.consistent_lsn)}});
     start_lsn = created.consistent_lsn;
     acks = AckTracker(start_lsn);
-    if (take_snapshot) {
-      RETURN_IF_ERROR(
-          conn->QueryParams("DELETE FROM enrich_cdc_snapshots WHERE "
-                            "slot_name = $1",
-                            {config_.slot})
-              .status());
-      pg::SnapshotReader reader(conn.get(), log_);
-      uint64_t index = 0;
-      // One row is held back so the snapshot's last event can say so.
-      const pg::PublishedTable* held_table = nullptr;
-      pgoutput::Tuple held_row;
-      auto publish_held = [&](bool last) -> absl::Status {
-        if (held_table == nullptr) return absl::OkStatus();
-        return publisher->PublishSnapshotRow(held_table->relation, held_row,
-                                             created.consistent_lsn, index++,
-                                             last);
-      };
-      ASSIGN_OR_RETURN(
-          pg::SnapshotProgress progress,
-          reader.Read(source.tables, created.snapshot_name,
-                      [&](const pg::PublishedTable& t,
-                          pgoutput::Tuple& row) -> absl::Status {
-                        if (stop_.load()) {
-                          return absl::CancelledError("stopped in snapshot");
-                        }
-                        health_->MarkLoopAlive();
-                        sink_->Poll(absl::ZeroDuration());
-                        RETURN_IF_ERROR(publish_held(/*last=*/false));
-                        held_table = &t;
-                        held_row = std::move(row);
-                        return absl::OkStatus();
-                      }));
-      RETURN_IF_ERROR(publish_held(/*last=*/true));
-      acks.SealTransaction(created.consistent_lsn);
-      RETURN_IF_ERROR(sink_->Flush(absl::Now() + absl::Minutes(5)));
-      sink_->Poll(absl::ZeroDuration());
-      RETURN_IF_ERROR(deliveries.first_error());
-      if (acks.in_flight() != 0) {
-        return absl::UnavailableError("snapshot records not all delivered");
-      }
-      RETURN_IF_ERROR(
-          conn->QueryParams(
-                  "INSERT INTO enrich_cdc_snapshots (slot_name, "
-                  "consistent_lsn) VALUES ($1, $2::pg_lsn)",
-                  {config_.slot, pgoutput::FormatLsn(created.consistent_lsn)})
-              .status());
-      log_->Info("snapshot published",
-                 {{"rows", absl::StrCat(progress.rows)},
-                  {"tables", absl::StrCat(progress.tables_done)}});
+    if (prepared.take_snapshot) {
+      SnapshotPublisher snapshot(conn.get(), publisher.get(), &acks, sink_,
+                                 &deliveries, log_,
+                                 [this] { health_->MarkLoopAlive(); });
+      RETURN_IF_ERROR(snapshot.Publish(prepared.source.tables, created,
+                                       config_.slot, stop_));
     }
   }
 
-  pg::StreamOptions stream_options;
-  stream_options.slot = config_.slot;
-  stream_options.publication = config_.publication;
-  stream_options.start_lsn = start_lsn;
-  const bool streaming =
-      config_.streaming && source.server_version_num >= 140000;
-  stream_options.protocol_version = streaming ? 2 : 1;
-  stream_options.streaming = streaming;
-  stream_options.messages = source.server_version_num >= 140000;
+  const pg::StreamOptions stream_options =
+      StreamOptionsFor(config_, start_lsn, prepared.source.server_version_num);
+  ASSIGN_OR_RETURN(std::unique_ptr<pg::ReplicationStream> stream,
+                   StartStream(std::move(replication), stream_options));
+  ReplicationSession session(
+      stream.get(), publisher.get(), &acks, sink_, &deliveries, log_, metrics_,
+      errors,
+      SessionOptions(*conn, start_lsn, stream_options.protocol_version));
+  return session.Run(stop_);
+}
+
+absl::StatusOr<std::unique_ptr<pg::ReplicationStream>> CdcRunner::StartStream(
+    std::unique_ptr<pg::PgConnection> replication,
+    const pg::StreamOptions& stream_options) {
   auto stream_or =
       pg::ReplicationStream::Start(std::move(replication), stream_options);
   if (!stream_or.ok()) {
@@ -287,38 +182,37 @@ absl::Status CdcRunner::RunOnce() {
     }
     return status;
   }
-  std::unique_ptr<pg::ReplicationStream> stream = *std::move(stream_or);
   log_->Info("streaming",
              {{"slot", config_.slot},
-              {"from", pgoutput::FormatLsn(start_lsn)},
+              {"from", pgoutput::FormatLsn(stream_options.start_lsn)},
               {"protocol", absl::StrCat(stream_options.protocol_version)}});
   health_->SetReady();
+  return *std::move(stream_or);
+}
 
-  ReplicationSessionOptions session_options;
-  session_options.protocol_version = stream_options.protocol_version;
-  session_options.start_lsn = start_lsn;
-  session_options.status_interval =
-      absl::Milliseconds(config_.status_interval_ms);
-  session_options.heartbeat_interval =
+ReplicationSessionOptions CdcRunner::SessionOptions(pg::PgConnection& conn,
+                                                    uint64_t start_lsn,
+                                                    int protocol_version) {
+  ReplicationSessionOptions options;
+  options.protocol_version = protocol_version;
+  options.start_lsn = start_lsn;
+  options.status_interval = absl::Milliseconds(config_.status_interval_ms);
+  options.heartbeat_interval =
       absl::Milliseconds(config_.heartbeat_interval_ms);
   // A non-transactional message moves through the slot even when the
   // published tables are idle, so the slot can be confirmed past other
   // tables' WAL.
-  session_options.emit_heartbeat = [&conn]() {
+  options.emit_heartbeat = [&conn]() {
     return conn
-        ->QueryParams("SELECT pg_logical_emit_message(false, $1, '')",
-                      {kHeartbeatPrefix})
+        .QueryParams("SELECT pg_logical_emit_message(false, $1, '')",
+                     {kHeartbeatPrefix})
         .status();
   };
-  session_options.retained_wal_bytes = [this,
-                                        &conn]() -> std::optional<double> {
-    return RetainedWalBytes(*conn, config_.slot);
+  options.retained_wal_bytes = [this, &conn]() -> std::optional<double> {
+    return RetainedWalBytes(conn, config_.slot);
   };
-  session_options.mark_alive = [this] { health_->MarkLoopAlive(); };
-  ReplicationSession session(stream.get(), publisher.get(), &acks, sink_,
-                             &deliveries, log_, metrics_, errors,
-                             std::move(session_options));
-  return session.Run(stop_);
+  options.mark_alive = [this] { health_->MarkLoopAlive(); };
+  return options;
 }
 
 }  // namespace enrich::cdc

@@ -17,7 +17,8 @@
 //    privilege or setting): Run returns it, without confirming anything not
 //    delivered.
 // Stop() (from a signal handler's thread) makes Run flush, confirm what is
-// delivered and return OK.
+// delivered and return OK (during the initial snapshot: Cancelled, and the
+// snapshot is redone at the next start).
 #ifndef ENRICH_CDC_CDC_RUNNER_H_
 #define ENRICH_CDC_CDC_RUNNER_H_
 
@@ -32,15 +33,18 @@
 #include "cdc/common/http_endpoint.h"
 #include "cdc/common/log.h"
 #include "cdc/common/metrics.h"
+#include "cdc/core/replication_session.h"
 #include "cdc/kafka/event_sink.h"
+#include "cdc/postgres/pg_connection.h"
+#include "cdc/postgres/replication_stream.h"
+#include "cdc/source_preparation.h"
 
 namespace enrich::cdc {
 
 class CdcRunner {
  public:
   // Creates `topic` when missing; returns its partition count.
-  using TopicEnsurer =
-      std::function<absl::StatusOr<int32_t>(const std::string& topic)>;
+  using TopicEnsurer = cdc::TopicEnsurer;
   // All pointers must outlive the runner.
   CdcRunner(const CdcConfig& config, kafka::EventSink* sink,
             TopicEnsurer ensure_topic, Logger* log, MetricsRegistry* metrics,
@@ -53,6 +57,16 @@ class CdcRunner {
   // after Stop(); Unavailable when Run should wait standby_retry_ms and try
   // again; any other error ends Run.
   absl::Status RunOnce();
+  // START_REPLICATION; "slot in use" comes back Unavailable (a standby).
+  // Logs "streaming" and marks the process ready on success.
+  absl::StatusOr<std::unique_ptr<pg::ReplicationStream>> StartStream(
+      std::unique_ptr<pg::PgConnection> replication,
+      const pg::StreamOptions& stream_options);
+  // The session's settings and its hooks on the normal connection `conn`
+  // (heartbeat, retained WAL), which must outlive the session.
+  ReplicationSessionOptions SessionOptions(pg::PgConnection& conn,
+                                           uint64_t start_lsn,
+                                           int protocol_version);
 
   const CdcConfig& config_;
   kafka::EventSink* sink_;

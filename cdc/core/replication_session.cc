@@ -10,6 +10,16 @@
 #include "cdc/pgoutput/walsender_protocol.h"
 
 namespace enrich::cdc {
+namespace {
+
+// Whatever the stream says, a failed read or status update is a lost
+// connection: the caller reconnects and resumes from the confirmed LSN.
+absl::Status LostConnection(absl::Status status) {
+  if (status.ok() || absl::IsUnavailable(status)) return status;
+  return absl::UnavailableError(status.message());
+}
+
+}  // namespace
 
 ReplicationSession::ReplicationSession(pgoutput::WalsenderStream* stream,
                                        ReplicationPublisher* publisher,
@@ -91,12 +101,7 @@ absl::Status ReplicationSession::Stream(const std::atomic<bool>& stop) {
     absl::StatusOr<std::optional<absl::string_view>> message =
         stream_->Read(acks_->in_flight() > 0 ? absl::Milliseconds(5)
                                              : absl::Milliseconds(100));
-    if (!message.ok()) {
-      // Whatever the stream says, a failed read is a lost connection:
-      // reconnect and resume from the confirmed LSN.
-      if (absl::IsUnavailable(message.status())) return message.status();
-      return absl::UnavailableError(message.status().message());
-    }
+    if (!message.ok()) return LostConnection(message.status());
     if (message->has_value()) {
       RETURN_IF_ERROR(HandleMessage(**message));
       // While data streams in, the rest (deliveries, status, heartbeat,
@@ -178,8 +183,8 @@ absl::Status ReplicationSession::SendStatus(bool force) {
       now - last_status_ < options_.status_interval) {
     return absl::OkStatus();
   }
-  RETURN_IF_ERROR(stream_->SendStatus(std::max(received_lsn_, flush), flush,
-                                      /*reply_requested=*/false));
+  RETURN_IF_ERROR(LostConnection(stream_->SendStatus(
+      std::max(received_lsn_, flush), flush, /*reply_requested=*/false)));
   reported_lsn_ = flush;
   last_status_ = now;
   confirmed_lsn_->Set(static_cast<double>(flush));

@@ -181,7 +181,7 @@ class ScriptedWalsender : public pgoutput::WalsenderStream {
     EXPECT_FALSE(reply_requested);
     EXPECT_FALSE(finished);
     statuses.push_back({write, flush, reads_, *now_});
-    return absl::OkStatus();
+    return status_error;
   }
 
   absl::Status Finish(absl::Duration) override {
@@ -194,6 +194,7 @@ class ScriptedWalsender : public pgoutput::WalsenderStream {
   std::vector<Status> statuses;
   std::vector<absl::Duration> timeouts;
   bool finished = false;
+  absl::Status status_error;  // what SendStatus returns
 
  private:
   absl::Time* now_;
@@ -440,6 +441,15 @@ TEST_F(ReplicationSessionTest, ALostConnectionIsUnavailableAndStillConfirms) {
   EXPECT_EQ(errors_->Value(), 1u);
   EXPECT_EQ(stream_.statuses.back().flush, 0x200u);
   EXPECT_TRUE(Logged("replication stream interrupted; reconnecting"));
+}
+
+TEST_F(ReplicationSessionTest, AFailedStatusUpdateIsAlsoALostConnection) {
+  stream_.status_error = absl::InternalError("broken pipe");
+  stream_.Quiet(absl::Milliseconds(100));
+  absl::Status status = RunSession();
+  EXPECT_TRUE(absl::IsUnavailable(status)) << status;
+  EXPECT_EQ(stream_.reads(), 1);
+  EXPECT_TRUE(Logged("final confirmation not acknowledged"));
 }
 
 TEST_F(ReplicationSessionTest, AMalformedStreamStops) {

@@ -1,17 +1,24 @@
 // CdcRunner is enrich-cdc's process loop: it prepares the source (checks,
 // publication, slot), runs the initial snapshot when due, then streams the
-// slot into the sink, confirming the slot only to what the AckTracker allows.
+// slot into the sink (ReplicationSession, cdc/core/replication_session.h),
+// confirming the slot only to what the AckTracker allows.
 //
-// Failure handling:
-//  * The slot is active elsewhere: wait as a standby, retrying every
-//    standby_retry_ms, and take over when it is released.
-//  * The replication connection breaks: flush what is in flight, reconnect,
-//    resume from the confirmed LSN (at-least-once: a transaction may be
-//    published again with the same commit LSN and indexes).
-//  * A producer error or a malformed stream: stop without confirming
-//    anything not delivered; Run returns the error.
+// Failure handling is decided by the status code of the failed attempt
+// (RunOnce), never by its text:
+//  * Unavailable: wait standby_retry_ms and start again from the top. This
+//    covers a source database that is down or unreachable, the slot held by
+//    another enrich-cdc (its advisory lock taken, the slot active, or
+//    START_REPLICATION answering "slot is active": wait as a standby and take
+//    over when it is released), and a replication connection that broke
+//    (what is in flight is flushed and confirmed first; streaming resumes
+//    from the confirmed LSN, at-least-once: a transaction may be published
+//    again with the same commit LSN and indexes).
+//  * Any other code (a producer error, a malformed stream, a missing
+//    privilege or setting): Run returns it, without confirming anything not
+//    delivered.
 // Stop() (from a signal handler's thread) makes Run flush, confirm what is
-// delivered and return OK.
+// delivered and return OK (during the initial snapshot: Cancelled, and the
+// snapshot is redone at the next start).
 #ifndef ENRICH_CDC_CDC_RUNNER_H_
 #define ENRICH_CDC_CDC_RUNNER_H_
 
@@ -26,15 +33,18 @@
 #include "cdc/common/http_endpoint.h"
 #include "cdc/common/log.h"
 #include "cdc/common/metrics.h"
+#include "cdc/core/replication_session.h"
 #include "cdc/kafka/event_sink.h"
+#include "cdc/postgres/pg_connection.h"
+#include "cdc/postgres/replication_stream.h"
+#include "cdc/source_preparation.h"
 
 namespace enrich::cdc {
 
 class CdcRunner {
  public:
   // Creates `topic` when missing; returns its partition count.
-  using TopicEnsurer =
-      std::function<absl::StatusOr<int32_t>(const std::string& topic)>;
+  using TopicEnsurer = cdc::TopicEnsurer;
   // All pointers must outlive the runner.
   CdcRunner(const CdcConfig& config, kafka::EventSink* sink,
             TopicEnsurer ensure_topic, Logger* log, MetricsRegistry* metrics,
@@ -43,8 +53,20 @@ class CdcRunner {
   void Stop() { stop_.store(true); }
 
  private:
-  struct Session;
-  absl::Status RunOnce(bool* retry);
+  // One attempt: prepare the source, snapshot when due, stream. Returns OK
+  // after Stop(); Unavailable when Run should wait standby_retry_ms and try
+  // again; any other error ends Run.
+  absl::Status RunOnce();
+  // START_REPLICATION; "slot in use" comes back Unavailable (a standby).
+  // Logs "streaming" and marks the process ready on success.
+  absl::StatusOr<std::unique_ptr<pg::ReplicationStream>> StartStream(
+      std::unique_ptr<pg::PgConnection> replication,
+      const pg::StreamOptions& stream_options);
+  // The session's settings and its hooks on the normal connection `conn`
+  // (heartbeat, retained WAL), which must outlive the session.
+  ReplicationSessionOptions SessionOptions(pg::PgConnection& conn,
+                                           uint64_t start_lsn,
+                                           int protocol_version);
 
   const CdcConfig& config_;
   kafka::EventSink* sink_;

@@ -1,0 +1,97 @@
+#include "cdc/snapshot_publisher.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "cdc/common/status_macros.h"
+#include "cdc/pgoutput/lsn.h"
+#include "cdc/postgres/snapshot_reader.h"
+
+namespace enrich::cdc {
+
+absl::Status EnsureSnapshotRecordTable(pg::PgConnection& conn) {
+  return conn.Exec(
+      "CREATE TABLE IF NOT EXISTS enrich_cdc_snapshots ("
+      " slot_name text PRIMARY KEY, consistent_lsn pg_lsn NOT NULL,"
+      " completed_at timestamptz NOT NULL DEFAULT now())");
+}
+
+absl::StatusOr<bool> SnapshotCompleted(pg::PgConnection& conn,
+                                       const std::string& slot) {
+  ASSIGN_OR_RETURN(
+      std::vector<pg::Row> done,
+      conn.QueryParams(
+          "SELECT 1 FROM enrich_cdc_snapshots WHERE slot_name = $1", {slot}));
+  return !done.empty();
+}
+
+SnapshotPublisher::SnapshotPublisher(pg::PgConnection* conn,
+                                     ReplicationPublisher* publisher,
+                                     AckTracker* acks, kafka::EventSink* sink,
+                                     const DeliveryReports* deliveries,
+                                     Logger* log,
+                                     std::function<void()> mark_alive)
+    : conn_(conn),
+      publisher_(publisher),
+      acks_(acks),
+      sink_(sink),
+      deliveries_(deliveries),
+      log_(log),
+      mark_alive_(std::move(mark_alive)) {}
+
+absl::Status SnapshotPublisher::Publish(
+    const std::vector<pg::PublishedTable>& tables,
+    const pg::CreatedSlot& created, const std::string& slot,
+    const std::atomic<bool>& stop) {
+  RETURN_IF_ERROR(
+      conn_
+          ->QueryParams("DELETE FROM enrich_cdc_snapshots WHERE slot_name = $1",
+                        {slot})
+          .status());
+  pg::SnapshotReader reader(conn_, log_);
+  uint64_t index = 0;
+  // One row is held back so the snapshot's last event can say so.
+  const pg::PublishedTable* held_table = nullptr;
+  pgoutput::Tuple held_row;
+  auto publish_held = [&](bool last) -> absl::Status {
+    if (held_table == nullptr) return absl::OkStatus();
+    return publisher_->PublishSnapshotRow(
+        held_table->relation, held_row, created.consistent_lsn, index++, last);
+  };
+  ASSIGN_OR_RETURN(
+      pg::SnapshotProgress progress,
+      reader.Read(tables, created.snapshot_name,
+                  [&](const pg::PublishedTable& t,
+                      pgoutput::Tuple& row) -> absl::Status {
+                    if (stop.load()) {
+                      return absl::CancelledError("stopped in snapshot");
+                    }
+                    if (mark_alive_) mark_alive_();
+                    sink_->Poll(absl::ZeroDuration());
+                    RETURN_IF_ERROR(publish_held(/*last=*/false));
+                    held_table = &t;
+                    held_row = std::move(row);
+                    return absl::OkStatus();
+                  }));
+  RETURN_IF_ERROR(publish_held(/*last=*/true));
+  acks_->SealTransaction(created.consistent_lsn);
+  RETURN_IF_ERROR(sink_->Flush(absl::Now() + absl::Minutes(5)));
+  sink_->Poll(absl::ZeroDuration());
+  RETURN_IF_ERROR(deliveries_->first_error());
+  if (acks_->in_flight() != 0) {
+    return absl::UnavailableError("snapshot records not all delivered");
+  }
+  RETURN_IF_ERROR(
+      conn_
+          ->QueryParams("INSERT INTO enrich_cdc_snapshots (slot_name, "
+                        "consistent_lsn) VALUES ($1, $2::pg_lsn)",
+                        {slot, pgoutput::FormatLsn(created.consistent_lsn)})
+          .status());
+  log_->Info("snapshot published",
+             {{"rows", absl::StrCat(progress.rows)},
+              {"tables", absl::StrCat(progress.tables_done)}});
+  return absl::OkStatus();
+}
+
+}  // namespace enrich::cdc

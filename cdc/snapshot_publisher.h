@@ -1,0 +1,73 @@
+// The initial snapshot of enrich-cdc: every row of the published tables, read
+// under the snapshot the slot exported when it was created, published as
+// SNAPSHOT_READ events at the slot's consistent LSN, so streaming from that
+// LSN continues exactly where the snapshot ends.
+//
+// The table enrich_cdc_snapshots records which slot finished its snapshot:
+// the record is written only once Kafka acknowledged every snapshot event,
+// so a snapshot cut short by a crash is redone at the next start (see
+// source_preparation.h) instead of silently skipped.
+//
+//   SnapshotPublisher snapshot(conn, &publisher, &acks, sink, &deliveries,
+//                              log, mark_alive);
+//   RETURN_IF_ERROR(snapshot.Publish(tables, created, slot, stop));
+#ifndef ENRICH_CDC_SNAPSHOT_PUBLISHER_H_
+#define ENRICH_CDC_SNAPSHOT_PUBLISHER_H_
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cdc/common/log.h"
+#include "cdc/core/ack_tracker.h"
+#include "cdc/core/delivery_reports.h"
+#include "cdc/core/replication_publisher.h"
+#include "cdc/kafka/event_sink.h"
+#include "cdc/postgres/pg_connection.h"
+#include "cdc/postgres/source_setup.h"
+
+namespace enrich::cdc {
+
+// Creates enrich_cdc_snapshots when missing.
+absl::Status EnsureSnapshotRecordTable(pg::PgConnection& conn);
+
+// Whether `slot`'s snapshot was recorded as completed.
+absl::StatusOr<bool> SnapshotCompleted(pg::PgConnection& conn,
+                                       const std::string& slot);
+
+// Not thread-safe; all pointers must outlive it. `conn` is a normal
+// connection (the snapshot is read through it and recorded on it).
+class SnapshotPublisher {
+ public:
+  SnapshotPublisher(pg::PgConnection* conn, ReplicationPublisher* publisher,
+                    AckTracker* acks, kafka::EventSink* sink,
+                    const DeliveryReports* deliveries, Logger* log,
+                    std::function<void()> mark_alive);
+
+  // Clears `slot`'s completion record, publishes every row of `tables` under
+  // `created`'s exported snapshot (the last event says it is the last),
+  // seals them as one transaction at the consistent LSN, waits up to 5
+  // minutes for Kafka to acknowledge them all, then records the snapshot as
+  // completed and logs "snapshot published". Cancelled when `stop` is set
+  // during the read; Unavailable when records are left unacknowledged; a
+  // delivery's or a statement's error otherwise.
+  absl::Status Publish(const std::vector<pg::PublishedTable>& tables,
+                       const pg::CreatedSlot& created, const std::string& slot,
+                       const std::atomic<bool>& stop);
+
+ private:
+  pg::PgConnection* conn_;
+  ReplicationPublisher* publisher_;
+  AckTracker* acks_;
+  kafka::EventSink* sink_;
+  const DeliveryReports* deliveries_;
+  Logger* log_;
+  std::function<void()> mark_alive_;
+};
+
+}  // namespace enrich::cdc
+
+#endif  // ENRICH_CDC_SNAPSHOT_PUBLISHER_H_

@@ -25,25 +25,6 @@ namespace {
 
 using pg::PgConnection;
 
-// START_REPLICATION on a slot another process streams from fails with
-// SQLSTATE 55006 (object_in_use), which CodeForSqlState classifies with its
-// class 55 as FailedPrecondition. Here it means "wait as a standby", so it
-// becomes Unavailable; every other status is returned as it is.
-//
-// The status carries no SQLSTATE field yet, only its text:
-// ReplicationStream::Start appends " [55006]" to the server's "replication
-// slot ... is active for PID ..." message, so this one function still reads
-// the text. Once pg_connection's classification returns 55006 as
-// Unavailable itself, this function can go.
-absl::Status SlotInUseIsUnavailable(absl::Status status) {
-  if (status.ok() || absl::IsUnavailable(status)) return status;
-  if (absl::StrContains(status.message(), "is active for PID") ||
-      absl::StrContains(status.message(), "[55006]")) {
-    return absl::UnavailableError(status.message());
-  }
-  return status;
-}
-
 // WAL the server retains for `slot` (pg_current_wal_lsn - restart_lsn), in
 // bytes; nullopt when it cannot be read.
 std::optional<double> RetainedWalBytes(PgConnection& conn,
@@ -93,9 +74,12 @@ absl::Status CdcRunner::Run() {
     absl::Status status = RunOnce();
     if (status.ok()) return status;
     // Unavailable (a server down or unreachable, the slot held by another
-    // process, the replication connection lost) is worth waiting out; any
+    // process, the replication connection lost) is worth waiting out, and
+    // Aborted (a statement cancelled or timed out) worth trying again; any
     // other error needs an operator.
-    if (!absl::IsUnavailable(status)) return status;
+    if (!absl::IsUnavailable(status) && !absl::IsAborted(status)) {
+      return status;
+    }
     health_->MarkLoopAlive();
     std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
   }
@@ -106,8 +90,12 @@ absl::Status CdcRunner::RunOnce() {
   auto conn_or =
       PgConnection::Connect(config_.pg_dsn, PgConnection::Mode::kNormal);
   if (!conn_or.ok()) {
-    log_->Warn("source database unavailable",
-               {{"error", std::string(conn_or.status().message())}});
+    // A permanent failure (wrong password, missing database...) is logged
+    // once, by the caller that stops.
+    if (absl::IsUnavailable(conn_or.status())) {
+      log_->Warn("source database unavailable",
+                 {{"error", std::string(conn_or.status().message())}});
+    }
     return conn_or.status();
   }
   std::unique_ptr<PgConnection> conn = *std::move(conn_or);
@@ -175,7 +163,9 @@ absl::StatusOr<std::unique_ptr<pg::ReplicationStream>> CdcRunner::StartStream(
   auto stream_or =
       pg::ReplicationStream::Start(std::move(replication), stream_options);
   if (!stream_or.ok()) {
-    absl::Status status = SlotInUseIsUnavailable(stream_or.status());
+    // 55006 (the slot is active for another PID) is Unavailable
+    // (cdc/common/pg_error_class.h): wait as a standby.
+    const absl::Status& status = stream_or.status();
     if (absl::IsUnavailable(status)) {
       log_->Info("standby: the slot is in use by another process; waiting",
                  {{"slot", config_.slot}});

@@ -13,6 +13,7 @@
 //    (what is in flight is flushed and confirmed first; streaming resumes
 //    from the confirmed LSN, at-least-once: a transaction may be published
 //    again with the same commit LSN and indexes).
+//  * Aborted (a statement cancelled or timed out on the source): the same.
 //  * Any other code (a producer error, a malformed stream, a missing
 //    privilege or setting): Run returns it, without confirming anything not
 //    delivered.

@@ -3,12 +3,17 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "cdc/common/pg_error_class.h"
 #include "processor/adapters/schema_migrator.h"
 #include "processor/core/migrations.h"
 
 namespace enrich::processor {
 
 std::string ActionFor(const absl::Status& status) {
+  // A failed login or a missing database knows its own action.
+  if (std::string action = OperatorAction(status); !action.empty()) {
+    return action;
+  }
   switch (status.code()) {
     case absl::StatusCode::kPermissionDenied:
       return "grant the role enrich_processor to the --pg-dsn user (see "

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -21,6 +22,7 @@ Code ForExactState(absl::string_view s, Code for_class) {
     return Code::kAborted;  // serialization, deadlock, lock/statement timeout
   }
   if (s == "40003" ||  // statement_completion_unknown
+      s == "55006" ||  // object_in_use (e.g. a slot another process streams)
       s == "25006" ||  // read_only_sql_transaction (a standby after failover)
       s == "25P03") {  // idle_in_transaction_session_timeout (session ended)
     return Code::kUnavailable;
@@ -136,6 +138,20 @@ PgConnectError ParseVerboseConnectError(absl::string_view message) {
   out.text = std::string(
       absl::StripTrailingAsciiWhitespace(absl::StrJoin(kept, "\n")));
   return out;
+}
+
+namespace {
+constexpr char kActionPayload[] = "type.enrich/operator-action";
+}  // namespace
+
+void SetOperatorAction(absl::Status* status, absl::string_view action) {
+  if (status->ok() || action.empty()) return;
+  status->SetPayload(kActionPayload, absl::Cord(action));
+}
+
+std::string OperatorAction(const absl::Status& status) {
+  auto action = status.GetPayload(kActionPayload);
+  return action ? std::string(*action) : std::string();
 }
 
 }  // namespace enrich

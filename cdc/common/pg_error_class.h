@@ -14,7 +14,10 @@
 //   kUnavailable        retry the call / reconnect: connection refused or
 //                       lost, server shutting down or starting, too many
 //                       connections, read-only after a failover, out of
-//                       resources, an error without SQLSTATE (libpq's own)
+//                       resources, an error without SQLSTATE (libpq's own),
+//                       an object in use by another session (55006: e.g. a
+//                       replication slot another enrich-cdc streams from,
+//                       released when that process goes)
 //   kAborted            retry the whole transaction: serialization failure,
 //                       deadlock, lock timeout (55P03), statement cancelled
 //                       (57014: statement_timeout or pg_cancel_backend)
@@ -25,7 +28,7 @@
 //   kFailedPrecondition stop and tell the operator: something the program
 //                       needs is missing or in the wrong state (a database,
 //                       schema, table, column, function; a setting or a
-//                       limit; an object in use; a feature not supported)
+//                       limit; a feature not supported)
 //   kInternal           stop: anything else (a bug, a constraint violation,
 //                       bad data); never skipped, because skipping loses a
 //                       change
@@ -60,6 +63,13 @@ absl::StatusCode ClassifyPgError(absl::string_view sqlstate,
 // retrying (refused, unreachable, starting up, too many connections).
 std::string ConnectionFailureAction(absl::string_view sqlstate,
                                     PgConnectionState state);
+
+// The operator's action travels with a status as a payload, so whoever
+// logs the error (enrich-processor's `action=` field) can use it instead of
+// guessing one from the code alone.
+void SetOperatorAction(absl::Status* status, absl::string_view action);
+// The action set by SetOperatorAction, or empty.
+std::string OperatorAction(const absl::Status& status);
 
 // libpq's connection error text in PQERRORS_VERBOSE form, split into the
 // SQLSTATE of the last server error it holds (empty when the server sent

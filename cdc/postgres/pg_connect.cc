@@ -118,7 +118,9 @@ absl::StatusOr<OpenedPgConnection> OpenPgConnection(
   }
   const std::string action = ConnectionFailureAction(error.sqlstate, state);
   if (!action.empty()) absl::StrAppend(&message, "; ", action);
-  return absl::Status(ClassifyPgError(error.sqlstate, state), message);
+  absl::Status status(ClassifyPgError(error.sqlstate, state), message);
+  SetOperatorAction(&status, action);
+  return status;
 }
 
 }  // namespace enrich::pg

@@ -17,6 +17,7 @@
 #include "cdc/common/log.h"
 #include "cdc/common/metrics.h"
 #include "cdc/common/options.h"
+#include "cdc/common/pg_error_class.h"
 #include "cdc/inspect_command.h"
 #include "cdc/kafka/kafka_event_sink.h"
 #include "cdc/kafka/kafka_properties.h"
@@ -205,7 +206,13 @@ int main(int argc, char** argv) {
   health.MarkLoopStopped("shutting down");
   endpoint.Stop();
   if (!status.ok()) {
-    log.Error("enrich-cdc stopped", {{"error", status.ToString()}});
+    const std::string action = enrich::OperatorAction(status);
+    if (action.empty()) {
+      log.Error("enrich-cdc stopped", {{"error", enrich::StatusText(status)}});
+    } else {
+      log.Error("enrich-cdc stopped",
+                {{"error", enrich::StatusText(status)}, {"action", action}});
+    }
     return 1;
   }
   log.Info("enrich-cdc stopped cleanly");

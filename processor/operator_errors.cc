@@ -40,7 +40,7 @@ bool SchemaIsCurrent(const std::string& dsn, Logger& log) {
   }
   if (!status.ok()) {
     log.Error("the database schema does not match this binary",
-              {{"error", status.ToString()}, {"action", ActionFor(status)}});
+              {{"error", StatusText(status)}, {"action", ActionFor(status)}});
   }
   return status.ok();
 }

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cdc/common/pg_error_class.h"
 #include "cdc/kafka/topic_naming.h"
 #include "processor/core/retry.h"
 #include "processor/operator_errors.h"
@@ -121,14 +122,14 @@ std::optional<int> PipelineWiring::ConnectDatabase(
   if (!connected.ok()) {
     log_->Error(
         "cannot connect to PostgreSQL",
-        {{"error", connected.ToString()}, {"action", ActionFor(connected)}});
+        {{"error", StatusText(connected)}, {"action", ActionFor(connected)}});
     return 1;
   }
   if (!SchemaIsCurrent(flags_.pg_dsn, *log_)) return 1;
   // Fail early, with the action to take, when the schema is not there.
   if (auto stored = writer_->StoredOffsets(topics_[0]); !stored.ok()) {
     log_->Error("cannot read the offsets table",
-                {{"error", stored.status().ToString()},
+                {{"error", StatusText(stored.status())},
                  {"action", ActionFor(stored.status())}});
     return 1;
   }
@@ -222,7 +223,7 @@ absl::Status PipelineWiring::Consume(RecordSource* loop_source,
 
 int LogLoopFailure(const absl::Status& status, Logger& log) {
   log.Error("enrich-processor stopped",
-            {{"error", status.ToString()}, {"action", ActionFor(status)}});
+            {{"error", StatusText(status)}, {"action", ActionFor(status)}});
   return 1;
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "cdc/common/pg_error_class.h"
 #include "processor/adapters/reconciler.h"
 #include "processor/core/progress_estimate.h"
 #include "processor/operator_errors.h"
@@ -117,13 +118,13 @@ int ReconcileCommand(const ProcessorFlags& flags, Logger& log) {
   auto reconciler = Reconciler::Connect(flags.pg_dsn, options);
   if (!reconciler.ok()) {
     log.Error("cannot connect to PostgreSQL",
-              {{"error", reconciler.status().ToString()},
+              {{"error", StatusText(reconciler.status())},
                {"action", ActionFor(reconciler.status())}});
     return 1;
   }
   absl::StatusOr<ReconcileReport> report = (*reconciler)->Run();
   if (!report.ok()) {
-    log.Error("reconcile failed", {{"error", report.status().ToString()},
+    log.Error("reconcile failed", {{"error", StatusText(report.status())},
                                    {"action", ActionFor(report.status())}});
     return 1;
   }

@@ -149,6 +149,11 @@ void SetOperatorAction(absl::Status* status, absl::string_view action) {
   status->SetPayload(kActionPayload, absl::Cord(action));
 }
 
+std::string StatusText(const absl::Status& status) {
+  return absl::StrCat(absl::StatusCodeToString(status.code()), ": ",
+                      status.message());
+}
+
 std::string OperatorAction(const absl::Status& status) {
   auto action = status.GetPayload(kActionPayload);
   return action ? std::string(*action) : std::string();

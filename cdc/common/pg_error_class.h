@@ -64,12 +64,15 @@ absl::StatusCode ClassifyPgError(absl::string_view sqlstate,
 std::string ConnectionFailureAction(absl::string_view sqlstate,
                                     PgConnectionState state);
 
-// The operator's action travels with a status as a payload, so whoever
-// logs the error (enrich-processor's `action=` field) can use it instead of
-// guessing one from the code alone.
+// The operator's action travels with a status as a payload, not in its
+// message, so whoever logs the error says it once, in an `action=` field
+// (both executables), instead of guessing one from the code alone.
 void SetOperatorAction(absl::Status* status, absl::string_view action);
 // The action set by SetOperatorAction, or empty.
 std::string OperatorAction(const absl::Status& status);
+// "CODE: message", without payloads (absl::Status::ToString prints them):
+// what a log's error field shows next to an action field.
+std::string StatusText(const absl::Status& status);
 
 // libpq's connection error text in PQERRORS_VERBOSE form, split into the
 // SQLSTATE of the last server error it holds (empty when the server sent

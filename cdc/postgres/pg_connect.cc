@@ -116,10 +116,8 @@ absl::StatusOr<OpenedPgConnection> OpenPgConnection(
   if (!error.sqlstate.empty()) {
     absl::StrAppend(&message, " [", error.sqlstate, "]");
   }
-  const std::string action = ConnectionFailureAction(error.sqlstate, state);
-  if (!action.empty()) absl::StrAppend(&message, "; ", action);
   absl::Status status(ClassifyPgError(error.sqlstate, state), message);
-  SetOperatorAction(&status, action);
+  SetOperatorAction(&status, ConnectionFailureAction(error.sqlstate, state));
   return status;
 }
 

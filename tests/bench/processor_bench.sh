@@ -16,8 +16,15 @@
 #      owning BENCH_FANOUT conversations; the contract view, and
 #      enriched_reference_mv = a materialized copy of it (unique index on id)
 #      for the REFRESH comparisons;
-#   2. enrich-cdc (--snapshot=never), `enrich-processor migrate` (backfill,
-#      timed), `enrich-processor run`; a warm-up change proves the pipeline;
+#   2. enrich-cdc, `enrich-processor migrate` (backfill, timed),
+#      `enrich-processor run`; a warm-up change proves the pipeline.
+#      (f) BENCH_FIRST_START=1: enrich-cdc takes its initial snapshot
+#      (--snapshot=initial: every source row published as it is, which the
+#      processor answers with one rebuild of the table) and the first start
+#      is timed from migrate's start until the pipeline has drained (the slot
+#      confirmed past the WAL position and every published record applied),
+#      next to (a)'s REFRESH ... CONCURRENTLY of the same data;
+#      BENCH_FIRST_START=0: --snapshot=never (faster set-up for the other legs);
 #   3. (a) burst: ONE transaction updating one message body in each of
 #      BENCH_BURST random conversations; timed from its COMMIT until all of
 #      those enriched rows carry a source_commit_lsn at or past the burst's
@@ -75,6 +82,7 @@
 #                                 processor_pgbench_conversation.sql)
 #   BENCH_SMALL [1]               BENCH_SMALL_FACTOR [10]
 #   BENCH_REPLAY [1]              BENCH_REPLAY_ARGS [""]    (BENCH_REPLAY=0: skip (c))
+#   BENCH_FIRST_START [1]         (BENCH_FIRST_START=0: skip (f))
 #   BENCH_VERIFY_FULL [1]         BENCH_FSYNC [on]          BENCH_TIMEOUT [300]
 #   BENCH_KEEP [0]                1: keep the state dir (logs, metrics)
 #   ENRICH_CDC_BIN, ENRICH_PROCESSOR_BIN   binaries [build-pbench/bin, else
@@ -109,6 +117,7 @@ small=${BENCH_SMALL:-1}
 small_factor=${BENCH_SMALL_FACTOR:-10}
 replay=${BENCH_REPLAY:-1}
 replay_args=${BENCH_REPLAY_ARGS:-}
+first_start=${BENCH_FIRST_START:-1}
 verify_full=${BENCH_VERIFY_FULL:-1}
 fsync=${BENCH_FSYNC:-on}
 wait_timeout=${BENCH_TIMEOUT:-300}
@@ -119,7 +128,7 @@ for r in $rates; do
   [[ "$r" =~ ^[0-9]+$ ]] || { echo "bench: BENCH_RATES is a list of whole numbers" >&2; exit 2; }
 done
 for v in conversations messages subscribers issues fanout burst body_bytes \
-         rate_seconds small small_factor replay verify_full wait_timeout \
+         rate_seconds small small_factor replay first_start verify_full wait_timeout \
          per_tx ceiling_rows; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "bench: $v must be a whole number" >&2; exit 2; }
 done
@@ -271,14 +280,17 @@ END $$;
 SQL
 }
 
-# start_pipeline DB TAG: enrich-cdc, migrate, enrich-processor run.
-# Sets ${TAG}_cdc_pid, ${TAG}_proc_pid, ${TAG}_proc_metrics.
+# start_pipeline DB TAG [SNAPSHOT]: enrich-cdc (--snapshot=SNAPSHOT, default
+# never), migrate, enrich-processor run. Sets ${TAG}_cdc_pid, ${TAG}_proc_pid,
+# ${TAG}_proc_metrics; with SNAPSHOT=initial also results[DB.first_start_s]
+# (migrate's start -> drained, the snapshot's rebuild included).
 start_pipeline() {
-  local db=$1 tag=$2 dsn pid i t0 addr
+  local db=$1 tag=$2 snapshot=${3:-never} dsn pid i t0 addr first_t0
   dsn=$(dsn_of "$db")
-  log "[$db] starting enrich-cdc (--snapshot=never)"
+  first_t0=$(now)
+  log "[$db] starting enrich-cdc (--snapshot=$snapshot)"
   ENRICH_PG_DSN="$dsn" "$cdc_bin" --kafka-brokers="$brokers" --slot="bench_$tag" \
-    --publication="bench_$tag" --topic-prefix="bench-$tag" --snapshot=never \
+    --publication="bench_$tag" --topic-prefix="bench-$tag" --snapshot="$snapshot" \
     --metrics-addr=127.0.0.1:0 >"$state/cdc-$tag.log" 2>&1 &
   pid=$!; pids+=("$pid"); printf -v "${tag}_cdc_pid" %s "$pid"
   for i in $(seq 1 600); do
@@ -318,6 +330,12 @@ start_pipeline() {
   done
   [[ -n "$addr" ]] || { log "processor did not log its metrics address"; exit 1; }
   printf -v "${tag}_proc_metrics" %s "$addr"
+  if [[ "$snapshot" == initial ]]; then
+    drain "$db" "$tag" >/dev/null
+    results[$db.first_start_s]=$(elapsed "$first_t0" "$(now)")
+    log "[$db] first start (enrich-cdc snapshot, migrate, run, drained): ${results[$db.first_start_s]} s;" \
+        "processor: $(grep -m1 'msg="snapshot rebuilt"' "$state/processor-$tag.log" | tr -d '\n' || true)"
+  fi
   # Warm-up: one change through the whole pipeline (consumer group joined,
   # partitions assigned, statements prepared).
   local w
@@ -438,7 +456,7 @@ load_db "$db" "$conversations" "$messages" "$subscribers" "$issues" "$fanout"
 cols=$(psql_val "$db" "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position)
                        FROM information_schema.columns
                        WHERE table_name = 'enriched_support_conversations_reference'")
-start_pipeline "$db" main
+if ((first_start)); then start_pipeline "$db" main initial; else start_pipeline "$db" main; fi
 
 # --- (a) burst vs REFRESH ------------------------------------------------------
 log "(a) burst: one transaction editing one message in each of $burst random conversations"
@@ -730,6 +748,11 @@ done
 printf "%-66s %s\n" "whole table vs reference view, rows differing" "$full_diff"
 printf "%-66s %s MB\n" "peak RSS (VmHWM) enrich-processor run" "$main_proc_rss"
 printf "%-66s %s MB\n" "peak RSS (VmHWM) enrich-cdc" "$main_cdc_rss"
+if ((first_start)); then
+  printf "%-66s %s s\n" "(f) first start: enrich-cdc (initial snapshot) + migrate + run -> drained" "${results[enrich.first_start_s]}"
+  printf "%-66s %s\n" "(f) ratio first start / REFRESH ... CONCURRENTLY (a) (target <= 1)" \
+    "$(awk -v a="${results[enrich.first_start_s]}" -v b="$a_refresh_conc" 'BEGIN { printf "%.2f", a / b }')"
+fi
 if [[ -n "$c_row" ]]; then
   printf "%-66s %s s\n" "(c) enrich-cdc --snapshot=initial: every source row published" "$c_snapshot"
   printf "%-66s %s s (%s, %s rows)\n" "(c) replay --from-beginning into the emptied table: start -> exit" "$c_replay" "${c_replayed:-events=?}" "$c_rows"

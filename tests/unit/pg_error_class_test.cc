@@ -92,6 +92,19 @@ TEST(ClassifyPgErrorTest, EverythingElseIsABugOrBadDataAndStops) {
   }
 }
 
+// The action travels beside the message, so a log line says it once.
+TEST(OperatorActionTest, TravelsWithTheStatusOutsideItsMessage) {
+  absl::Status status = absl::PermissionDeniedError("login refused");
+  EXPECT_EQ(OperatorAction(status), "");
+  SetOperatorAction(&status, "check the password");
+  EXPECT_EQ(OperatorAction(status), "check the password");
+  EXPECT_EQ(status.message(), "login refused");
+  EXPECT_EQ(StatusText(status), "PERMISSION_DENIED: login refused");
+  absl::Status ok;
+  SetOperatorAction(&ok, "ignored on OK");
+  EXPECT_EQ(OperatorAction(ok), "");
+}
+
 TEST(ConnectionFailureActionTest, PermanentFailuresSayWhatToFix) {
   EXPECT_THAT(ConnectionFailureAction("28P01", State::kConnecting),
               HasSubstr("check the user and password in the connection "

@@ -11,10 +11,14 @@
 namespace enrich::cdc {
 
 absl::Status EnsureSnapshotRecordTable(pg::PgConnection& conn) {
+  // completed_at is NULL while the snapshot is published (it was NOT NULL in
+  // tables created by earlier releases, which recorded only finished ones).
   return conn.Exec(
       "CREATE TABLE IF NOT EXISTS enrich_cdc_snapshots ("
       " slot_name text PRIMARY KEY, consistent_lsn pg_lsn NOT NULL,"
-      " completed_at timestamptz NOT NULL DEFAULT now())");
+      " completed_at timestamptz);"
+      " ALTER TABLE enrich_cdc_snapshots ALTER COLUMN completed_at"
+      " DROP NOT NULL, ALTER COLUMN completed_at DROP DEFAULT");
 }
 
 absl::StatusOr<bool> SnapshotCompleted(pg::PgConnection& conn,
@@ -22,7 +26,9 @@ absl::StatusOr<bool> SnapshotCompleted(pg::PgConnection& conn,
   ASSIGN_OR_RETURN(
       std::vector<pg::Row> done,
       conn.QueryParams(
-          "SELECT 1 FROM enrich_cdc_snapshots WHERE slot_name = $1", {slot}));
+          "SELECT 1 FROM enrich_cdc_snapshots WHERE slot_name = $1 AND "
+          "completed_at IS NOT NULL",
+          {slot}));
   return !done.empty();
 }
 
@@ -44,10 +50,18 @@ absl::Status SnapshotPublisher::Publish(
     const std::vector<pg::PublishedTable>& tables,
     const pg::CreatedSlot& created, const std::string& slot,
     const std::atomic<bool>& stop) {
+  // Recorded as started before any row is read: a consumer that rebuilds its
+  // table from the source after this commit sees every commit up to the
+  // consistent point, so this snapshot's rows are redundant for it
+  // (processor/adapters/enriched_row_writer.h, "Snapshot rebuilds").
   RETURN_IF_ERROR(
       conn_
-          ->QueryParams("DELETE FROM enrich_cdc_snapshots WHERE slot_name = $1",
-                        {slot})
+          ->QueryParams("INSERT INTO enrich_cdc_snapshots (slot_name, "
+                        "consistent_lsn, completed_at) VALUES ($1, "
+                        "$2::pg_lsn, NULL) ON CONFLICT (slot_name) DO UPDATE "
+                        "SET consistent_lsn = EXCLUDED.consistent_lsn, "
+                        "completed_at = NULL",
+                        {slot, pgoutput::FormatLsn(created.consistent_lsn)})
           .status());
   pg::SnapshotReader reader(conn_, log_);
   uint64_t index = 0;
@@ -84,8 +98,9 @@ absl::Status SnapshotPublisher::Publish(
   }
   RETURN_IF_ERROR(
       conn_
-          ->QueryParams("INSERT INTO enrich_cdc_snapshots (slot_name, "
-                        "consistent_lsn) VALUES ($1, $2::pg_lsn)",
+          ->QueryParams("UPDATE enrich_cdc_snapshots SET completed_at = "
+                        "now() WHERE slot_name = $1 AND consistent_lsn = "
+                        "$2::pg_lsn",
                         {slot, pgoutput::FormatLsn(created.consistent_lsn)})
           .status());
   log_->Info("snapshot published",

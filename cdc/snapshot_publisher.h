@@ -3,10 +3,13 @@
 // SNAPSHOT_READ events at the slot's consistent LSN, so streaming from that
 // LSN continues exactly where the snapshot ends.
 //
-// The table enrich_cdc_snapshots records which slot finished its snapshot:
-// the record is written only once Kafka acknowledged every snapshot event,
-// so a snapshot cut short by a crash is redone at the next start (see
-// source_preparation.h) instead of silently skipped.
+// The table enrich_cdc_snapshots records each slot's snapshot: its
+// consistent LSN as soon as the slot exists (completed_at NULL), and its
+// completion only once Kafka acknowledged every snapshot event, so a
+// snapshot cut short by a crash is redone at the next start (see
+// source_preparation.h) instead of silently skipped. enrich-processor reads
+// the table: a rebuild of its table that starts after a row is committed
+// covers that snapshot.
 //
 //   SnapshotPublisher snapshot(conn, &publisher, &acks, sink, &deliveries,
 //                              log, mark_alive);
@@ -47,7 +50,8 @@ class SnapshotPublisher {
                     const DeliveryReports* deliveries, Logger* log,
                     std::function<void()> mark_alive);
 
-  // Clears `slot`'s completion record, publishes every row of `tables` under
+  // Records `slot`'s snapshot as started (its consistent LSN, no
+  // completion), publishes every row of `tables` under
   // `created`'s exported snapshot (the last event says it is the last),
   // seals them as one transaction at the consistent LSN, waits up to 5
   // minutes for Kafka to acknowledge them all, then records the snapshot as

@@ -14,17 +14,23 @@
 -- deletes it in the same statement-ordered transaction, so no reader ever
 -- sees it (see processor/adapters/enriched_row_writer.h).
 --
--- Two cases, decided at run time so the file is idempotent:
+-- Three cases, decided at run time so the file is idempotent:
 --   * A materialized view of this name exists (today's production): build the
 --     table as enriched_support_conversations_next and backfill it here;
 --     readers keep reading the materialized view meanwhile (nothing here locks
 --     it). 003 swaps the names in one short transaction.
 --   * Nothing of this name exists (fresh install): create the table under its
---     final name and backfill it from the source tables.
+--     final name, empty. The processor builds every row once, set-based, when
+--     it first consumes enrich-cdc's snapshot (or finds the table empty at
+--     start): a backfill here would be a second full build of the same rows.
 --   * A table of this name exists already: nothing to do.
 -- The backfill drives a per-conversation LATERAL aggregate in key order, the
 -- same computation the processor runs for a batch, so it streams instead of
 -- hash-aggregating every message at once.
+--
+-- An earlier text of this file also backfilled the fresh install's table; a
+-- database migrated with it has the same schema:
+-- accepts-checksum: 1b0f6510fc5bd5dfdde2a790ad5c8ee3
 DO $migration$
 DECLARE
   kind   "char";
@@ -86,29 +92,32 @@ BEGIN
       enriched_at             timestamptz NOT NULL DEFAULT now()
     )$ddl$, target);
 
-  EXECUTE format($backfill$
-    INSERT INTO %I
-    SELECT c.id, c.source, c.external_id, c.title, c.description,
-           c.status, c.priority, c.created_at, c.updated_at, c.resolved_at,
-           c.user_uuid, c.user_id, c.assignee_id, c.tags, c.custom_fields,
-           c.raw_data, c.synced_at, c.has_linear_ticket, c.linear_issue_id,
-           c.linear_custom_field_id,
-           u.income, u.net_worth, u.investing_activity,
-           u.total_copies, u.total_subscriptions, u.app_sessions,
-           m.message_count, m.last_message_at, m.all_messages,
-           li.identifier, li.title, li.state_name, li.url,
-           pg_current_wal_lsn(), now(), now()
-      FROM raw_support_conversations c
-      LEFT JOIN subscribers_insights u ON u.distinct_id = c.user_id
-      LEFT JOIN linear_issues li       ON li.id = c.linear_issue_id
-     CROSS JOIN LATERAL (
-       SELECT count(sm.id)::integer AS message_count,
-              max(sm.created_at)    AS last_message_at,
-              array_agg(sm.body ORDER BY sm.created_at, sm.id)
-                FILTER (WHERE sm.body IS NOT NULL) AS all_messages
-         FROM support_conversation_messages sm
-        WHERE sm.conversation_id = c.id) m
-     ORDER BY c.id$backfill$, target);
+  -- Readers of the materialized view switch to a complete table in 003.
+  IF kind = 'm' THEN
+    EXECUTE format($backfill$
+      INSERT INTO %I
+      SELECT c.id, c.source, c.external_id, c.title, c.description,
+             c.status, c.priority, c.created_at, c.updated_at, c.resolved_at,
+             c.user_uuid, c.user_id, c.assignee_id, c.tags, c.custom_fields,
+             c.raw_data, c.synced_at, c.has_linear_ticket, c.linear_issue_id,
+             c.linear_custom_field_id,
+             u.income, u.net_worth, u.investing_activity,
+             u.total_copies, u.total_subscriptions, u.app_sessions,
+             m.message_count, m.last_message_at, m.all_messages,
+             li.identifier, li.title, li.state_name, li.url,
+             pg_current_wal_lsn(), now(), now()
+        FROM raw_support_conversations c
+        LEFT JOIN subscribers_insights u ON u.distinct_id = c.user_id
+        LEFT JOIN linear_issues li       ON li.id = c.linear_issue_id
+       CROSS JOIN LATERAL (
+         SELECT count(sm.id)::integer AS message_count,
+                max(sm.created_at)    AS last_message_at,
+                array_agg(sm.body ORDER BY sm.created_at, sm.id)
+                  FILTER (WHERE sm.body IS NOT NULL) AS all_messages
+           FROM support_conversation_messages sm
+          WHERE sm.conversation_id = c.id) m
+       ORDER BY c.id$backfill$, target);
+  END IF;
 
   -- The primary key is added after the backfill: one sorted index build is
   -- much cheaper than maintaining the index row by row.

@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -105,7 +106,9 @@ absl::StatusOr<MigrationReport> ApplyMigrations(
     const std::string checksum = PQgetvalue(sum.get(), 0, 0);
     auto it = applied.find(migration.version);
     if (it != applied.end()) {
-      if (it->second != checksum) {
+      const std::vector<std::string>& earlier = migration.earlier_checksums;
+      if (it->second != checksum && std::find(earlier.begin(), earlier.end(),
+                                              it->second) == earlier.end()) {
         return absl::FailedPreconditionError(
             absl::StrCat("migration ", migration.name,
                          " was applied with different contents (checksum ",

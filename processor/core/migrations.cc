@@ -6,8 +6,37 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace enrich::processor {
+namespace {
+
+constexpr absl::string_view kAcceptsChecksum = "-- accepts-checksum:";
+
+// The accepts-checksum lines of `sql` (Migration::earlier_checksums).
+absl::StatusOr<std::vector<std::string>> EarlierChecksums(
+    absl::string_view name, absl::string_view sql) {
+  std::vector<std::string> checksums;
+  for (absl::string_view line : absl::StrSplit(sql, '\n')) {
+    if (!absl::ConsumePrefix(&line, kAcceptsChecksum)) continue;
+    line = absl::StripAsciiWhitespace(line);
+    const bool hex =
+        line.size() == 32 && std::all_of(line.begin(), line.end(), [](char c) {
+          return absl::ascii_isdigit(static_cast<unsigned char>(c)) ||
+                 (c >= 'a' && c <= 'f');
+        });
+    if (!hex) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("migration ", name, ": '", kAcceptsChecksum,
+                       "' needs 32 lower-case hex digits, not '", line, "'"));
+    }
+    checksums.emplace_back(line);
+  }
+  return checksums;
+}
+
+}  // namespace
 
 absl::StatusOr<std::vector<Migration>> OrderMigrations(
     std::vector<std::pair<std::string, std::string>> files) {
@@ -25,7 +54,10 @@ absl::StatusOr<std::vector<Migration>> OrderMigrations(
       return absl::InvalidArgumentError(
           absl::StrCat("migration file name ", name, " is not NNN_<name>.sql"));
     }
-    migrations.push_back({version, name, std::move(sql)});
+    absl::StatusOr<std::vector<std::string>> earlier =
+        EarlierChecksums(name, sql);
+    if (!earlier.ok()) return earlier.status();
+    migrations.push_back({version, name, std::move(sql), *std::move(earlier)});
   }
   std::sort(migrations.begin(), migrations.end(),
             [](const Migration& a, const Migration& b) {

@@ -17,10 +17,18 @@ struct Migration {
   int version = 0;   // from the file name's leading digits: 002_x.sql -> 2
   std::string name;  // the file name
   std::string sql;
+  // Checksums (md5 of the text) of earlier texts of this file that a
+  // database may have recorded, each declared in the file by a line
+  //   -- accepts-checksum: <32 lower-case hex digits>
+  // A file is edited only when the schema a database reached with its
+  // earlier text is the one the new text gives (e.g. the new text skips a
+  // backfill the processor does anyway); such a database is not refused.
+  std::vector<std::string> earlier_checksums;
 };
 
 // Validates and orders (file name, text) pairs: every name must be
-// NNN_<words>.sql with a positive version, and versions must be unique.
+// NNN_<words>.sql with a positive version, versions must be unique, and
+// every accepts-checksum line must hold 32 lower-case hex digits.
 // InvalidArgument naming the offending file otherwise.
 absl::StatusOr<std::vector<Migration>> OrderMigrations(
     std::vector<std::pair<std::string, std::string>> files);

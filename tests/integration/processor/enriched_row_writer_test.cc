@@ -338,6 +338,86 @@ TEST_F(EnrichedRowWriterTest, ChangedAppliedMigrationIsRefused) {
   EXPECT_THAT(report.status().message(), HasSubstr("never edit"));
 }
 
+// Snapshot rebuilds (enriched_row_writer.h): a batch with the rows of a
+// snapshot its group has not rebuilt for rewrites every row, including rows
+// no event names (a conversation deleted before the slot existed), once per
+// group and snapshot.
+AffectedConversations SnapshotPlan(uint64_t consistent_lsn) {
+  AffectedConversations plan;
+  plan.snapshot_lsns.insert(consistent_lsn);
+  plan.max_commit_lsn = consistent_lsn;
+  plan.event_count = 1;
+  return plan;
+}
+
+// 002's earlier text (it also backfilled a fresh install's table) left the
+// same schema: a database that recorded its checksum is current.
+TEST_F(EnrichedRowWriterTest, EarlierTextOfAMigrationIsAccepted) {
+  auto migrations = OrderMigrations(EmbeddedMigrations());
+  ASSERT_TRUE(migrations.ok());
+  ASSERT_EQ((*migrations)[1].version, 2);
+  ASSERT_FALSE((*migrations)[1].earlier_checksums.empty());
+  const std::string current =
+      conn_
+          ->QueryValue(
+              "SELECT checksum FROM enrich_schema_migrations WHERE version = 2")
+          .value_or("");
+  ASSERT_TRUE(
+      conn_
+          ->Exec(absl::StrCat(
+              "UPDATE enrich_schema_migrations SET checksum = '",
+              (*migrations)[1].earlier_checksums[0], "' WHERE version = 2"))
+          .ok());
+  auto report = ApplyMigrations(Services().pg_dsn, *migrations);
+  ASSERT_TRUE(conn_
+                  ->Exec(absl::StrCat(
+                      "UPDATE enrich_schema_migrations SET checksum = '",
+                      current, "' WHERE version = 2"))
+                  .ok());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->applied.empty());
+}
+
+// A fresh install's table is created empty; the processor's first snapshot
+// rebuild builds every row.
+TEST_F(EnrichedRowWriterTest, FreshInstallIsBuiltByTheFirstRebuild) {
+  ASSERT_TRUE(conn_->Exec("DROP DATABASE IF EXISTS fresh_install").ok());
+  ASSERT_TRUE(conn_->Exec("CREATE DATABASE fresh_install").ok());
+  const std::string dsn =
+      absl::StrCat(Services().pg_dsn, " dbname=fresh_install");
+  auto db = Connect(dsn);
+  ASSERT_NE(db, nullptr);
+  ASSERT_TRUE(db->Exec(testing::ReadContractFile("source_schema.sql")).ok());
+  ASSERT_TRUE(
+      db->Exec(testing::ReadContractFile("enriched_reference.sql")).ok());
+  std::mt19937_64 rng(9);
+  ASSERT_TRUE(testing::RunRandomWorkload(*db, rng, 150).ok());
+  auto migrations = OrderMigrations(EmbeddedMigrations());
+  ASSERT_TRUE(migrations.ok());
+  auto report = ApplyMigrations(dsn, *migrations);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(db->QueryValue("SELECT count(*) FROM "
+                           "enriched_support_conversations")
+                .value_or(""),
+            "0");
+  {
+    auto writer = EnrichedRowWriter::Connect(dsn, {});
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    auto built = (*writer)->Apply(SnapshotPlan(0x10), {});
+    ASSERT_TRUE(built.ok()) << built.status();
+    EXPECT_TRUE(built->rebuilt_for_snapshot);
+  }
+  absl::StatusOr<int64_t> difference = testing::DifferenceFromReference(*db);
+  ASSERT_TRUE(difference.ok()) << difference.status();
+  EXPECT_EQ(*difference, 0) << testing::DescribeDifference(*db);
+  EXPECT_GT(std::stoll(db->QueryValue("SELECT count(*) FROM "
+                                      "enriched_support_conversations")
+                           .value_or("0")),
+            10);
+  db.reset();
+  ASSERT_TRUE(conn_->Exec("DROP DATABASE fresh_install").ok());
+}
+
 TEST_F(EnrichedRowWriterTest, MaterializedViewIsSwappedForBackfilledTable) {
   ASSERT_TRUE(conn_->Exec("DROP DATABASE IF EXISTS matview_migration").ok());
   ASSERT_TRUE(conn_->Exec("CREATE DATABASE matview_migration").ok());
@@ -535,18 +615,6 @@ void EnrichedRowWriterTest::RunConcurrentWriters(
   ExpectEqualsReference();
 }
 
-// Snapshot rebuilds (enriched_row_writer.h): a batch with the rows of a
-// snapshot its group has not rebuilt for rewrites every row, including rows
-// no event names (a conversation deleted before the slot existed), once per
-// group and snapshot.
-AffectedConversations SnapshotPlan(uint64_t consistent_lsn) {
-  AffectedConversations plan;
-  plan.snapshot_lsns.insert(consistent_lsn);
-  plan.max_commit_lsn = consistent_lsn;
-  plan.event_count = 1;
-  return plan;
-}
-
 TEST_F(EnrichedRowWriterTest, SnapshotRebuildsEveryRowOncePerGroup) {
   EnrichedRowWriter::Options options;
   options.consumer_group = "snapshot-g1";
@@ -571,13 +639,14 @@ TEST_F(EnrichedRowWriterTest, SnapshotRebuildsEveryRowOncePerGroup) {
       "(SELECT id FROM raw_support_conversations ORDER BY id DESC LIMIT 1)"));
   ASSERT_TRUE(damaged.ok()) << damaged;
   ASSERT_GT(*testing::DifferenceFromReference(*conn_), 0);
-  // enrich-cdc's record of another snapshot, finished before the rebuild.
+  // enrich-cdc's record of two other snapshots taken before the rebuild:
+  // one finished, one still being published.
   ASSERT_TRUE(conn_
                   ->Exec("CREATE TABLE enrich_cdc_snapshots (slot_name text "
                          "PRIMARY KEY, consistent_lsn pg_lsn NOT NULL, "
-                         "completed_at timestamptz NOT NULL DEFAULT now()); "
+                         "completed_at timestamptz); "
                          "INSERT INTO enrich_cdc_snapshots VALUES ('other', "
-                         "'0/200')")
+                         "'0/200', now()), ('third', '0/300', NULL)")
                   .ok());
 
   statements_.clear();
@@ -592,8 +661,8 @@ TEST_F(EnrichedRowWriterTest, SnapshotRebuildsEveryRowOncePerGroup) {
             42);
   EXPECT_EQ(Count("SELECT count(*) FROM enrich_processor_snapshots WHERE "
                   "consumer_group = 'snapshot-g1' AND snapshot_lsn IN "
-                  "('0/100', '0/200')"),
-            2);
+                  "('0/100', '0/200', '0/300')"),
+            3);
 
   // Rebuilt for both snapshots: their rows change nothing any more (a stale
   // row now waits for an event that names it).
@@ -604,7 +673,7 @@ TEST_F(EnrichedRowWriterTest, SnapshotRebuildsEveryRowOncePerGroup) {
               "SELECT id FROM enriched_support_conversations ORDER BY id LIMIT "
               "1")
           .value_or("");
-  for (uint64_t lsn : {0x100, 0x200}) {
+  for (uint64_t lsn : {0x100, 0x200, 0x300}) {
     auto covered = ApplyObserved(*writer, SnapshotPlan(lsn));
     ASSERT_TRUE(covered.ok()) << covered.status();
     EXPECT_FALSE(Ran("lock_table"));

@@ -32,6 +32,28 @@ TEST(OrderMigrationsTest, RejectsBadNamesAndDuplicateVersions) {
       HasSubstr("share version 1"));
 }
 
+TEST(OrderMigrationsTest, ReadsTheEarlierChecksumsAFileAccepts) {
+  auto ordered = OrderMigrations(
+      {{"002_two.sql",
+        "-- 002\n-- accepts-checksum: 1b0f6510fc5bd5dfdde2a790ad5c8ee3\n"
+        "--   accepts-checksum: not a declaration (indented)\n"
+        "-- accepts-checksum:   0123456789abcdef0123456789abcdef  \nSELECT "
+        "1;\n"},
+       {"003_three.sql", "SELECT 1;"}});
+  ASSERT_TRUE(ordered.ok()) << ordered.status();
+  EXPECT_THAT((*ordered)[0].earlier_checksums,
+              ::testing::ElementsAre("1b0f6510fc5bd5dfdde2a790ad5c8ee3",
+                                     "0123456789abcdef0123456789abcdef"));
+  EXPECT_TRUE((*ordered)[1].earlier_checksums.empty());
+  for (const char* bad :
+       {"-- accepts-checksum: 1B0F6510FC5BD5DFDDE2A790AD5C8EE3",
+        "-- accepts-checksum: 1b0f", "-- accepts-checksum:"}) {
+    EXPECT_THAT(OrderMigrations({{"004_bad.sql", bad}}).status().message(),
+                HasSubstr("004_bad.sql"))
+        << bad;
+  }
+}
+
 TEST(CheckAppliedMigrationsTest, ExactlyTheKnownOnesInAnyOrderAreCurrent) {
   auto known = OrderMigrations({{"001_a.sql", "a"}, {"002_b.sql", "b"}});
   ASSERT_TRUE(known.ok());

@@ -150,6 +150,24 @@ class EnrichedRowWriterTest : public ::testing::Test {
     }
   }
 
+  // A new database `name` with the contract's tables and reference view and
+  // 150 transactions of the random workload (seed `seed`); its DSN. The
+  // caller drops it.
+  std::string NewSourceDatabase(const std::string& name, uint64_t seed) {
+    EXPECT_TRUE(conn_->Exec("DROP DATABASE IF EXISTS " + name).ok());
+    EXPECT_TRUE(conn_->Exec("CREATE DATABASE " + name).ok());
+    const std::string dsn = absl::StrCat(Services().pg_dsn, " dbname=", name);
+    auto db = Connect(dsn);
+    if (db == nullptr) return dsn;
+    EXPECT_TRUE(db->Exec(testing::ReadContractFile("source_schema.sql")).ok());
+    EXPECT_TRUE(
+        db->Exec(testing::ReadContractFile("enriched_reference.sql")).ok());
+    std::mt19937_64 rng(seed);
+    absl::Status workload = testing::RunRandomWorkload(*db, rng, 150);
+    EXPECT_TRUE(workload.ok()) << workload;
+    return dsn;
+  }
+
   int64_t Count(const std::string& sql) {
     return std::stoll(conn_->QueryValue(sql).value_or("-1"));
   }
@@ -381,17 +399,9 @@ TEST_F(EnrichedRowWriterTest, EarlierTextOfAMigrationIsAccepted) {
 // A fresh install's table is created empty; the processor's first snapshot
 // rebuild builds every row.
 TEST_F(EnrichedRowWriterTest, FreshInstallIsBuiltByTheFirstRebuild) {
-  ASSERT_TRUE(conn_->Exec("DROP DATABASE IF EXISTS fresh_install").ok());
-  ASSERT_TRUE(conn_->Exec("CREATE DATABASE fresh_install").ok());
-  const std::string dsn =
-      absl::StrCat(Services().pg_dsn, " dbname=fresh_install");
+  const std::string dsn = NewSourceDatabase("fresh_install", 9);
   auto db = Connect(dsn);
   ASSERT_NE(db, nullptr);
-  ASSERT_TRUE(db->Exec(testing::ReadContractFile("source_schema.sql")).ok());
-  ASSERT_TRUE(
-      db->Exec(testing::ReadContractFile("enriched_reference.sql")).ok());
-  std::mt19937_64 rng(9);
-  ASSERT_TRUE(testing::RunRandomWorkload(*db, rng, 150).ok());
   auto migrations = OrderMigrations(EmbeddedMigrations());
   ASSERT_TRUE(migrations.ok());
   auto report = ApplyMigrations(dsn, *migrations);
@@ -419,18 +429,9 @@ TEST_F(EnrichedRowWriterTest, FreshInstallIsBuiltByTheFirstRebuild) {
 }
 
 TEST_F(EnrichedRowWriterTest, MaterializedViewIsSwappedForBackfilledTable) {
-  ASSERT_TRUE(conn_->Exec("DROP DATABASE IF EXISTS matview_migration").ok());
-  ASSERT_TRUE(conn_->Exec("CREATE DATABASE matview_migration").ok());
-  const std::string dsn =
-      absl::StrCat(Services().pg_dsn, " dbname=matview_migration");
+  const std::string dsn = NewSourceDatabase("matview_migration", 7);
   auto db = Connect(dsn);
   ASSERT_NE(db, nullptr);
-  ASSERT_TRUE(db->Exec(testing::ReadContractFile("source_schema.sql")).ok());
-  ASSERT_TRUE(
-      db->Exec(testing::ReadContractFile("enriched_reference.sql")).ok());
-  std::mt19937_64 rng(7);
-  absl::Status workload = testing::RunRandomWorkload(*db, rng, 150);
-  ASSERT_TRUE(workload.ok()) << workload;
   ASSERT_TRUE(db->Exec("CREATE MATERIALIZED VIEW "
                        "enriched_support_conversations AS SELECT * FROM "
                        "enriched_support_conversations_reference")

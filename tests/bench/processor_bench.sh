@@ -293,9 +293,13 @@ start_pipeline() {
     --publication="bench_$tag" --topic-prefix="bench-$tag" --snapshot="$snapshot" \
     --metrics-addr=127.0.0.1:0 >"$state/cdc-$tag.log" 2>&1 &
   pid=$!; pids+=("$pid"); printf -v "${tag}_cdc_pid" %s "$pid"
+  # With a snapshot the slot is idle until the snapshot is published: wait
+  # only until it exists, so migrate and run start while it is published.
+  local slot_ready="AND active"
+  [[ "$snapshot" == never ]] || slot_ready=""
   for i in $(seq 1 600); do
     [[ "$(psql_val "$db" "SELECT count(*) FROM pg_replication_slots
-                          WHERE slot_name = 'bench_$tag' AND active")" == 1 ]] && break
+                          WHERE slot_name = 'bench_$tag' $slot_ready")" == 1 ]] && break
     kill -0 "$pid" 2>/dev/null || { tail -n 20 "$state/cdc-$tag.log" >&2; log "enrich-cdc exited"; exit 1; }
     sleep 0.1
   done

@@ -8,16 +8,18 @@
 #   deploy/local/stack.sh env      print the export lines again
 #
 # Environment: ENRICH_STATE_DIR (default .local in the repo),
-# ENRICH_LOCAL_PG_PORT (55432), ENRICH_LOCAL_KAFKA_PORT (59092),
-# ENRICH_LOCAL_KAFKA_CONTROLLER_PORT (59093).
+# ENRICH_LOCAL_PG_PORT (25432), ENRICH_LOCAL_KAFKA_PORT (29092),
+# ENRICH_LOCAL_KAFKA_CONTROLLER_PORT (29093). The defaults sit below Linux's
+# ephemeral range (32768-60999): a port in it can be held by any outgoing
+# connection's local end, and then the server cannot bind it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/deploy/lib/services.sh"
 
 state=${ENRICH_STATE_DIR:-$root/.local}
-pg_port=${ENRICH_LOCAL_PG_PORT:-55432}
-kafka_port=${ENRICH_LOCAL_KAFKA_PORT:-59092}
-controller_port=${ENRICH_LOCAL_KAFKA_CONTROLLER_PORT:-59093}
+pg_port=${ENRICH_LOCAL_PG_PORT:-25432}
+kafka_port=${ENRICH_LOCAL_KAFKA_PORT:-29092}
+controller_port=${ENRICH_LOCAL_KAFKA_CONTROLLER_PORT:-29093}
 
 print_env() {
   echo "export ENRICH_PG_DSN='$(pg_dsn "$state")'"

@@ -137,6 +137,9 @@ class ReplayRun {
   Logger* const log_;
   std::vector<PartitionOffset> ends_;
   std::unique_ptr<ReplaySource> replay_source_;
+  // The batch with the replay's first snapshot row was closed (Run()'s
+  // thread only).
+  bool snapshot_batch_closed_ = false;
   int64_t total_ = 0;
   int64_t applied_ = 0;
   const absl::Time start_ = absl::Now();
@@ -170,7 +173,17 @@ ProcessorLoopOptions ReplayRun::LoopOptions(const std::string& offsets_group) {
       absl::Milliseconds(std::max<int64_t>(1, flags_.replay_batch_max_wait_ms));
   replay_source_ =
       std::make_unique<ReplaySource>(source_, source_->Assignment(), ends_);
-  options.batch_complete = [this] { return replay_source_->ConsumedToEnd(); };
+  // The batch holding the first snapshot row closes at once: the writer
+  // answers it with a rebuild of every row (enriched_row_writer.h), which
+  // then runs while the rest of the topics is consumed, and every later
+  // batch has nothing left to rewrite.
+  options.batch_complete = [this](const AffectedConversations& planned) {
+    if (!snapshot_batch_closed_ && !planned.snapshot_lsns.empty()) {
+      snapshot_batch_closed_ = true;
+      return true;
+    }
+    return replay_source_->ConsumedToEnd();
+  };
   // The next batch is consumed and planned while this one is written.
   options.overlap_apply = true;
   options.on_iteration = [this] { OnIteration(); };

@@ -91,6 +91,8 @@ class ConsumedBatchBuilder {
 
   // Records added since the last Take().
   size_t records() const { return records_; }
+  // The plan of the records added since the last Take().
+  const AffectedConversations& plan() const { return planner_.plan(); }
 
   ConsumedBatch Take();
 

@@ -155,7 +155,9 @@ absl::Status ProcessorLoop::RunBatches(const std::atomic<bool>& stop) {
                          options_.max_batch_wait;
       }
       builder.Add(**polled);
-      if (options_.batch_complete && options_.batch_complete()) break;
+      if (options_.batch_complete && options_.batch_complete(builder.plan())) {
+        break;
+      }
     }
     collecting_since = options_.clock();
     ConsumedBatch batch = builder.Take();

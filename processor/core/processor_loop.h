@@ -112,9 +112,11 @@ struct ProcessorLoopOptions {
   // caught up).
   std::function<bool()> finished;
   // Closes the batch in hand (at least one record) as soon as it returns
-  // true after a poll, without waiting out the window (replay: every
-  // partition was consumed up to its end, nothing more is coming).
-  std::function<bool()> batch_complete;
+  // true after a poll, given the batch's plan so far, without waiting out
+  // the window (replay: every partition was consumed up to its end, nothing
+  // more is coming; or the batch holds a snapshot, whose rebuild should
+  // start at once).
+  std::function<bool(const AffectedConversations& planned)> batch_complete;
   // Applies each batch on a second thread while the next one is collected
   // (file comment).
   bool overlap_apply = false;

@@ -6,7 +6,9 @@
 // window for records that will not come. Pure: no librdkafka.
 //
 //   ReplaySource replay(kafka_source.get(), start_positions, end_offsets);
-//   loop_options.batch_complete = [&] { return replay.ConsumedToEnd(); };
+//   loop_options.batch_complete = [&](const AffectedConversations&) {
+//     return replay.ConsumedToEnd();
+//   };
 //   ProcessorLoop loop(&replay, ...);
 //
 // Not thread-safe (like every RecordSource); `inner` must outlive it.

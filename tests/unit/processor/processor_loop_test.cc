@@ -406,7 +406,9 @@ TEST_F(ProcessorLoopTest, ReplayBatchClosesWhenEveryPartitionReachedItsEnd) {
                      Record("t", 0, 1, std::nullopt)};
   ReplaySource replay(&source_, {{"t", 0, kBeginning}, {"t", 1, kBeginning}},
                       {{"t", 0, 2}, {"t", 1, 1}});
-  options_.batch_complete = [&] { return replay.ConsumedToEnd(); };
+  options_.batch_complete = [&](const AffectedConversations&) {
+    return replay.ConsumedToEnd();
+  };
   options_.finished = [&] { return !writer_.stored.empty(); };
   const absl::Time start = clock_.Now();
   ProcessorLoop loop(&replay, &writer_, &dead_letters_, &probe_, &log_,
@@ -418,6 +420,32 @@ TEST_F(ProcessorLoopTest, ReplayBatchClosesWhenEveryPartitionReachedItsEnd) {
   EXPECT_EQ(writer_.plans[0].conversation_ids.size(), 2u);
   EXPECT_EQ(source_.polls, 3);
   EXPECT_LT(clock_.Now() - start, absl::Seconds(1));
+}
+
+// batch_complete sees the plan of the batch in hand: a replay closes the
+// batch that holds the first snapshot row at once, so the rebuild that row
+// asks for runs while the rest is consumed.
+TEST_F(ProcessorLoopTest, BatchCompleteSeesThePlanSoFar) {
+  options_.max_batch_records = 1000;
+  options_.max_batch_wait = absl::Seconds(60);
+  const std::string snapshot_row =
+      testing::MakeEvent(v1::SNAPSHOT_READ, "raw_support_conversations",
+                         testing::MakeRow({{"id", kConv2}}), std::nullopt)
+          .SerializeAsString();
+  source_.records = {Record("t", 0, 0, ConversationInsert(kConv1)),
+                     Record("t", 0, 1, snapshot_row),
+                     Record("t", 0, 2, ConversationInsert(kConv2))};
+  options_.batch_complete = [](const AffectedConversations& planned) {
+    return !planned.snapshot_lsns.empty();
+  };
+  const absl::Time start = clock_.Now();
+  ASSERT_TRUE(Run().ok());
+  ASSERT_GE(writer_.plans.size(), 2u);
+  EXPECT_EQ(writer_.plans[0].snapshot_lsns.size(), 1u);
+  EXPECT_THAT(writer_.plans[0].conversation_ids, ElementsAre(kConv1));
+  EXPECT_THAT(writer_.stored[0], ElementsAre(PartitionOffset{"t", 0, 2}));
+  EXPECT_THAT(writer_.plans[1].conversation_ids, ElementsAre(kConv2));
+  EXPECT_LT(clock_.Now() - start, absl::Seconds(60));
 }
 
 // overlap_apply: batch 0 is applied while batch 1 is collected (its apply

@@ -7,7 +7,8 @@ there is one:
   * every ConfigMap and Secret a pod reads is defined (the Secrets in
     secrets.example.yaml);
   * every container's metrics endpoint listens on 0.0.0.0 at the port its
-    probes, its prometheus.io/port annotation and its Service use;
+    probes, its prometheus.io/port annotation (required of Deployments)
+    and its Service use;
   * probes use /healthz and /readyz only;
   * every container runs enrich-cdc or enrich-processor with a known
     subcommand and sets memory requests and limits;
@@ -121,7 +122,9 @@ def check_container(where, c, defined, config_maps, annotations, image_names,
                         f"not 0.0.0.0:{expected} (probes and scrapes need it)")
     if ports.get("metrics") != expected:
         problems.append(f"{where}: metrics containerPort is not {expected}")
-    if annotations.get("prometheus.io/port") != str(expected):
+    scraped = annotations.get("prometheus.io/scrape") == "true"
+    if (scraped or "Deployment" in where) and annotations.get(
+            "prometheus.io/port") != str(expected):
         problems.append(f"{where}: prometheus.io/port is not {expected}")
     for probe in ("livenessProbe", "readinessProbe"):
         if probe not in c:

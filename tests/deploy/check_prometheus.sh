@@ -19,3 +19,12 @@ promtool check rules "$root"/deploy/prometheus/*-rules.yml
 promtool check rules "$tmp/dashboard-rules.yml"
 (cd "$root/deploy/prometheus" && promtool test rules ./*.test.yml)
 (cd "$root/deploy/prometheus" && promtool check config prometheus.example.yml)
+# Every runbook_url names a section of deploy/README.md.
+status=0
+while read -r anchor; do
+  heading="$(grep -E '^#{2,4} ' "$root/deploy/README.md" |
+    sed -E 's/^#+ //' | tr 'A-Z' 'a-z' | tr -d '`' | tr ' ' '-' |
+    grep -Fx "$anchor" || true)"
+  [[ -n "$heading" ]] || { echo "runbook anchor #$anchor missing in deploy/README.md" >&2; status=1; }
+done < <(grep -ho 'runbook_url: deploy/README.md#[a-z0-9-]*' "$root"/deploy/prometheus/*-rules.yml | sed 's/.*#//')
+exit "$status"

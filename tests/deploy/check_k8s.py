@@ -1,0 +1,163 @@
+"""Cross-checks of deploy/k8s/ that the JSON schemas cannot make.
+
+Usage: check_k8s.py DEPLOY_K8S_DIR. Prints every problem and exits 1 if
+there is one:
+  * every file kustomization.yaml lists exists, and every manifest outside
+    ops/, monitoring/ and secrets.example.yaml is listed;
+  * every ConfigMap and Secret a pod reads is defined (the Secrets in
+    secrets.example.yaml);
+  * every container's metrics endpoint listens on 0.0.0.0 at the port its
+    probes, its prometheus.io/port annotation (required of Deployments)
+    and its Service use;
+  * probes use /healthz and /readyz only;
+  * every container runs enrich-cdc or enrich-processor with a known
+    subcommand and sets memory requests and limits;
+  * each Deployment has a PodDisruptionBudget selecting its pods.
+"""
+
+import os
+import sys
+
+import yaml
+
+PORT_OF = {"enrich-cdc": 9187, "enrich-processor": 9188}
+SUBCOMMANDS = {"run", "replay", "reconcile", "migrate"}
+
+
+def load_all(path):
+    with open(path) as f:
+        return [d for d in yaml.safe_load_all(f) if d]
+
+
+def main(k8s_dir):
+    problems = []
+    docs = {}  # relative path -> documents
+    for dirpath, _, files in os.walk(k8s_dir):
+        for name in files:
+            if name.endswith(".yaml"):
+                path = os.path.join(dirpath, name)
+                docs[os.path.relpath(path, k8s_dir)] = load_all(path)
+
+    kustomization = docs.pop("kustomization.yaml")[0]
+    listed = set(kustomization.get("resources", []))
+    for r in sorted(listed):
+        if r not in docs:
+            problems.append(f"kustomization.yaml lists missing {r}")
+    for rel in sorted(docs):
+        optional = (rel.startswith(("ops/", "monitoring/"))
+                    or rel == "secrets.example.yaml")
+        if not optional and rel not in listed:
+            problems.append(f"{rel} is not listed in kustomization.yaml")
+    image_names = {i["name"] for i in kustomization.get("images", [])}
+
+    objects = [(rel, d) for rel, ds in docs.items() for d in ds]
+    defined = {(d["kind"], d["metadata"]["name"]) for _, d in objects}
+    config_maps = {d["metadata"]["name"]: d.get("data", {})
+                   for _, d in objects if d["kind"] == "ConfigMap"}
+    services = [d for _, d in objects if d["kind"] == "Service"]
+    pdbs = [d for _, d in objects if d["kind"] == "PodDisruptionBudget"]
+
+    for rel, d in objects:
+        if d["kind"] not in ("Deployment", "Job"):
+            continue
+        where = f"{rel} {d['kind']}/{d['metadata']['name']}"
+        template = d["spec"]["template"]
+        pod = template["spec"]
+        annotations = template["metadata"].get("annotations", {})
+        labels = template["metadata"].get("labels", {})
+        for c in pod["containers"]:
+            problems += check_container(where, c, defined, config_maps,
+                                        annotations, image_names,
+                                        rel in listed)
+            problems += check_services(where, c, labels, services)
+        if d["kind"] == "Deployment":
+            if not any(selects(p["spec"]["selector"], labels) for p in pdbs):
+                problems.append(f"{where}: no PodDisruptionBudget selects it")
+
+    for p in problems:
+        print(f"check_k8s: {p}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def check_container(where, c, defined, config_maps, annotations, image_names,
+                    in_kustomization):
+    problems = []
+    command = c.get("command", [])
+    executable = command[0] if command else ""
+    if executable not in PORT_OF:
+        return [f"{where}: command {command} runs neither executable"]
+    if executable == "enrich-processor" and (len(command) < 2 or
+                                             command[1] not in SUBCOMMANDS):
+        problems.append(f"{where}: enrich-processor without a subcommand")
+    if in_kustomization and c["image"] not in image_names:
+        problems.append(f"{where}: image {c['image']} not in images:")
+    resources = c.get("resources", {})
+    for kind in ("requests", "limits"):
+        if "memory" not in resources.get(kind, {}):
+            problems.append(f"{where}: no memory {kind}")
+
+    env = {}
+    for source in c.get("envFrom", []):
+        name = source["configMapRef"]["name"]
+        if name not in config_maps:
+            problems.append(f"{where}: ConfigMap {name} is not defined")
+        else:
+            env.update(config_maps[name])
+    for e in c.get("env", []):
+        ref = e.get("valueFrom", {}).get("secretKeyRef")
+        if ref and ("Secret", ref["name"]) not in defined:
+            problems.append(f"{where}: Secret {ref['name']} is not defined")
+    if "ENRICH_PG_DSN" not in env and not any(
+            e["name"] == "ENRICH_PG_DSN" for e in c.get("env", [])):
+        problems.append(f"{where}: no ENRICH_PG_DSN")
+
+    ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+    serves = executable == "enrich-cdc" or command[1] in ("run", "replay")
+    if not serves:
+        return problems
+    expected = PORT_OF[executable]
+    addr = env.get("ENRICH_METRICS_ADDR", "")
+    if addr != f"0.0.0.0:{expected}":
+        problems.append(f"{where}: ENRICH_METRICS_ADDR is '{addr}', "
+                        f"not 0.0.0.0:{expected} (probes and scrapes need it)")
+    if ports.get("metrics") != expected:
+        problems.append(f"{where}: metrics containerPort is not {expected}")
+    scraped = annotations.get("prometheus.io/scrape") == "true"
+    if (scraped or "Deployment" in where) and annotations.get(
+            "prometheus.io/port") != str(expected):
+        problems.append(f"{where}: prometheus.io/port is not {expected}")
+    for probe in ("livenessProbe", "readinessProbe"):
+        if probe not in c:
+            if "Job" not in where:
+                problems.append(f"{where}: no {probe}")
+            continue
+        get = c[probe]["httpGet"]
+        if get["path"] not in ("/healthz", "/readyz"):
+            problems.append(f"{where}: {probe} on {get['path']}")
+        if get["port"] not in ("metrics", expected):
+            problems.append(f"{where}: {probe} on port {get['port']}")
+    return problems
+
+
+def check_services(where, c, labels, services):
+    problems = []
+    for s in services:
+        if not selects({"matchLabels": s["spec"]["selector"]}, labels):
+            continue
+        for port in s["spec"]["ports"]:
+            target = port.get("targetPort")
+            names = {p["name"] for p in c.get("ports", [])}
+            numbers = {p["containerPort"] for p in c.get("ports", [])}
+            if target not in names and target not in numbers:
+                problems.append(f"{where}: Service {s['metadata']['name']} "
+                                f"targets port {port.get('targetPort')}")
+    return problems
+
+
+def selects(selector, labels):
+    return all(labels.get(k) == v
+               for k, v in selector.get("matchLabels", {}).items())
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

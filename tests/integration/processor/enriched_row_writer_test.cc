@@ -27,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "processor/adapters/schema_migrator.h"
 #include "processor/core/affected_conversations.h"
+#include "processor/core/enriched_statements.h"
 #include "processor/core/retry.h"
 #include "tests/integration/processor/source_workload.h"
 #include "tests/support/pg_test_connection.h"
@@ -196,7 +197,7 @@ class EnrichedRowWriterTest : public ::testing::Test {
   // differ (EXCEPT ALL both ways); 0 when that row is equal.
   int64_t DifferenceForConversation(const std::string& id) {
     const std::string columns =
-        absl::StrJoin(EnrichedRowWriter::ReferenceColumns(), ", ");
+        absl::StrJoin(enriched_statements::ReferenceColumns(), ", ");
     const std::string where = absl::StrCat(" WHERE id = '", id, "'");
     return Count(absl::StrCat(
         "SELECT (SELECT count(*) FROM (SELECT * FROM "
@@ -217,7 +218,7 @@ class EnrichedRowWriterTest : public ::testing::Test {
         Count(absl::StrCat(
             "WITH ids AS (SELECT id FROM enriched_support_conversations), "
             "r AS (",
-            EnrichedRowWriter::RecomputeSql(),
+            enriched_statements::RecomputeSql(),
             ") SELECT count(*) FROM enriched_support_conversations e LEFT "
             "JOIN r ON r.id = e.id WHERE e.all_message_ids IS DISTINCT FROM "
             "r.all_message_ids")),
@@ -1870,7 +1871,8 @@ TEST_F(EnrichedRowWriterTest, HotStatementsUseIndexesAt100kConversations) {
       {"rewrite_rows", absl::StrCat(literal(ids), ", '0/1', 1")},
       {"store_offsets", "'g', '{t}', '{0}', '{1}'"},
   };
-  for (const WriterStatement& statement : EnrichedRowWriter::HotStatements()) {
+  for (const WriterStatement& statement :
+       enriched_statements::HotStatements()) {
     SCOPED_TRACE(statement.name);
     ASSERT_TRUE(conn_
                     ->Exec(absl::StrCat("PREPARE ", statement.name, " AS ",
@@ -1906,7 +1908,8 @@ TEST_F(EnrichedRowWriterTest, HotStatementsUseIndexesAt100kConversations) {
               "raw_support_conversations")
           .value_or("{}");
   ASSERT_TRUE(conn_->Exec("BEGIN").ok());
-  for (const WriterStatement& statement : EnrichedRowWriter::BulkStatements()) {
+  for (const WriterStatement& statement :
+       enriched_statements::BulkStatements()) {
     if (statement.name == "bulk_settings") {
       // As the writer sets them for a rebuild of every id.
       ASSERT_TRUE(conn_

@@ -179,7 +179,7 @@ absl::StatusOr<ReconcileReport> Reconciler::Run() {
     AffectedConversations plan;
     for (const auto& [kind, id] : differences) {
       report.Add(kind, id);
-      plan.conversation_ids.insert(id);
+      plan.full_rewrites.insert(id);
     }
     if (!options_.dry_run && !plan.empty()) {
       plan.max_commit_lsn = wal_lsn;

@@ -42,7 +42,7 @@ WritePlanner::WritePlanner(const AffectedConversations& plan,
                            WritePlanOptions options)
     : plan_(plan),
       options_(options),
-      ids_(plan.conversation_ids.begin(), plan.conversation_ids.end()) {}
+      ids_(plan.full_rewrites.begin(), plan.full_rewrites.end()) {}
 
 bool WritePlanner::resolves_fan_out() const {
   return !plan_.user_ids.empty() || !plan_.linear_issue_ids.empty();
@@ -59,12 +59,12 @@ bool WritePlanner::KeepsFanOutApart() const {
 // Finish: a replay's fan-out names every conversation again, and holding
 // each twice costs tens of MB.
 void WritePlanner::AddFanOutId(std::string id) {
-  if (plan_.conversation_ids.contains(id)) return;
+  if (plan_.full_rewrites.contains(id)) return;
   (KeepsFanOutApart() ? fan_out_ : ids_).push_back(std::move(id));
 }
 
 void WritePlanner::AddRebuildId(std::string id) {
-  if (!plan_.conversation_ids.contains(id)) ids_.push_back(std::move(id));
+  if (!plan_.full_rewrites.contains(id)) ids_.push_back(std::move(id));
 }
 
 WritePlan WritePlanner::Finish(const RewrittenIds* rewritten) && {

@@ -3,7 +3,7 @@
 // decided before any row is written. Pure: no libpq.
 //
 // The rules (why they are exact: processor/adapters/WRITER_DESIGN.md):
-//   * Full rewrites: the plan's conversation_ids, and the ids a truncated
+//   * Full rewrites: the plan's full_rewrites, and the ids a truncated
 //     table reached (list_rebuild_ids). Fan-out ids (resolve_fan_out) the
 //     plan names already are dropped on the way in.
 //   * Joined-column rewrites (step 4c): the plan's column updates and the

@@ -421,8 +421,8 @@ TEST_F(EnrichedRowWriterTest, BulkPathMatchesReferenceInShuffledBatches) {
   AffectedConversations all;
   auto ids = conn_->Query("SELECT id::text FROM raw_support_conversations");
   ASSERT_TRUE(ids.ok());
-  for (const auto& row : *ids) all.conversation_ids.insert(*row[0]);
-  all.conversation_ids.insert("00000000-0000-0000-0000-00000000dead");
+  for (const auto& row : *ids) all.full_rewrites.insert(*row[0]);
+  all.full_rewrites.insert("00000000-0000-0000-0000-00000000dead");
   auto result = writer->Apply(all, {{"t", 0, 42}});
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->transactions, 1u);
@@ -673,7 +673,7 @@ void EnrichedRowWriterTest::ExpectLaterWriterWaitsThenReadsFresh(
                          "'first', now(), now())")
                   .ok());
   AffectedConversations plan;
-  plan.conversation_ids.insert("00000000-0000-0000-0000-0000000000c1");
+  plan.full_rewrites.insert("00000000-0000-0000-0000-0000000000c1");
 
   std::promise<void> locked, release;
   std::shared_future<void> release_future = release.get_future().share();
@@ -774,7 +774,7 @@ TEST_F(EnrichedRowWriterTest, OffsetsAreStoredWithTheRowsAndNeverMoveBack) {
                   .ok());
   ASSERT_TRUE(conn_->Exec("ALTER TABLE linear_issues RENAME TO li_away").ok());
   AffectedConversations plan;
-  plan.conversation_ids.insert("00000000-0000-0000-0000-0000000000d1");
+  plan.full_rewrites.insert("00000000-0000-0000-0000-0000000000d1");
   auto failed = writer->Apply(plan, {{"support.public.linear_issues", 0, 50}});
   ASSERT_TRUE(conn_->Exec("ALTER TABLE li_away RENAME TO linear_issues").ok());
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kFailedPrecondition)
@@ -804,7 +804,7 @@ TEST_F(EnrichedRowWriterTest, ProcessorRoleSufficesAndMissingGrantIsPermanent) {
                          "now(), now())")
                   .ok());
   AffectedConversations plan;
-  plan.conversation_ids.insert("00000000-0000-0000-0000-0000000000e1");
+  plan.full_rewrites.insert("00000000-0000-0000-0000-0000000000e1");
   plan.user_ids.insert("u1");
   {
     auto writer = NewWriter({}, "user=test_proc_login");
@@ -876,7 +876,7 @@ void EnrichedRowWriterTest::SetUpTwoConversations(EnrichedRowWriter& writer) {
   ASSERT_NO_FATAL_FAILURE(InsertMessage(kEditMsg3, kEditConvA, "''", 3));
   ASSERT_NO_FATAL_FAILURE(InsertMessage(kEditMsg4, kEditConvB, "'four'", 1));
   AffectedConversations plan = PlanCaptured();
-  ASSERT_THAT(plan.conversation_ids,
+  ASSERT_THAT(plan.full_rewrites,
               ::testing::ElementsAre(kEditConvA, kEditConvB));
   auto applied = writer.Apply(plan, {});
   ASSERT_TRUE(applied.ok()) << applied.status();
@@ -909,7 +909,7 @@ TEST_F(EnrichedRowWriterTest, BodyEditIsAppliedInPlaceByEditBodies) {
     ASSERT_NO_FATAL_FAILURE(SetBody(edit.message, edit.body_sql));
     AffectedConversations plan = PlanCaptured();
     ASSERT_EQ(BodyEditsOf(plan), (BodyEditList{{kEditConvA, edit.message}}));
-    ASSERT_TRUE(plan.conversation_ids.empty());
+    ASSERT_TRUE(plan.full_rewrites.empty());
     auto result = ApplyObserved(*writer, plan);
     ASSERT_TRUE(result.ok()) << result.status();
     EXPECT_TRUE(Ran("edit_bodies"));
@@ -957,7 +957,7 @@ TEST_F(EnrichedRowWriterTest, BodyEditIsAppliedInPlaceByEditBodies) {
   ASSERT_NO_FATAL_FAILURE(InsertMessage(kEditMsg0, kEditConvB, "NULL", 9));
   AffectedConversations mixed = PlanCaptured();
   ASSERT_EQ(BodyEditsOf(mixed), (BodyEditList{{kEditConvA, kEditMsg1}}));
-  ASSERT_THAT(mixed.conversation_ids, ::testing::ElementsAre(kEditConvB));
+  ASSERT_THAT(mixed.full_rewrites, ::testing::ElementsAre(kEditConvB));
   ASSERT_TRUE(mixed.appends.empty());
   result = ApplyObserved(*writer, mixed);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -975,7 +975,7 @@ TEST_F(EnrichedRowWriterTest, BodyEditIsAppliedInPlaceByEditBodies) {
   mixed = PlanCaptured();
   ASSERT_EQ(BodyEditsOf(mixed), (BodyEditList{{kEditConvA, kEditMsg3}}));
   ASSERT_EQ(AppendsOf(mixed), (BodyEditList{{kEditConvB, AppendedId(1)}}));
-  ASSERT_TRUE(mixed.conversation_ids.empty());
+  ASSERT_TRUE(mixed.full_rewrites.empty());
   result = ApplyObserved(*writer, mixed);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(Ran("edit_bodies"));
@@ -1209,9 +1209,9 @@ TEST_F(EnrichedRowWriterTest, EditIntoAStaleOrderConvergesAfterTheRewrite) {
     AffectedConversations pending = PlanCaptured();
     if (c.appended != nullptr) {
       ASSERT_EQ(AppendsOf(pending), (BodyEditList{{kEditConvA, c.appended}}));
-      ASSERT_TRUE(pending.conversation_ids.empty());
+      ASSERT_TRUE(pending.full_rewrites.empty());
     } else {
-      ASSERT_THAT(pending.conversation_ids, ::testing::ElementsAre(kEditConvA));
+      ASSERT_THAT(pending.full_rewrites, ::testing::ElementsAre(kEditConvA));
       ASSERT_TRUE(pending.appends.empty());
     }
     ASSERT_NO_FATAL_FAILURE(SetBody(c.edited, "'edited in a stale order'"));
@@ -1295,7 +1295,7 @@ TEST_F(EnrichedRowWriterTest, TwoEditedMessagesOfAConversationAreOneRewrite) {
   ASSERT_NO_FATAL_FAILURE(SetBody(kEditMsg4, "'four, edited'"));
   AffectedConversations plan = PlanCaptured();
   EXPECT_EQ(BodyEditsOf(plan), (BodyEditList{{kEditConvB, kEditMsg4}}));
-  EXPECT_THAT(plan.conversation_ids, ::testing::ElementsAre(kEditConvA));
+  EXPECT_THAT(plan.full_rewrites, ::testing::ElementsAre(kEditConvA));
   auto result = ApplyObserved(*writer, plan);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(Ran("edit_bodies"));   // B's
@@ -1487,7 +1487,7 @@ TEST_F(EnrichedRowWriterTest, AppendIsAppliedInPlaceByAppendMessages) {
                                           append.body_sql, append.minute));
     AffectedConversations plan = PlanCaptured();
     ASSERT_EQ(AppendsOf(plan), (BodyEditList{{append.conversation, message}}));
-    ASSERT_TRUE(plan.conversation_ids.empty());
+    ASSERT_TRUE(plan.full_rewrites.empty());
     ASSERT_TRUE(plan.body_edits.empty());
     auto result = ApplyObserved(*writer, plan);
     ASSERT_TRUE(result.ok()) << result.status();
@@ -1580,7 +1580,7 @@ TEST_F(EnrichedRowWriterTest, AppendThatDoesNotFitBecomesAFullRewrite) {
                     .ok());
     AffectedConversations append = PlanCaptured();
     ASSERT_EQ(AppendsOf(append), (BodyEditList{{kEditConvA, message}}));
-    ASSERT_TRUE(append.conversation_ids.empty());
+    ASSERT_TRUE(append.full_rewrites.empty());
     if (!c.before_apply.empty()) {
       ASSERT_TRUE(conn_->Exec(c.before_apply).ok());
     }
@@ -1753,7 +1753,7 @@ TEST_F(EnrichedRowWriterTest, ConversationUpdateRewritesOnlyTheJoinedColumns) {
   ASSERT_NO_FATAL_FAILURE(update_a("user_id = 'nobody', priority = 'high'"));
   AffectedConversations plan = PlanCaptured();
   ASSERT_THAT(plan.column_updates, ::testing::ElementsAre(kEditConvA));
-  ASSERT_THAT(plan.conversation_ids, ::testing::IsEmpty());
+  ASSERT_THAT(plan.full_rewrites, ::testing::IsEmpty());
   auto result = ApplyObserved(*writer, plan);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(Ran("rewrite_joined_columns"));
@@ -1766,7 +1766,7 @@ TEST_F(EnrichedRowWriterTest, ConversationUpdateRewritesOnlyTheJoinedColumns) {
   ASSERT_NO_FATAL_FAILURE(update_a("user_id = 'u1'"));
   ASSERT_NO_FATAL_FAILURE(SetBody(kEditMsg1, "'one, edited'"));
   plan = PlanCaptured();
-  ASSERT_THAT(plan.conversation_ids, ::testing::ElementsAre(kEditConvA));
+  ASSERT_THAT(plan.full_rewrites, ::testing::ElementsAre(kEditConvA));
   ASSERT_THAT(plan.column_updates, ::testing::IsEmpty());
   ASSERT_THAT(plan.body_edits, ::testing::IsEmpty());
   result = ApplyObserved(*writer, plan);
@@ -1950,7 +1950,7 @@ TEST_F(EnrichedRowWriterTest, HotStatementsUseIndexesAt100kConversations) {
     auto all_rows =
         conn_->Query("SELECT id::text FROM raw_support_conversations");
     ASSERT_TRUE(all_rows.ok());
-    for (const auto& row : *all_rows) all.conversation_ids.insert(*row[0]);
+    for (const auto& row : *all_rows) all.full_rewrites.insert(*row[0]);
     ASSERT_TRUE(conn_->Exec("TRUNCATE enriched_support_conversations").ok());
     started = absl::Now();
     auto rebuilt = bulk->Apply(all, {});
@@ -1971,7 +1971,7 @@ TEST_F(EnrichedRowWriterTest, HotStatementsUseIndexesAt100kConversations) {
       "SELECT id::text FROM raw_support_conversations ORDER BY md5(id::text) "
       "LIMIT 1000");
   ASSERT_TRUE(id_rows.ok());
-  for (const auto& row : *id_rows) plan.conversation_ids.insert(*row[0]);
+  for (const auto& row : *id_rows) plan.full_rewrites.insert(*row[0]);
   for (int attempt = 0; attempt < 2; ++attempt) {
     started = absl::Now();
     auto result = writer->Apply(plan, {});

@@ -52,7 +52,7 @@ TEST(WritePlanTest, AnEmptyPlanIsOneEmptyTransactionForTheOffsets) {
 
 TEST(WritePlanTest, PlannedConversationsAreFullRewritesInIdOrder) {
   AffectedConversations plan;
-  plan.conversation_ids = {kC, kA};
+  plan.full_rewrites = {kC, kA};
   WritePlanner planner(plan, Live());
   const WritePlan write = Finish(planner);
   EXPECT_THAT(write.full_rewrites, ElementsAre(kA, kC));
@@ -64,7 +64,7 @@ TEST(WritePlanTest, PlannedConversationsAreFullRewritesInIdOrder) {
 
 TEST(WritePlanTest, FanOutIdsAreJoinedColumnRewritesOnceEach) {
   AffectedConversations plan;
-  plan.conversation_ids = {kA};
+  plan.full_rewrites = {kA};
   plan.user_ids = {"u1"};
   WritePlanner planner(plan, Live());
   EXPECT_TRUE(planner.resolves_fan_out());
@@ -105,7 +105,7 @@ TEST(WritePlanTest, EditsAndAppendsArePartialWork) {
 
 TEST(WritePlanTest, AMessageChangeOfAFullRewriteIsCoveredByIt) {
   AffectedConversations plan;
-  plan.conversation_ids = {kB};
+  plan.full_rewrites = {kB};
   plan.body_edits = {{kB, kM1}};
   plan.appends = {{kB, kM2}};
   WritePlanner planner(plan, Live());
@@ -116,7 +116,7 @@ TEST(WritePlanTest, AMessageChangeOfAFullRewriteIsCoveredByIt) {
 
 TEST(WritePlanTest, AMessageChangeTheFanOutReachesIsRewrittenInFull) {
   AffectedConversations plan;
-  plan.conversation_ids = {kD};
+  plan.full_rewrites = {kD};
   plan.body_edits = {{kC, kM1}};
   plan.appends = {{kA, kM2}};
   plan.column_updates = {kE};
@@ -134,7 +134,7 @@ TEST(WritePlanTest, AMessageChangeTheFanOutReachesIsRewrittenInFull) {
 
 TEST(WritePlanTest, AReplayRewritesEverythingInFullOnce) {
   AffectedConversations plan;
-  plan.conversation_ids = {kA};
+  plan.full_rewrites = {kA};
   plan.body_edits = {{kB, kM1}};
   plan.appends = {{kC, kM2}};
   plan.column_updates = {kD};
@@ -155,7 +155,7 @@ TEST(WritePlanTest, AReplayRewritesEverythingInFullOnce) {
 
 TEST(WritePlanTest, ATruncateRebuildsInFullInChunksWithTheOffsetsLast) {
   AffectedConversations plan;
-  plan.conversation_ids = {kA};
+  plan.full_rewrites = {kA};
   plan.truncated.subscribers_insights = true;
   plan.body_edits = {{kE, kM1}};
   plan.user_ids = {"u1"};
@@ -202,7 +202,7 @@ TEST(WritePlanTest, ABulkSizedBatchIsFullAndTakesTheBulkPath) {
   // Two full rewrites, one joined-column rewrite, an edit and an append:
   // five ids reach bulk_min_ids.
   AffectedConversations plan;
-  plan.conversation_ids = {kA, kB};
+  plan.full_rewrites = {kA, kB};
   plan.column_updates = {kC};
   plan.body_edits = {{kD, kM1}};
   plan.appends = {{kE, kM2}};
@@ -218,7 +218,7 @@ TEST(WritePlanTest, ABulkSizedBatchIsFullAndTakesTheBulkPath) {
 
 TEST(WritePlanTest, BelowBulkMinIdsThePartialWorkStays) {
   AffectedConversations plan;
-  plan.conversation_ids = {kA, kB};
+  plan.full_rewrites = {kA, kB};
   plan.column_updates = {kC};
   plan.body_edits = {{kD, kM1}};
   WritePlanOptions options;
@@ -233,7 +233,7 @@ TEST(WritePlanTest, BelowBulkMinIdsThePartialWorkStays) {
 
 TEST(WritePlanTest, BulkMinIdsZeroNeverTakesTheBulkPath) {
   AffectedConversations plan;
-  plan.conversation_ids = {kA, kB, kC};
+  plan.full_rewrites = {kA, kB, kC};
   plan.body_edits = {{kD, kM1}};
   WritePlanOptions options;
   options.bulk_min_ids = 0;

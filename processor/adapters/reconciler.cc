@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "cdc/common/status_macros.h"
 #include "processor/adapters/pg_statement.h"
+#include "processor/core/enriched_statements.h"
 #include "processor/core/retry.h"
 
 namespace enrich::processor {
@@ -20,7 +21,7 @@ namespace {
 
 std::string RowOf(absl::string_view alias) {
   // all_message_ids too: body edits place bodies by it.
-  std::vector<std::string> columns = EnrichedRowWriter::RewrittenColumns();
+  std::vector<std::string> columns = enriched_statements::RewrittenColumns();
   return absl::StrCat(
       "(",
       absl::StrJoin(columns, ", ",
@@ -61,7 +62,7 @@ std::string Reconciler::ChunkSql(bool first) {
       after,
       "   ORDER BY id LIMIT $2::int)) u ORDER BY id LIMIT $2::int), "
       "fresh AS MATERIALIZED (",
-      EnrichedRowWriter::RecomputeSql(),
+      enriched_statements::RecomputeSql(),
       "), "
       "stored AS MATERIALIZED (SELECT s.* FROM ids CROSS JOIN LATERAL"
       " (SELECT * FROM enriched_support_conversations e WHERE e.id = ids.id"
@@ -178,7 +179,7 @@ absl::StatusOr<ReconcileReport> Reconciler::Run() {
     AffectedConversations plan;
     for (const auto& [kind, id] : differences) {
       report.Add(kind, id);
-      plan.conversation_ids.insert(id);
+      plan.full_rewrites.insert(id);
     }
     if (!options_.dry_run && !plan.empty()) {
       plan.max_commit_lsn = wal_lsn;

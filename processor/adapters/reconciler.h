@@ -12,7 +12,7 @@
 // table (both through their primary keys, so every chunk costs the same
 // wherever it is). For each chunk ONE read-only statement (one snapshot)
 // recomputes the chunk's rows with the writer's per-conversation LATERAL
-// aggregate (EnrichedRowWriter::RecomputeSql, the reference view's
+// aggregate (enriched_statements::RecomputeSql, the reference view's
 // computation) and compares them with the stored rows as whole rows of the
 // 33 reference columns and all_message_ids (IS DISTINCT FROM, the equality
 // EXCEPT ALL uses; all_message_ids because body edits place bodies by it):

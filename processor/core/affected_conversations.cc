@@ -282,7 +282,7 @@ void AffectedConversationsPlanner::MakeFull(const std::string& id) {
   std::string conversation = id;  // `id` may be a key erased below
   if (DropPartialWork(conversation) == 0) return;
   conversation_bits_.insert(*UuidBits(conversation));
-  plan_.conversation_ids.insert(std::move(conversation));
+  plan_.full_rewrites.insert(std::move(conversation));
 }
 
 absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
@@ -379,8 +379,8 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
         // searching the ordered set of strings.
         for (size_t i = 0; i < bits.size(); ++i) {
           if (conversation_bits_.insert(bits[i]).second) {
-            auto id = plan_.conversation_ids.insert(
-                absl::AsciiStrToLower((*values)[i]));
+            auto id =
+                plan_.full_rewrites.insert(absl::AsciiStrToLower((*values)[i]));
             // A full rewrite covers the conversation's partial work.
             DropPartialWork(*id.first);
           }
@@ -391,7 +391,7 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
       switch (*table) {
         case SourceTable::kConversations:
         case SourceTable::kMessages:
-          target = &plan_.conversation_ids;
+          target = &plan_.full_rewrites;
           break;
         case SourceTable::kSubscribersInsights:
           target = &plan_.user_ids;

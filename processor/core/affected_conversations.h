@@ -124,17 +124,18 @@ struct TruncatedTables {
 // The work one batch requires. Sets are ordered, so iterating them yields the
 // key order the writer locks in.
 struct AffectedConversations {
-  // raw_support_conversations ids in PostgreSQL's canonical uuid text form
-  // (lower case, 8-4-4-4-12).
-  absl::btree_set<std::string> conversation_ids;
+  // Conversations to rewrite in full (every column recomputed from the
+  // source): raw_support_conversations ids in PostgreSQL's canonical uuid
+  // text form (lower case, 8-4-4-4-12).
+  absl::btree_set<std::string> full_rewrites;
   // Body edits (file comment): conversation id -> the id of its one edited
-  // message, both canonical uuid text. No key is in conversation_ids.
+  // message, both canonical uuid text. No key is in full_rewrites.
   absl::btree_map<std::string, std::string> body_edits;
   // Appends (file comment): conversation id -> the id of its one inserted
-  // message. No key is in conversation_ids or body_edits.
+  // message. No key is in full_rewrites or body_edits.
   absl::btree_map<std::string, std::string> appends;
   // Column updates (file comment): conversation ids, canonical. None is in
-  // conversation_ids, body_edits or appends.
+  // full_rewrites, body_edits or appends.
   absl::btree_set<std::string> column_updates;
   // subscribers_insights.distinct_id values: rewrite every conversation whose
   // user_id is one of them.
@@ -155,7 +156,7 @@ struct AffectedConversations {
 
   // True when no row needs rewriting.
   bool empty() const {
-    return conversation_ids.empty() && body_edits.empty() && appends.empty() &&
+    return full_rewrites.empty() && body_edits.empty() && appends.empty() &&
            column_updates.empty() && user_ids.empty() &&
            linear_issue_ids.empty() && !truncated.any() &&
            snapshot_lsns.empty();
@@ -206,7 +207,7 @@ class AffectedConversationsPlanner {
 
   std::string schema_;
   AffectedConversations plan_;
-  // The 128 bits of every id in plan_.conversation_ids.
+  // The 128 bits of every id in plan_.full_rewrites.
   absl::flat_hash_set<absl::uint128> conversation_bits_;
 };
 

@@ -27,6 +27,7 @@
 #include "gtest/gtest.h"
 #include "processor/adapters/schema_migrator.h"
 #include "processor/core/affected_conversations.h"
+#include "processor/core/enriched_statements.h"
 #include "processor/core/retry.h"
 #include "tests/integration/processor/source_workload.h"
 #include "tests/support/pg_test_connection.h"
@@ -214,7 +215,7 @@ class EnrichedRowWriterTest : public ::testing::Test {
   // differ (EXCEPT ALL both ways); 0 when that row is equal.
   int64_t DifferenceForConversation(const std::string& id) {
     const std::string columns =
-        absl::StrJoin(EnrichedRowWriter::ReferenceColumns(), ", ");
+        absl::StrJoin(enriched_statements::ReferenceColumns(), ", ");
     const std::string where = absl::StrCat(" WHERE id = '", id, "'");
     return Count(absl::StrCat(
         "SELECT (SELECT count(*) FROM (SELECT * FROM "
@@ -235,7 +236,7 @@ class EnrichedRowWriterTest : public ::testing::Test {
         Count(absl::StrCat(
             "WITH ids AS (SELECT id FROM enriched_support_conversations), "
             "r AS (",
-            EnrichedRowWriter::RecomputeSql(),
+            enriched_statements::RecomputeSql(),
             ") SELECT count(*) FROM enriched_support_conversations e LEFT "
             "JOIN r ON r.id = e.id WHERE e.all_message_ids IS DISTINCT FROM "
             "r.all_message_ids")),
@@ -501,8 +502,8 @@ TEST_F(EnrichedRowWriterTest, BulkPathMatchesReferenceInShuffledBatches) {
   AffectedConversations all;
   auto ids = conn_->Query("SELECT id::text FROM raw_support_conversations");
   ASSERT_TRUE(ids.ok());
-  for (const auto& row : *ids) all.conversation_ids.insert(*row[0]);
-  all.conversation_ids.insert("00000000-0000-0000-0000-00000000dead");
+  for (const auto& row : *ids) all.full_rewrites.insert(*row[0]);
+  all.full_rewrites.insert("00000000-0000-0000-0000-00000000dead");
   auto result = writer->Apply(all, {{"t", 0, 42}});
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->transactions, 1u);
@@ -742,7 +743,7 @@ void EnrichedRowWriterTest::ExpectLaterWriterWaitsThenReadsFresh(
                          "'first', now(), now())")
                   .ok());
   AffectedConversations plan;
-  plan.conversation_ids.insert("00000000-0000-0000-0000-0000000000c1");
+  plan.full_rewrites.insert("00000000-0000-0000-0000-0000000000c1");
 
   std::promise<void> locked, release;
   std::shared_future<void> release_future = release.get_future().share();
@@ -843,7 +844,7 @@ TEST_F(EnrichedRowWriterTest, OffsetsAreStoredWithTheRowsAndNeverMoveBack) {
                   .ok());
   ASSERT_TRUE(conn_->Exec("ALTER TABLE linear_issues RENAME TO li_away").ok());
   AffectedConversations plan;
-  plan.conversation_ids.insert("00000000-0000-0000-0000-0000000000d1");
+  plan.full_rewrites.insert("00000000-0000-0000-0000-0000000000d1");
   auto failed = writer->Apply(plan, {{"support.public.linear_issues", 0, 50}});
   ASSERT_TRUE(conn_->Exec("ALTER TABLE li_away RENAME TO linear_issues").ok());
   EXPECT_EQ(failed.status().code(), absl::StatusCode::kFailedPrecondition)
@@ -873,7 +874,7 @@ TEST_F(EnrichedRowWriterTest, ProcessorRoleSufficesAndMissingGrantIsPermanent) {
                          "now(), now())")
                   .ok());
   AffectedConversations plan;
-  plan.conversation_ids.insert("00000000-0000-0000-0000-0000000000e1");
+  plan.full_rewrites.insert("00000000-0000-0000-0000-0000000000e1");
   plan.user_ids.insert("u1");
   {
     auto writer = NewWriter({}, "user=test_proc_login");
@@ -945,7 +946,7 @@ void EnrichedRowWriterTest::SetUpTwoConversations(EnrichedRowWriter& writer) {
   ASSERT_NO_FATAL_FAILURE(InsertMessage(kEditMsg3, kEditConvA, "''", 3));
   ASSERT_NO_FATAL_FAILURE(InsertMessage(kEditMsg4, kEditConvB, "'four'", 1));
   AffectedConversations plan = PlanCaptured();
-  ASSERT_THAT(plan.conversation_ids,
+  ASSERT_THAT(plan.full_rewrites,
               ::testing::ElementsAre(kEditConvA, kEditConvB));
   auto applied = writer.Apply(plan, {});
   ASSERT_TRUE(applied.ok()) << applied.status();
@@ -978,7 +979,7 @@ TEST_F(EnrichedRowWriterTest, BodyEditIsAppliedInPlaceByEditBodies) {
     ASSERT_NO_FATAL_FAILURE(SetBody(edit.message, edit.body_sql));
     AffectedConversations plan = PlanCaptured();
     ASSERT_EQ(BodyEditsOf(plan), (BodyEditList{{kEditConvA, edit.message}}));
-    ASSERT_TRUE(plan.conversation_ids.empty());
+    ASSERT_TRUE(plan.full_rewrites.empty());
     auto result = ApplyObserved(*writer, plan);
     ASSERT_TRUE(result.ok()) << result.status();
     EXPECT_TRUE(Ran("edit_bodies"));
@@ -1026,7 +1027,7 @@ TEST_F(EnrichedRowWriterTest, BodyEditIsAppliedInPlaceByEditBodies) {
   ASSERT_NO_FATAL_FAILURE(InsertMessage(kEditMsg0, kEditConvB, "NULL", 9));
   AffectedConversations mixed = PlanCaptured();
   ASSERT_EQ(BodyEditsOf(mixed), (BodyEditList{{kEditConvA, kEditMsg1}}));
-  ASSERT_THAT(mixed.conversation_ids, ::testing::ElementsAre(kEditConvB));
+  ASSERT_THAT(mixed.full_rewrites, ::testing::ElementsAre(kEditConvB));
   ASSERT_TRUE(mixed.appends.empty());
   result = ApplyObserved(*writer, mixed);
   ASSERT_TRUE(result.ok()) << result.status();
@@ -1044,7 +1045,7 @@ TEST_F(EnrichedRowWriterTest, BodyEditIsAppliedInPlaceByEditBodies) {
   mixed = PlanCaptured();
   ASSERT_EQ(BodyEditsOf(mixed), (BodyEditList{{kEditConvA, kEditMsg3}}));
   ASSERT_EQ(AppendsOf(mixed), (BodyEditList{{kEditConvB, AppendedId(1)}}));
-  ASSERT_TRUE(mixed.conversation_ids.empty());
+  ASSERT_TRUE(mixed.full_rewrites.empty());
   result = ApplyObserved(*writer, mixed);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(Ran("edit_bodies"));
@@ -1278,9 +1279,9 @@ TEST_F(EnrichedRowWriterTest, EditIntoAStaleOrderConvergesAfterTheRewrite) {
     AffectedConversations pending = PlanCaptured();
     if (c.appended != nullptr) {
       ASSERT_EQ(AppendsOf(pending), (BodyEditList{{kEditConvA, c.appended}}));
-      ASSERT_TRUE(pending.conversation_ids.empty());
+      ASSERT_TRUE(pending.full_rewrites.empty());
     } else {
-      ASSERT_THAT(pending.conversation_ids, ::testing::ElementsAre(kEditConvA));
+      ASSERT_THAT(pending.full_rewrites, ::testing::ElementsAre(kEditConvA));
       ASSERT_TRUE(pending.appends.empty());
     }
     ASSERT_NO_FATAL_FAILURE(SetBody(c.edited, "'edited in a stale order'"));
@@ -1364,7 +1365,7 @@ TEST_F(EnrichedRowWriterTest, TwoEditedMessagesOfAConversationAreOneRewrite) {
   ASSERT_NO_FATAL_FAILURE(SetBody(kEditMsg4, "'four, edited'"));
   AffectedConversations plan = PlanCaptured();
   EXPECT_EQ(BodyEditsOf(plan), (BodyEditList{{kEditConvB, kEditMsg4}}));
-  EXPECT_THAT(plan.conversation_ids, ::testing::ElementsAre(kEditConvA));
+  EXPECT_THAT(plan.full_rewrites, ::testing::ElementsAre(kEditConvA));
   auto result = ApplyObserved(*writer, plan);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(Ran("edit_bodies"));   // B's
@@ -1556,7 +1557,7 @@ TEST_F(EnrichedRowWriterTest, AppendIsAppliedInPlaceByAppendMessages) {
                                           append.body_sql, append.minute));
     AffectedConversations plan = PlanCaptured();
     ASSERT_EQ(AppendsOf(plan), (BodyEditList{{append.conversation, message}}));
-    ASSERT_TRUE(plan.conversation_ids.empty());
+    ASSERT_TRUE(plan.full_rewrites.empty());
     ASSERT_TRUE(plan.body_edits.empty());
     auto result = ApplyObserved(*writer, plan);
     ASSERT_TRUE(result.ok()) << result.status();
@@ -1649,7 +1650,7 @@ TEST_F(EnrichedRowWriterTest, AppendThatDoesNotFitBecomesAFullRewrite) {
                     .ok());
     AffectedConversations append = PlanCaptured();
     ASSERT_EQ(AppendsOf(append), (BodyEditList{{kEditConvA, message}}));
-    ASSERT_TRUE(append.conversation_ids.empty());
+    ASSERT_TRUE(append.full_rewrites.empty());
     if (!c.before_apply.empty()) {
       ASSERT_TRUE(conn_->Exec(c.before_apply).ok());
     }
@@ -1822,7 +1823,7 @@ TEST_F(EnrichedRowWriterTest, ConversationUpdateRewritesOnlyTheJoinedColumns) {
   ASSERT_NO_FATAL_FAILURE(update_a("user_id = 'nobody', priority = 'high'"));
   AffectedConversations plan = PlanCaptured();
   ASSERT_THAT(plan.column_updates, ::testing::ElementsAre(kEditConvA));
-  ASSERT_THAT(plan.conversation_ids, ::testing::IsEmpty());
+  ASSERT_THAT(plan.full_rewrites, ::testing::IsEmpty());
   auto result = ApplyObserved(*writer, plan);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(Ran("rewrite_joined_columns"));
@@ -1835,7 +1836,7 @@ TEST_F(EnrichedRowWriterTest, ConversationUpdateRewritesOnlyTheJoinedColumns) {
   ASSERT_NO_FATAL_FAILURE(update_a("user_id = 'u1'"));
   ASSERT_NO_FATAL_FAILURE(SetBody(kEditMsg1, "'one, edited'"));
   plan = PlanCaptured();
-  ASSERT_THAT(plan.conversation_ids, ::testing::ElementsAre(kEditConvA));
+  ASSERT_THAT(plan.full_rewrites, ::testing::ElementsAre(kEditConvA));
   ASSERT_THAT(plan.column_updates, ::testing::IsEmpty());
   ASSERT_THAT(plan.body_edits, ::testing::IsEmpty());
   result = ApplyObserved(*writer, plan);
@@ -1940,7 +1941,8 @@ TEST_F(EnrichedRowWriterTest, HotStatementsUseIndexesAt100kConversations) {
       {"rewrite_rows", absl::StrCat(literal(ids), ", '0/1', 1")},
       {"store_offsets", "'g', '{t}', '{0}', '{1}'"},
   };
-  for (const WriterStatement& statement : EnrichedRowWriter::HotStatements()) {
+  for (const WriterStatement& statement :
+       enriched_statements::HotStatements()) {
     SCOPED_TRACE(statement.name);
     ASSERT_TRUE(conn_
                     ->Exec(absl::StrCat("PREPARE ", statement.name, " AS ",
@@ -1976,7 +1978,8 @@ TEST_F(EnrichedRowWriterTest, HotStatementsUseIndexesAt100kConversations) {
               "raw_support_conversations")
           .value_or("{}");
   ASSERT_TRUE(conn_->Exec("BEGIN").ok());
-  for (const WriterStatement& statement : EnrichedRowWriter::BulkStatements()) {
+  for (const WriterStatement& statement :
+       enriched_statements::BulkStatements()) {
     if (statement.name == "bulk_settings") {
       // As the writer sets them for a rebuild of every id.
       ASSERT_TRUE(conn_
@@ -2017,7 +2020,7 @@ TEST_F(EnrichedRowWriterTest, HotStatementsUseIndexesAt100kConversations) {
     auto all_rows =
         conn_->Query("SELECT id::text FROM raw_support_conversations");
     ASSERT_TRUE(all_rows.ok());
-    for (const auto& row : *all_rows) all.conversation_ids.insert(*row[0]);
+    for (const auto& row : *all_rows) all.full_rewrites.insert(*row[0]);
     ASSERT_TRUE(conn_->Exec("TRUNCATE enriched_support_conversations").ok());
     started = absl::Now();
     auto rebuilt = bulk->Apply(all, {});
@@ -2038,7 +2041,7 @@ TEST_F(EnrichedRowWriterTest, HotStatementsUseIndexesAt100kConversations) {
       "SELECT id::text FROM raw_support_conversations ORDER BY md5(id::text) "
       "LIMIT 1000");
   ASSERT_TRUE(id_rows.ok());
-  for (const auto& row : *id_rows) plan.conversation_ids.insert(*row[0]);
+  for (const auto& row : *id_rows) plan.full_rewrites.insert(*row[0]);
   for (int attempt = 0; attempt < 2; ++attempt) {
     started = absl::Now();
     auto result = writer->Apply(plan, {});

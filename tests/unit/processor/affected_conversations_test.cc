@@ -35,7 +35,7 @@ TEST(AffectedConversationsPlannerTest, MessageInsertTouchesItsConversation) {
                                   {"body", std::nullopt}}),
                          std::nullopt))
           .ok());
-  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA));
   EXPECT_THAT(planner.plan().user_ids, IsEmpty());
   EXPECT_EQ(planner.plan().event_count, 1u);
 }
@@ -48,7 +48,7 @@ TEST(AffectedConversationsPlannerTest, MovedMessageTouchesBothConversations) {
                          MakeRow({{"id", kMsg1}, {"conversation_id", kConvB}}),
                          MakeRow({{"id", kMsg1}, {"conversation_id", kConvA}})))
           .ok());
-  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA, kConvB));
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA, kConvB));
 }
 
 TEST(AffectedConversationsPlannerTest, MessageDeleteUsesOldConversation) {
@@ -59,7 +59,7 @@ TEST(AffectedConversationsPlannerTest, MessageDeleteUsesOldConversation) {
                          std::nullopt,
                          MakeRow({{"id", kMsg1}, {"conversation_id", kConvB}})))
           .ok());
-  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvB));
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvB));
 }
 
 TEST(AffectedConversationsPlannerTest,
@@ -93,7 +93,7 @@ TEST(AffectedConversationsPlannerTest,
                          MakeRow({{"id", kConvB}, {"user_id", "u1"}}),
                          MakeRow({{"id", kConvA}, {"user_id", "u1"}})))
           .ok());
-  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA, kConvB));
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA, kConvB));
 }
 
 // Without an old row (DEFAULT identity) the key did not change: the update
@@ -107,7 +107,7 @@ TEST(AffectedConversationsPlannerTest,
                          MakeRow({{"id", kConvA}}), std::nullopt))
           .ok());
   EXPECT_THAT(planner.plan().column_updates, ElementsAre(kConvA));
-  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
 }
 
 TEST(AffectedConversationsPlannerTest, ConversationDeleteFallsBackToEventKey) {
@@ -120,7 +120,7 @@ TEST(AffectedConversationsPlannerTest, ConversationDeleteFallsBackToEventKey) {
   key->set_text(kConvB);
   AffectedConversationsPlanner planner;
   ASSERT_TRUE(planner.Add(event).ok());
-  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvB));
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvB));
 }
 
 TEST(AffectedConversationsPlannerTest, UppercaseUuidIsCanonicalized) {
@@ -133,7 +133,7 @@ TEST(AffectedConversationsPlannerTest, UppercaseUuidIsCanonicalized) {
                                    "00000000000A"}}),
                          std::nullopt))
           .ok());
-  EXPECT_THAT(planner.plan().conversation_ids,
+  EXPECT_THAT(planner.plan().full_rewrites,
               ElementsAre("abcdef00-0000-0000-0000-00000000000a"));
 }
 
@@ -158,7 +158,7 @@ TEST(AffectedConversationsPlannerTest,
                          MakeRow({{"distinct_id", "u1"}, {"income", "low"}})))
           .ok());
   EXPECT_THAT(planner.plan().user_ids, ElementsAre("u1", "u2"));
-  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
 }
 
 TEST(AffectedConversationsPlannerTest, LinearIssueChangeFansOutByOldAndNewId) {
@@ -186,7 +186,7 @@ TEST(AffectedConversationsPlannerTest, ManyEventsOnOneConversationCoalesce) {
                         std::nullopt, /*commit_lsn=*/100 + i))
                     .ok());
   }
-  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA));
   EXPECT_EQ(planner.plan().event_count, 500u);
   EXPECT_EQ(planner.plan().max_commit_lsn, 599u);
   EXPECT_EQ(planner.plan().max_commit_time_us, 599000);
@@ -316,9 +316,9 @@ TEST(AffectedConversationsPlannerTest, SameIdInEitherCaseIsPlannedOncePerPlan) {
       planner.Add(message("abcdef00-0000-0000-0000-00000000000g")).ok());
   EXPECT_FALSE(
       planner.Add(message("abcdef00+0000-0000-0000-00000000000a")).ok());
-  EXPECT_THAT(planner.Take().conversation_ids, ElementsAre(kConvB, kLower));
+  EXPECT_THAT(planner.Take().full_rewrites, ElementsAre(kConvB, kLower));
   ASSERT_TRUE(planner.Add(message(kUpper)).ok());
-  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kLower));
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kLower));
   EXPECT_EQ(planner.plan().event_count, 1u);
 }
 
@@ -389,7 +389,7 @@ TEST(AffectedConversationsBodyEditTest, BodyOnlyUpdateIsPlannedAsABodyEdit) {
   AffectedConversationsPlanner planner;
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA, "new", 42)).ok());
   EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvA, kMsg1}}));
-  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
   EXPECT_FALSE(planner.plan().empty());
   EXPECT_EQ(planner.plan().event_count, 1u);
   EXPECT_EQ(planner.plan().max_commit_lsn, 42u);
@@ -408,7 +408,7 @@ TEST(AffectedConversationsBodyEditTest, EmptyStringBodiesAreBodyEdits) {
                   .ok());
   EXPECT_EQ(BodyEditsOf(planner.plan()),
             (BodyEditList{{kConvA, kMsg1}, {kConvB, kMsg2}}));
-  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
 }
 
 TEST(AffectedConversationsBodyEditTest, UppercaseIdsAreCanonicalized) {
@@ -423,7 +423,7 @@ TEST(AffectedConversationsBodyEditTest, UppercaseIdsAreCanonicalized) {
   ASSERT_TRUE(
       planner.Add(MessageInsert("abcdef00-0000-0000-0000-00000000000a")).ok());
   EXPECT_THAT(planner.plan().body_edits, IsEmpty());
-  EXPECT_THAT(planner.plan().conversation_ids,
+  EXPECT_THAT(planner.plan().full_rewrites,
               ElementsAre("abcdef00-0000-0000-0000-00000000000a"));
 }
 
@@ -498,7 +498,7 @@ TEST(AffectedConversationsBodyEditTest,
     absl::Status status = planner.Add(MessageUpdate(c.before, c.after));
     ASSERT_TRUE(status.ok()) << status;
     EXPECT_THAT(planner.plan().body_edits, IsEmpty());
-    EXPECT_THAT(planner.plan().conversation_ids,
+    EXPECT_THAT(planner.plan().full_rewrites,
                 ::testing::ElementsAreArray(c.conversations));
   }
 }
@@ -514,7 +514,7 @@ TEST(AffectedConversationsBodyEditTest, InsertsAndDeletesAreNeverBodyEdits) {
   EXPECT_THAT(planner.plan().body_edits, IsEmpty());
   // The insert (with a body) is an append; the delete a full rewrite.
   EXPECT_THAT(planner.plan().appends, ElementsAre(Pair(kConvA, kMsg2)));
-  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvB));
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvB));
 }
 
 // Without the old row (REPLICA IDENTITY DEFAULT) nothing says what changed:
@@ -543,7 +543,7 @@ TEST(AffectedConversationsBodyEditTest, UnchangedToastBodyIsStillABodyEdit) {
                 WithUnchangedToast(MessageRow(kMsg1, kConvA, "x"), column)))
             .ok());
     EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvA, kMsg1}}));
-    EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+    EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
   }
 }
 
@@ -554,12 +554,12 @@ TEST(AffectedConversationsBodyEditTest,
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvB)).ok());
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg2, kConvA)).ok());
   EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvB, kMsg1}}));
-  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA));
   // Further edits of either message stay inside the full rewrite.
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA, "again")).ok());
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg2, kConvA, "again")).ok());
   EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvB, kMsg1}}));
-  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA));
   EXPECT_EQ(planner.plan().event_count, 5u);
 }
 
@@ -568,7 +568,7 @@ TEST(AffectedConversationsBodyEditTest, SameMessageEditedTwiceIsOneEdit) {
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA, "first", 10)).ok());
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA, "second", 11)).ok());
   EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvA, kMsg1}}));
-  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
   EXPECT_EQ(planner.plan().event_count, 2u);
   EXPECT_EQ(planner.plan().max_commit_lsn, 11u);
 }
@@ -578,7 +578,7 @@ TEST(AffectedConversationsBodyEditTest, FullEventBeforeTheEditCoversIt) {
   ASSERT_TRUE(planner.Add(MessageInsert(kConvA)).ok());
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA)).ok());
   EXPECT_THAT(planner.plan().body_edits, IsEmpty());
-  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA));
   EXPECT_EQ(planner.plan().event_count, 2u);
 }
 
@@ -598,11 +598,11 @@ TEST(AffectedConversationsBodyEditTest, FullEventAfterTheEditReplacesIt) {
                      : MessageInsert(kConvA))
             .ok());
     EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvB, kMsg1}}));
-    EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+    EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA));
     // And the edit of the same message after it is still covered.
     ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA, "later")).ok());
     EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvB, kMsg1}}));
-    EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+    EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA));
   }
 }
 
@@ -615,7 +615,7 @@ TEST(AffectedConversationsBodyEditTest, MoveAfterTheEditReplacesIt) {
                                      MessageRow(kMsg2, kConvB, "x")))
                   .ok());
   EXPECT_THAT(planner.plan().body_edits, IsEmpty());
-  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA, kConvB));
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA, kConvB));
 }
 
 TEST(AffectedConversationsBodyEditTest,
@@ -627,7 +627,7 @@ TEST(AffectedConversationsBodyEditTest,
   EXPECT_THAT(status.message(), HasSubstr("not a uuid"));
   // The plan is unchanged.
   EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvB, kMsg1}}));
-  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
   EXPECT_EQ(planner.plan().event_count, 1u);
 }
 
@@ -637,7 +637,7 @@ TEST(AffectedConversationsBodyEditTest,
   // The full path never reads the message id, so it plans the conversation.
   ASSERT_TRUE(planner.Add(BodyEdit("not-a-uuid", kConvA)).ok());
   EXPECT_THAT(planner.plan().body_edits, IsEmpty());
-  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA));
 }
 
 TEST(AffectedConversationsBodyEditTest, TakeResetsTheBodyEdits) {
@@ -647,7 +647,7 @@ TEST(AffectedConversationsBodyEditTest, TakeResetsTheBodyEdits) {
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg2, kConvB)).ok());  // B in full
   AffectedConversations plan = planner.Take();
   EXPECT_EQ(BodyEditsOf(plan), (BodyEditList{{kConvA, kMsg1}}));
-  EXPECT_THAT(plan.conversation_ids, ElementsAre(kConvB));
+  EXPECT_THAT(plan.full_rewrites, ElementsAre(kConvB));
   EXPECT_TRUE(planner.plan().empty());
   EXPECT_THAT(planner.plan().body_edits, IsEmpty());
   // The next plan starts afresh: B, in full before, is an edit again, and
@@ -657,7 +657,7 @@ TEST(AffectedConversationsBodyEditTest, TakeResetsTheBodyEdits) {
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg2, kConvA)).ok());
   EXPECT_EQ(BodyEditsOf(planner.plan()),
             (BodyEditList{{kConvA, kMsg2}, {kConvB, kMsg2}}));
-  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
 }
 
 // Appends: a message INSERT (not a snapshot read) whose new row has id,
@@ -686,7 +686,7 @@ void ExpectEachMakesItFull(const enrich::v1::ChangeEvent& partial,
       EXPECT_THAT(planner.plan().body_edits, IsEmpty());
       EXPECT_THAT(planner.plan().appends, IsEmpty());
       EXPECT_THAT(planner.plan().column_updates, IsEmpty());
-      EXPECT_EQ(planner.plan().conversation_ids.count(kConvA), 1u);
+      EXPECT_EQ(planner.plan().full_rewrites.count(kConvA), 1u);
       EXPECT_EQ(planner.plan().event_count, 2u);
     }
   }
@@ -698,7 +698,7 @@ TEST(AffectedConversationsAppendTest, InsertWithABodyIsPlannedAsAnAppend) {
   ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg2, kConvB, ""), 41)).ok());
   EXPECT_EQ(AppendsOf(planner.plan()),
             (BodyEditList{{kConvA, kMsg1}, {kConvB, kMsg2}}));
-  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
   EXPECT_THAT(planner.plan().body_edits, IsEmpty());
   EXPECT_FALSE(planner.plan().empty());
   EXPECT_EQ(planner.plan().event_count, 2u);
@@ -758,7 +758,7 @@ TEST(AffectedConversationsAppendTest,
     ASSERT_TRUE(status.ok()) << status;
     EXPECT_THAT(planner.plan().appends, IsEmpty());
     EXPECT_THAT(planner.plan().body_edits, IsEmpty());
-    EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+    EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA));
   }
 }
 
@@ -772,7 +772,7 @@ TEST(AffectedConversationsAppendTest,
   EXPECT_THAT(status.message(), HasSubstr("not a uuid"));
   // The plan is unchanged.
   EXPECT_EQ(AppendsOf(planner.plan()), (BodyEditList{{kConvB, kMsg1}}));
-  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
   EXPECT_EQ(planner.plan().event_count, 1u);
 }
 
@@ -807,13 +807,13 @@ TEST(AffectedConversationsAppendTest,
     ASSERT_TRUE(planner.Add(c.second).ok());
     EXPECT_EQ(AppendsOf(planner.plan()), (BodyEditList{{kConvB, kMsg3}}));
     EXPECT_THAT(planner.plan().body_edits, IsEmpty());
-    EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+    EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA));
     // Further inserts and edits of A stay inside its full rewrite.
     ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg3, kConvA, "3"))).ok());
     ASSERT_TRUE(planner.Add(BodyEdit(kMsg3, kConvA)).ok());
     EXPECT_EQ(AppendsOf(planner.plan()), (BodyEditList{{kConvB, kMsg3}}));
     EXPECT_THAT(planner.plan().body_edits, IsEmpty());
-    EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA));
+    EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA));
     EXPECT_EQ(planner.plan().event_count, 5u);
   }
 }
@@ -842,7 +842,7 @@ TEST(AffectedConversationsAppendTest, TakeResetsTheAppends) {
   ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg2, kConvB, "c"))).ok());
   AffectedConversations plan = planner.Take();
   EXPECT_EQ(AppendsOf(plan), (BodyEditList{{kConvA, kMsg1}}));
-  EXPECT_THAT(plan.conversation_ids, ElementsAre(kConvB));
+  EXPECT_THAT(plan.full_rewrites, ElementsAre(kConvB));
   EXPECT_TRUE(planner.plan().empty());
   EXPECT_THAT(planner.plan().appends, IsEmpty());
   // The next plan starts afresh: B, in full before, is an append again, and
@@ -851,7 +851,7 @@ TEST(AffectedConversationsAppendTest, TakeResetsTheAppends) {
   ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg3, kConvA, "d"))).ok());
   EXPECT_EQ(AppendsOf(planner.plan()),
             (BodyEditList{{kConvA, kMsg3}, {kConvB, kMsg2}}));
-  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
 }
 
 // Column updates: an UPDATE of a conversation that keeps its id.
@@ -875,7 +875,7 @@ TEST(AffectedConversationsColumnUpdateTest, UpdateKeepingTheIdIsAColumnUpdate) {
                                           absl::AsciiStrToUpper(kConvB), "x"))
                   .ok());
   EXPECT_THAT(planner.plan().column_updates, ElementsAre(kConvA, kConvB));
-  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
   EXPECT_FALSE(planner.plan().empty());
   EXPECT_EQ(planner.plan().event_count, 3u);
 }
@@ -884,7 +884,7 @@ TEST(AffectedConversationsColumnUpdateTest, IdChangeIsStillAFullRewrite) {
   AffectedConversationsPlanner planner;
   ASSERT_TRUE(planner.Add(ConversationUpdate(kConvA, kConvB, "open")).ok());
   EXPECT_THAT(planner.plan().column_updates, IsEmpty());
-  EXPECT_THAT(planner.plan().conversation_ids, ElementsAre(kConvA, kConvB));
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA, kConvB));
 }
 
 // An event planned in full before or after the column update covers it;
@@ -911,7 +911,7 @@ TEST(AffectedConversationsColumnUpdateTest, OtherConversationsKeepTheirWork) {
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvB)).ok());
   EXPECT_THAT(planner.plan().column_updates, ElementsAre(kConvA));
   EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvB, kMsg1}}));
-  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
 }
 
 TEST(AffectedConversationsColumnUpdateTest,
@@ -936,7 +936,7 @@ TEST(AffectedConversationsColumnUpdateTest, TakeResetsTheColumnUpdates) {
   // B, in full before, is a column update in the next plan.
   ASSERT_TRUE(planner.Add(ConversationUpdate(kConvB, kConvB, "closed")).ok());
   EXPECT_THAT(planner.plan().column_updates, ElementsAre(kConvB));
-  EXPECT_THAT(planner.plan().conversation_ids, IsEmpty());
+  EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
 }
 
 TEST(SourceTableTest, NamesRoundTrip) {
@@ -970,7 +970,7 @@ TEST(AffectedConversationsSnapshotTest, SnapshotRowsNameOnlyTheirSnapshot) {
                 MakeRow({{"id", "lin-1"}}), std::nullopt, kConsistentPoint)};
   for (const auto& row : rows) ASSERT_TRUE(planner.Add(row).ok());
   const AffectedConversations& plan = planner.plan();
-  EXPECT_TRUE(plan.conversation_ids.empty());
+  EXPECT_TRUE(plan.full_rewrites.empty());
   EXPECT_TRUE(plan.appends.empty());
   EXPECT_TRUE(plan.user_ids.empty());
   EXPECT_TRUE(plan.linear_issue_ids.empty());
@@ -997,7 +997,7 @@ TEST(AffectedConversationsSnapshotTest, EachSnapshotIsKeptOnceAndApart) {
           .ok());
   AffectedConversations plan = planner.Take();
   EXPECT_THAT(plan.snapshot_lsns, ElementsAre(7u, 9u));
-  EXPECT_THAT(plan.conversation_ids, ElementsAre(kConvA));
+  EXPECT_THAT(plan.full_rewrites, ElementsAre(kConvA));
   EXPECT_TRUE(planner.plan().snapshot_lsns.empty());
 }
 

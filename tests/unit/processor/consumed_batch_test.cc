@@ -37,7 +37,7 @@ TEST(ConsumedBatchBuilderTest, PlansEventsAndTracksNextOffsets) {
                          .SerializeAsString()));
   EXPECT_EQ(builder.records(), 3u);
   ConsumedBatch batch = builder.Take();
-  EXPECT_THAT(batch.plan.conversation_ids, ElementsAre(kConvA));
+  EXPECT_THAT(batch.plan.full_rewrites, ElementsAre(kConvA));
   EXPECT_THAT(batch.plan.linear_issue_ids, ElementsAre("lin-1"));
   EXPECT_THAT(
       batch.offsets,
@@ -93,7 +93,7 @@ TEST(ConsumedBatchBuilderTest, UndecodableRecordBecomesDeadLetter) {
   ASSERT_EQ(batch.dead_letters.size(), 1u);
   EXPECT_EQ(batch.dead_letters[0].record.offset, 9);
   EXPECT_THAT(batch.dead_letters[0].reason, HasSubstr("ChangeEvent"));
-  EXPECT_THAT(batch.plan.conversation_ids, ElementsAre(kConvA));
+  EXPECT_THAT(batch.plan.full_rewrites, ElementsAre(kConvA));
   EXPECT_THAT(batch.offsets, ElementsAre(PartitionOffset{"t", 2, 11}));
 }
 

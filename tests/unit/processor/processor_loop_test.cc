@@ -97,8 +97,8 @@ class FakeWriter : public BatchWriter {
     plans.push_back(plan);
     stored.push_back(offsets);
     WriteResult r;
-    r.conversations = plan.conversation_ids.size();
-    r.rows_upserted = plan.conversation_ids.size();
+    r.conversations = plan.full_rewrites.size();
+    r.rows_upserted = plan.full_rewrites.size();
     return r;
   }
   std::deque<absl::Status> failures;
@@ -198,7 +198,7 @@ TEST_F(ProcessorLoopTest, BatchesAreBoundedByCountAndOffsetsCoverTombstones) {
   EXPECT_THAT(writer_.stored[0], ElementsAre(PartitionOffset{"t", 0, 12},
                                              PartitionOffset{"t", 1, 6}));
   EXPECT_THAT(writer_.stored[1], ElementsAre(PartitionOffset{"t", 1, 7}));
-  EXPECT_EQ(writer_.plans[0].conversation_ids.size(), 2u);
+  EXPECT_EQ(writer_.plans[0].full_rewrites.size(), 2u);
   EXPECT_EQ(probe_.tombstones->Value(), 1u);
   EXPECT_EQ(probe_.records->Value(), 4u);
   EXPECT_EQ(source_.committed.size(), 2u);
@@ -417,7 +417,7 @@ TEST_F(ProcessorLoopTest, ReplayBatchClosesWhenEveryPartitionReachedItsEnd) {
   ASSERT_EQ(writer_.stored.size(), 1u);
   EXPECT_THAT(writer_.stored[0], ElementsAre(PartitionOffset{"t", 0, 2},
                                              PartitionOffset{"t", 1, 1}));
-  EXPECT_EQ(writer_.plans[0].conversation_ids.size(), 2u);
+  EXPECT_EQ(writer_.plans[0].full_rewrites.size(), 2u);
   EXPECT_EQ(source_.polls, 3);
   EXPECT_LT(clock_.Now() - start, absl::Seconds(1));
 }

@@ -1,0 +1,556 @@
+#include "processor/core/enriched_statements.h"
+
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+
+namespace enrich::processor::enriched_statements {
+namespace {
+
+// The reference view's columns after id, in its order.
+constexpr const char* kValueColumns[] = {
+    "source",
+    "external_id",
+    "title",
+    "description",
+    "status",
+    "priority",
+    "created_at",
+    "updated_at",
+    "resolved_at",
+    "user_uuid",
+    "user_id",
+    "assignee_id",
+    "tags",
+    "custom_fields",
+    "raw_data",
+    "synced_at",
+    "has_linear_ticket",
+    "linear_issue_id",
+    "linear_custom_field_id",
+    "income",
+    "net_worth",
+    "investing_activity",
+    "total_copies",
+    "total_subscriptions",
+    "app_sessions",
+    "message_count",
+    "last_message_at",
+    "all_messages",
+    "linear_identifier",
+    "linear_title",
+    "linear_state_name",
+    "linear_url",
+};
+
+// The bookkeeping column every full rewrite sets with the reference's
+// columns (sql/005_message_ids.sql): the ids behind all_messages, in order.
+constexpr char kMessageIdsColumn[] = "all_message_ids";
+
+// The columns a full rewrite sets from the source tables, after id: the
+// reference view's, then all_message_ids.
+std::string Columns(absl::string_view prefix) {
+  return absl::StrCat(
+      absl::StrJoin(std::begin(kValueColumns), std::end(kValueColumns), ", ",
+                    [&](std::string* out, const char* c) {
+                      absl::StrAppend(out, prefix, c);
+                    }),
+      ", ", prefix, kMessageIdsColumn);
+}
+
+// The reference's columns between id and the message aggregate, and after
+// it, over the aliases c (conversation), u (subscriber) and li (Linear
+// issue): with them the joined columns.
+constexpr char kConversationColumns[] =
+    " c.source, c.external_id, c.title, c.description,"
+    " c.status, c.priority, c.created_at, c.updated_at, c.resolved_at,"
+    " c.user_uuid, c.user_id, c.assignee_id, c.tags, c.custom_fields,"
+    " c.raw_data, c.synced_at, c.has_linear_ticket, c.linear_issue_id,"
+    " c.linear_custom_field_id,"
+    " u.income, u.net_worth, u.investing_activity,"
+    " u.total_copies, u.total_subscriptions, u.app_sessions,";
+constexpr char kLinearColumns[] =
+    " li.identifier AS linear_identifier, li.title AS linear_title,"
+    " li.state_name AS linear_state_name, li.url AS linear_url";
+// The messages aggregate over sm (support_conversation_messages): the
+// reference's three columns and all_message_ids, in the same order as
+// all_messages.
+constexpr char kMessageAggregates[] =
+    " count(sm.id)::integer AS message_count,"
+    " max(sm.created_at) AS last_message_at,"
+    " array_agg(sm.body ORDER BY sm.created_at, sm.id)"
+    "   FILTER (WHERE sm.body IS NOT NULL) AS all_messages,"
+    " array_agg(sm.id ORDER BY sm.created_at, sm.id)"
+    "   FILTER (WHERE sm.body IS NOT NULL) AS all_message_ids";
+
+// The reference's 33 columns and all_message_ids for the ids of a relation
+// named `ids`. Every
+// join is a per-conversation lookup (OFFSET 0 fences keep them nested loops
+// over indexes); the messages aggregate is the reference view's, per
+// conversation.
+const std::string& RecomputeSelectSql() {
+  static const std::string* sql = new std::string(absl::StrCat(
+      " SELECT c.id,", kConversationColumns,
+      " m.message_count, m.last_message_at, m.all_messages,", kLinearColumns,
+      ", m.all_message_ids"
+      " FROM ids"
+      " CROSS JOIN LATERAL (SELECT * FROM raw_support_conversations rc"
+      "   WHERE rc.id = ids.id OFFSET 0) c"
+      " LEFT JOIN LATERAL (SELECT * FROM subscribers_insights si"
+      "   WHERE si.distinct_id = c.user_id OFFSET 0) u ON true"
+      " LEFT JOIN LATERAL (SELECT * FROM linear_issues l"
+      "   WHERE l.id = c.linear_issue_id OFFSET 0) li ON true"
+      " CROSS JOIN LATERAL (SELECT",
+      kMessageAggregates,
+      "     FROM support_conversation_messages sm"
+      "    WHERE sm.conversation_id = c.id) m"));
+  return *sql;
+}
+
+// The same 33 columns for a large set of ids ($1, a sorted uuid[]),
+// set-based: the conversations, subscribers and issues by hash joins, and
+// the messages aggregated in one pass over their conversation_id index (an
+// index scan with = ANY returns them in conversation_id order, so the
+// GROUP BY needs no sort), instead of one lookup and one small aggregate per
+// conversation. The reference view's expressions; a conversation without
+// messages gets count 0 and NULL max and array, as COUNT, MAX and
+// ARRAY_AGG ... FILTER give over the view's LEFT JOIN.
+const std::string& RecomputeSetSelectSql() {
+  static const std::string* sql = new std::string(absl::StrCat(
+      " SELECT c.id,", kConversationColumns,
+      " coalesce(m.message_count, 0) AS message_count, m.last_message_at,"
+      " m.all_messages,",
+      kLinearColumns,
+      ", m.all_message_ids"
+      " FROM raw_support_conversations c"
+      " LEFT JOIN subscribers_insights u ON u.distinct_id = c.user_id"
+      " LEFT JOIN linear_issues li ON li.id = c.linear_issue_id"
+      " LEFT JOIN (SELECT sm.conversation_id,",
+      kMessageAggregates,
+      "     FROM support_conversation_messages sm"
+      "    WHERE sm.conversation_id = ANY($1::uuid[])"
+      "    GROUP BY sm.conversation_id) m ON m.conversation_id = c.id"
+      " WHERE c.id = ANY($1::uuid[])"));
+  return *sql;
+}
+
+// The bookkeeping columns every write sets, and their values from the
+// statement's parameters $n (the batch's highest source commit LSN) and
+// $n+1 (its latest commit time in microseconds since the epoch; 0: unknown).
+constexpr char kBookkeepingColumns[] =
+    "source_commit_lsn, source_commit_at, enriched_at";
+std::string BookkeepingValues(int n) {
+  return absl::StrCat("$", n, "::pg_lsn, CASE WHEN $", n + 1,
+                      "::bigint > 0 THEN 'epoch'::timestamptz + $", n + 1,
+                      "::bigint * interval '1 microsecond' END, "
+                      "clock_timestamp()");
+}
+
+// Step 4: recompute (RecomputeSelectSql, or RecomputeSetSelectSql for the
+// bulk path), upsert what differs, delete what is gone; one statement, so
+// one snapshot.
+// `gone` is the condition, on ids.id, of the ids to delete (no
+// conversation).
+std::string RewriteSqlWith(const std::string& recompute, bool materialized,
+                           const std::string& gone) {
+  return absl::StrCat(
+      "WITH ids AS (SELECT DISTINCT id FROM unnest($1::uuid[]) AS a(id)), "
+      "fresh AS ",
+      materialized ? "MATERIALIZED " : "", "(", recompute,
+      "), "
+      "upserted AS ("
+      " INSERT INTO enriched_support_conversations AS e (id, ",
+      Columns(""), ", ", kBookkeepingColumns, ") SELECT f.*, ",
+      BookkeepingValues(2),
+      " FROM fresh f"
+      " ON CONFLICT (id) DO UPDATE SET (",
+      Columns(""), ", ", kBookkeepingColumns, ") = (", Columns("EXCLUDED."),
+      ", EXCLUDED.source_commit_lsn, EXCLUDED.source_commit_at,"
+      " EXCLUDED.enriched_at)"
+      " WHERE (",
+      Columns("e."), ") IS DISTINCT FROM (", Columns("EXCLUDED."),
+      ") RETURNING e.id), "
+      // The ids to delete as an array: an index condition whatever the
+      // planner estimates (a join on the ids may become a sequential scan).
+      "deleted AS ("
+      " DELETE FROM enriched_support_conversations e"
+      " WHERE e.id = ANY(ARRAY(SELECT ids.id FROM ids WHERE ",
+      gone,
+      "))"
+      " RETURNING e.id) "
+      "SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM "
+      "deleted)");
+}
+
+// Steps 4a and 4b share one shape ($1 conversation ids, $2 one message id
+// each, $3 and $4 as in step 4). `fresh` reads each message (only if it is
+// still in that conversation) and, from the locked enriched row `e`, the
+// message's `place` there (`place_sql`: NULL when the change cannot be
+// applied to that row); `updated` applies `set_sql` where the message has a
+// body and a place, and `also_sql` holds. The result: the number of rows
+// updated, and the comma-separated conversations without a body or a
+// place, which Apply rewrites in full (step 4).
+std::string MessageChangeSql(absl::string_view place_sql,
+                             absl::string_view set_sql,
+                             absl::string_view also_sql) {
+  return absl::StrCat(
+      "WITH fresh AS MATERIALIZED ("
+      " SELECT x.conversation_id, x.message_id, sm.body, sm.created_at,"
+      "        p.place"
+      "   FROM unnest($1::uuid[], $2::uuid[]) AS x(conversation_id, message_id)"
+      "   LEFT JOIN LATERAL (SELECT m.body, m.created_at"
+      "     FROM support_conversation_messages m"
+      "     WHERE m.id = x.message_id"
+      "       AND m.conversation_id = x.conversation_id OFFSET 0) sm ON true"
+      "   LEFT JOIN LATERAL (SELECT ",
+      place_sql,
+      " AS place"
+      "     FROM enriched_support_conversations e"
+      "     WHERE e.id = x.conversation_id OFFSET 0) p ON true), "
+      "updated AS ("
+      " UPDATE enriched_support_conversations e SET ",
+      set_sql, ", (", kBookkeepingColumns, ") = (", BookkeepingValues(3),
+      ")"
+      "   FROM fresh f"
+      "  WHERE e.id = f.conversation_id AND f.place IS NOT NULL"
+      "    AND f.body IS NOT NULL",
+      also_sql,
+      " RETURNING e.id) "
+      "SELECT (SELECT count(*) FROM updated),"
+      " array_to_string(ARRAY(SELECT conversation_id FROM fresh"
+      "   WHERE place IS NULL OR body IS NULL ORDER BY conversation_id), ',')");
+}
+
+// The reference's columns that come from the conversation, subscriber and
+// Linear rows: all but id and the message aggregate, in the view's order.
+std::vector<std::string> JoinedColumns() {
+  std::vector<std::string> columns;
+  for (const char* c : kValueColumns) {
+    const absl::string_view name(c);
+    if (name != "message_count" && name != "last_message_at" &&
+        name != "all_messages") {
+      columns.emplace_back(name);
+    }
+  }
+  return columns;
+}
+
+}  // namespace
+
+// Step 1: fan-out keys to conversation ids. Each key is looked up on its own
+// (LATERAL ... OFFSET 0 keeps the planner from turning the lookups into a
+// hash join over the whole table), through the contract's indexes.
+const WriterStatement& ResolveFanOut() {
+  static const auto* statement = new WriterStatement{
+      "resolve_fan_out",
+      "SELECT c.id::text FROM unnest($1::text[]) AS k(user_id) "
+      "CROSS JOIN LATERAL (SELECT id FROM raw_support_conversations "
+      "WHERE user_id = k.user_id OFFSET 0) c "
+      "UNION "
+      "SELECT c.id::text FROM unnest($2::text[]) AS k(linear_issue_id) "
+      "CROSS JOIN LATERAL (SELECT id FROM raw_support_conversations "
+      "WHERE linear_issue_id = k.linear_issue_id OFFSET 0) c"};
+  return *statement;
+}
+
+// Step 2: placeholders, inserted in the array's (id) order.
+const WriterStatement& InsertPlaceholders() {
+  static const auto* statement = new WriterStatement{
+      "insert_placeholders",
+      "INSERT INTO enriched_support_conversations (id) "
+      "SELECT id FROM unnest($1::uuid[]) WITH ORDINALITY AS a(id, n) "
+      "ORDER BY n ON CONFLICT (id) DO NOTHING"};
+  return *statement;
+}
+
+// Step 3: row locks, taken one id at a time in the array's (id) order: a
+// subquery with FOR UPDATE is never flattened, so it runs per outer row.
+const WriterStatement& LockRows() {
+  static const auto* statement = new WriterStatement{
+      "lock_rows",
+      "SELECT count(*) FROM unnest($1::uuid[]) WITH ORDINALITY AS a(id, n) "
+      "CROSS JOIN LATERAL (SELECT e.id FROM enriched_support_conversations e "
+      "WHERE e.id = a.id FOR UPDATE) l"};
+  return *statement;
+}
+
+const WriterStatement& RewriteRows() {
+  static const auto* statement = new WriterStatement{
+      "rewrite_rows",
+      RewriteSqlWith(RecomputeSelectSql(), /*materialized=*/true,
+                     "NOT EXISTS (SELECT 1 FROM fresh f WHERE f.id = ids.id)")};
+  return *statement;
+}
+
+// Step 4a, body edits: the place is the message id's position in the row's
+// all_message_ids (when the row's two arrays agree), where the body
+// replaces the element if it differs. Not applicable: the message is gone,
+// moved or has a NULL body, its id is not in the row's all_message_ids
+// (e.g. a placeholder), or the arrays disagree.
+const WriterStatement& EditBodies() {
+  static const auto* statement = new WriterStatement{
+      "edit_bodies",
+      MessageChangeSql(
+          "CASE WHEN cardinality(e.all_messages) = "
+          "cardinality(e.all_message_ids)"
+          " THEN array_position(e.all_message_ids, x.message_id) END",
+          "all_messages[f.place] = f.body",
+          " AND e.all_messages[f.place] IS DISTINCT FROM f.body")};
+  return *statement;
+}
+
+// Step 4b, appends: the place is the end of the arrays, when the message
+// sorts after every message the row counts (its created_at is later than
+// the row's last_message_at, or the row counts none), is not in the row's
+// all_message_ids yet and the arrays agree; body and id are appended, the
+// message counted and its created_at becomes last_message_at. Not
+// applicable: a tie on created_at, an earlier message, a NULL body, the
+// message gone or moved, no row yet, the same insert applied twice.
+const WriterStatement& AppendMessages() {
+  static const auto* statement = new WriterStatement{
+      "append_messages",
+      MessageChangeSql(
+          "CASE WHEN (e.message_count = 0 AND e.last_message_at IS NULL"
+          "           OR e.last_message_at < sm.created_at)"
+          "      AND coalesce(cardinality(e.all_messages), 0)"
+          "          = coalesce(cardinality(e.all_message_ids), 0)"
+          "      AND NOT coalesce(x.message_id = ANY(e.all_message_ids), false)"
+          " THEN true END",
+          "all_messages = array_append(e.all_messages, f.body),"
+          " all_message_ids = array_append(e.all_message_ids, f.message_id),"
+          " message_count = e.message_count + 1,"
+          " last_message_at = f.created_at",
+          "")};
+  return *statement;
+}
+
+// Step 4c, joined-column rewrites ($1 conversation ids, $2 and $3 the lsn
+// and commit time): for conversations a fan-out reached (a subscriber or
+// Linear change, which can only change these columns), read the
+// conversation, its subscriber and its Linear issue after the row lock and
+// set the joined columns where they differ, keeping the message aggregate
+// and all_message_ids. Returns the number of rows updated and the
+// conversations it cannot rewrite this way (no conversation any more, or
+// no complete row yet: a placeholder has a NULL message_count), which Apply
+// rewrites in full.
+const WriterStatement& RewriteJoinedColumns() {
+  static const auto* statement = [] {
+    const std::vector<std::string> columns = JoinedColumns();
+    auto list = [&columns](absl::string_view prefix) {
+      return absl::StrJoin(columns, ", ",
+                           [prefix](std::string* out, const std::string& c) {
+                             absl::StrAppend(out, prefix, c);
+                           });
+    };
+    return new WriterStatement{
+        "rewrite_joined_columns",
+        absl::StrCat(
+            "WITH fresh AS MATERIALIZED ("
+            " SELECT x.id AS conversation_id, c.id IS NOT NULL AS found,"
+            "        p.complete,",
+            kConversationColumns, kLinearColumns,
+            "   FROM unnest($1::uuid[]) AS x(id)"
+            "   LEFT JOIN LATERAL (SELECT * FROM raw_support_conversations rc"
+            "     WHERE rc.id = x.id OFFSET 0) c ON true"
+            "   LEFT JOIN LATERAL (SELECT * FROM subscribers_insights si"
+            "     WHERE si.distinct_id = c.user_id OFFSET 0) u ON true"
+            "   LEFT JOIN LATERAL (SELECT * FROM linear_issues l"
+            "     WHERE l.id = c.linear_issue_id OFFSET 0) li ON true"
+            "   LEFT JOIN LATERAL (SELECT e.message_count IS NOT NULL AS "
+            "complete"
+            "     FROM enriched_support_conversations e"
+            "     WHERE e.id = x.id OFFSET 0) p ON true), "
+            "updated AS ("
+            " UPDATE enriched_support_conversations e SET (",
+            list(""), ") = (", list("f."), "), (", kBookkeepingColumns, ") = (",
+            BookkeepingValues(2),
+            ")"
+            "   FROM fresh f"
+            "  WHERE e.id = f.conversation_id AND f.found AND f.complete"
+            "    AND (",
+            list("e."), ") IS DISTINCT FROM (", list("f."),
+            ") RETURNING e.id) "
+            "SELECT (SELECT count(*) FROM updated),"
+            " array_to_string(ARRAY(SELECT conversation_id FROM fresh"
+            "   WHERE NOT found OR complete IS NOT TRUE ORDER BY "
+            "conversation_id),"
+            " ',')")};
+  }();
+  return *statement;
+}
+
+// Step 5: offsets, never moved backwards (a batch re-applied by a consumer
+// that lost its partition must not undo its successor's progress).
+const WriterStatement& StoreOffsets() {
+  static const auto* statement = new WriterStatement{
+      "store_offsets",
+      "INSERT INTO enrich_processor_offsets AS o "
+      "(consumer_group, topic, partition, next_offset) "
+      "SELECT $1, t, p, n FROM unnest($2::text[], $3::int[], $4::bigint[]) "
+      "AS x(t, p, n) "
+      "ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET "
+      "next_offset = GREATEST(o.next_offset, EXCLUDED.next_offset), "
+      "updated_at = now()"};
+  return *statement;
+}
+
+// Bulk path, instead of steps 2 and 3: one table lock that conflicts with
+// itself and with the ROW EXCLUSIVE lock every other writer's step 2 takes
+// (and holds to its commit), but not with readers.
+const WriterStatement& LockTable() {
+  static const auto* statement = new WriterStatement{
+      "lock_table",
+      "LOCK TABLE enriched_support_conversations IN SHARE ROW EXCLUSIVE MODE"};
+  return *statement;
+}
+
+// The bulk path's planner settings, for this transaction only: $1 the
+// work_mem (sorts and hashes of a whole rebuild), and when the ids ($2 of
+// them) are at least a quarter of the conversations, no index or bitmap
+// scans: reading every message in heap order and sorting them beats
+// fetching them through the conversation_id index in random heap order
+// (200,000 conversations, 2,000,000 messages, 2 cores: 16.7 s -> 9.6 s for
+// the whole statement), which the planner otherwise prefers.
+const WriterStatement& BulkSettings() {
+  static const auto* statement = new WriterStatement{
+      "bulk_settings",
+      "SELECT set_config('work_mem', $1, true), "
+      "CASE WHEN $2::float8 * 4 >= (SELECT greatest(reltuples, 0) "
+      "  FROM pg_class WHERE oid = 'raw_support_conversations'::regclass) "
+      "THEN set_config('enable_indexscan', 'off', true) || "
+      "     set_config('enable_bitmapscan', 'off', true) END"};
+  return *statement;
+}
+
+// The bulk path's step 4. `fresh` is read once, by the upsert, so it is not
+// materialized (a rebuild's rows would be written to a temporary tuplestore
+// and read back: 1.4 GB at 200,000 conversations); the deletions are the
+// ids without a conversation in the statement's snapshot, which is exactly
+// the complement of `fresh` (it has a row for every id with one).
+const WriterStatement& RewriteRowsBulk() {
+  static const auto* statement = new WriterStatement{
+      "rewrite_rows_bulk",
+      RewriteSqlWith(RecomputeSetSelectSql(), /*materialized=*/false,
+                     "NOT EXISTS (SELECT 1 FROM raw_support_conversations rc "
+                     "WHERE rc.id = ids.id)")};
+  return *statement;
+}
+
+// Truncate-driven rebuilds: the ids a truncated table reached.
+WriterStatement ListRebuildIds(const TruncatedTables& truncated) {
+  constexpr char kName[] = "list_rebuild_ids";
+  if (truncated.conversations || truncated.messages) {
+    return {kName,
+            "SELECT id::text FROM raw_support_conversations UNION "
+            "SELECT id::text FROM enriched_support_conversations"};
+  }
+  std::vector<std::string> parts;
+  if (truncated.subscribers_insights) {
+    parts.push_back(
+        "SELECT id::text FROM raw_support_conversations "
+        "WHERE user_id IS NOT NULL");
+  }
+  if (truncated.linear_issues) {
+    parts.push_back(
+        "SELECT id::text FROM raw_support_conversations "
+        "WHERE linear_issue_id IS NOT NULL");
+  }
+  return {kName, absl::StrJoin(parts, " UNION ")};
+}
+
+// Snapshot rebuilds (header): how many of the snapshots $2 (pg_lsn[]) the
+// group $1 has rebuilt the table for already.
+const WriterStatement& CoveredSnapshots() {
+  static const auto* statement = new WriterStatement{
+      "covered_snapshots",
+      "SELECT count(*) FROM enrich_processor_snapshots "
+      "WHERE consumer_group = $1 AND snapshot_lsn = ANY($2::pg_lsn[])"};
+  return *statement;
+}
+
+// Whether this role can read enrich-cdc's record of finished snapshots
+// (enrich-cdc creates it in the source database; it may not exist yet).
+const WriterStatement& CdcSnapshotsReadable() {
+  static const auto* statement = new WriterStatement{
+      "cdc_snapshots_readable",
+      "SELECT coalesce(has_table_privilege("
+      "to_regclass('enrich_cdc_snapshots'), 'SELECT'), false)"};
+  return *statement;
+}
+
+// The consistent points of the snapshots enrich-cdc finished so far.
+const WriterStatement& CdcSnapshots() {
+  static const auto* statement = new WriterStatement{
+      "cdc_snapshots", "SELECT consistent_lsn::text FROM enrich_cdc_snapshots"};
+  return *statement;
+}
+
+// Records the snapshots $2 (pg_lsn[]) as rebuilt for group $1.
+const WriterStatement& RecordSnapshots() {
+  static const auto* statement = new WriterStatement{
+      "record_snapshots",
+      "INSERT INTO enrich_processor_snapshots (consumer_group, snapshot_lsn) "
+      "SELECT $1, unnest($2::pg_lsn[]) ON CONFLICT DO NOTHING"};
+  return *statement;
+}
+
+const WriterStatement& StoredOffsets() {
+  static const auto* statement = new WriterStatement{
+      "stored_offsets",
+      "SELECT partition, next_offset FROM enrich_processor_offsets "
+      "WHERE consumer_group = $1 AND topic = $2 ORDER BY partition"};
+  return *statement;
+}
+
+// The locking argument (processor/adapters/WRITER_DESIGN.md) needs READ
+// COMMITTED, whatever the server's default is.
+const WriterStatement& SetIsolation() {
+  static const auto* statement =
+      new WriterStatement{"set_isolation",
+                          "SET default_transaction_isolation = "
+                          "'read committed'"};
+  return *statement;
+}
+
+// Values the rewrite stores compressed (all_messages, mostly) are
+// compressed with lz4 instead of the default pglz: measured on 2 cores
+// (EXPLAIN ANALYZE of rewrite_rows, 20,000 conversations with 10 messages
+// of ~300 B each, every row changed, mean of 6 interleaved runs), 1,000
+// ids 126 -> 96 ms, 5,000 ids 522 -> 452 ms. Only columns without their own
+// COMPRESSION setting follow this; readers decompress either method, and
+// the stored values are the same.
+const WriterStatement& SetToastCompression() {
+  static const auto* statement = new WriterStatement{
+      "set_toast_compression", "SET default_toast_compression = 'lz4'"};
+  return *statement;
+}
+
+std::vector<std::string> ReferenceColumns() {
+  std::vector<std::string> columns = {"id"};
+  for (const char* c : kValueColumns) columns.push_back(c);
+  return columns;
+}
+
+std::vector<std::string> RewrittenColumns() {
+  std::vector<std::string> columns = ReferenceColumns();
+  columns.push_back(kMessageIdsColumn);
+  return columns;
+}
+
+const std::string& RecomputeSql() { return RecomputeSelectSql(); }
+
+std::vector<WriterStatement> HotStatements() {
+  return {ResolveFanOut(), InsertPlaceholders(), LockRows(),
+          EditBodies(),    AppendMessages(),     RewriteJoinedColumns(),
+          RewriteRows(),   StoreOffsets()};
+}
+
+std::vector<WriterStatement> BulkStatements() {
+  return {LockTable(), BulkSettings(), RewriteRowsBulk()};
+}
+
+}  // namespace enrich::processor::enriched_statements

@@ -442,9 +442,9 @@ TEST_F(ProcessorLoopTest, BatchCompleteSeesThePlanSoFar) {
   ASSERT_TRUE(Run().ok());
   ASSERT_GE(writer_.plans.size(), 2u);
   EXPECT_EQ(writer_.plans[0].snapshot_lsns.size(), 1u);
-  EXPECT_THAT(writer_.plans[0].conversation_ids, ElementsAre(kConv1));
+  EXPECT_THAT(writer_.plans[0].full_rewrites, ElementsAre(kConv1));
   EXPECT_THAT(writer_.stored[0], ElementsAre(PartitionOffset{"t", 0, 2}));
-  EXPECT_THAT(writer_.plans[1].conversation_ids, ElementsAre(kConv2));
+  EXPECT_THAT(writer_.plans[1].full_rewrites, ElementsAre(kConv2));
   EXPECT_LT(clock_.Now() - start, absl::Seconds(60));
 }
 

@@ -204,11 +204,11 @@ TEST_F(PipelineFaultsTest, PostgresRestartedFastAndImmediate) {
     SCOPED_TRACE(mode);
     ASSERT_TRUE(workload.WaitForChunks(3, absl::Seconds(60)));
     ASSERT_TRUE(StopPostgres(mode).ok());
-    // While the database is down neither is ready, and each says why.
-    const std::string processor_reason = WaitNotReady(processor());
-    EXPECT_TRUE(absl::StartsWith(processor_reason, "503")) << processor_reason;
+    // While the database is down enrich-cdc cannot stream, and says why.
+    // (The processor notices only when it writes: below.)
     const std::string cdc_reason = WaitNotReady(cdc_.get());
-    EXPECT_TRUE(absl::StartsWith(cdc_reason, "503")) << cdc_reason;
+    EXPECT_TRUE(absl::StartsWith(cdc_reason, "503 not streaming, retrying"))
+        << cdc_reason;
     ASSERT_TRUE(StartPostgres().ok());
     ReconnectSql();
     EXPECT_TRUE(WaitFor([&] { return Ready(cdc_.get()); }, absl::Seconds(90)))
@@ -220,9 +220,12 @@ TEST_F(PipelineFaultsTest, PostgresRestartedFastAndImmediate) {
   }
   ExpectRecoveredExactly(workload);
   EXPECT_GT(workload.failed_chunks, 0) << "the restarts missed the writes";
-  EXPECT_TRUE(absl::StrContains(cdc_->log(), "source database unavailable"))
+  EXPECT_TRUE(absl::StrContains(
+      cdc_->log(), "msg=\"replication stream interrupted; reconnecting\""))
       << cdc_->log();
-  EXPECT_TRUE(absl::StrContains(processor()->log(), "failed; retrying"))
+  // Its first write after each restart finds the connection closed.
+  EXPECT_TRUE(absl::StrContains(processor()->log(),
+                                "msg=\"applying the batch failed; retrying\""))
       << processor()->log();
 }
 
@@ -235,28 +238,39 @@ TEST_F(PipelineFaultsTest, KafkaKilledAndRestarted) {
   ASSERT_TRUE(workload.WaitForChunks(5, absl::Seconds(60)));
   ASSERT_TRUE(StartKafka().ok());
   ExpectRecoveredExactly(workload);
+  EXPECT_TRUE(absl::StrContains(cdc_->log(), "msg=\"kafka client error\""))
+      << cdc_->log();
+  EXPECT_TRUE(
+      absl::StrContains(processor()->log(), "msg=\"kafka consumer error\""))
+      << processor()->log();
 }
 
-// The broker stopped cleanly for a minute, then started: longer than
-// enrich-cdc's produce timeout (30 s), so its deliveries time out while
-// writes go on.
+// The broker stopped cleanly (SIGTERM) for a minute, then started on the
+// same port and log dir, while writes go on: enrich-cdc keeps what it
+// decoded queued in its producer (librdkafka's 300 s message timeout is
+// longer) and confirms none of it; the processor waits for its broker.
 TEST_F(PipelineFaultsTest, KafkaStoppedForAMinute) {
   BackgroundWorkload workload(5003, BackgroundWorkload::kSurviveFaults);
   StartPipelineUnderLoad(workload);
   ASSERT_TRUE(StopKafka(/*kill=*/false).ok());
   const absl::Time stopped = absl::Now();
-  const std::string processor_reason = WaitNotReady(processor());
-  EXPECT_TRUE(absl::StartsWith(processor_reason, "503")) << processor_reason;
   // Down for a minute whatever the processes do meanwhile (the outage is
   // the fault, not an assertion).
   WaitFor([&] { return absl::Now() - stopped >= absl::Minutes(1); },
           absl::Seconds(70));
-  const std::string cdc_during = Readyz(cdc_.get());
+  // Reported, not asserted: both still answer "200 ready" here, their
+  // readiness does not follow the broker (the logs below do).
+  std::printf(
+      "[fault] /readyz with the broker down a minute: enrich-cdc %s, "
+      "enrich-processor %s\n",
+      Readyz(cdc_.get()).c_str(), Readyz(processor()).c_str());
   ASSERT_TRUE(StartKafka().ok());
   ExpectRecoveredExactly(workload);
-  // What enrich-cdc served while the broker was down (reported).
-  std::printf("[fault] enrich-cdc /readyz with the broker down: %s\n",
-              cdc_during.c_str());
+  EXPECT_TRUE(absl::StrContains(cdc_->log(), "error=_ALL_BROKERS_DOWN"))
+      << cdc_->log();
+  EXPECT_TRUE(
+      absl::StrContains(processor()->log(), "All broker connections are down"))
+      << processor()->log();
 }
 
 // The replication connection (the slot's walsender) terminated, then the
@@ -356,8 +370,15 @@ TEST_F(PipelineFaultsTest, TableDroppedFromThePublication) {
       "' AND tablename = 'support_conversation_messages'"));
   ASSERT_TRUE(member.ok());
   EXPECT_EQ(*member, "1") << "the publication was not restored";
-  EXPECT_TRUE(absl::StrContains(cdc_->log(), "support_conversation_messages"))
+  EXPECT_TRUE(absl::StrContains(
+      cdc_->log(),
+      "msg=\"tables left the publication; reconnecting to restore it\""))
       << cdc_->log();
+  // A new slot and snapshot, rebuilt by the processor.
+  EXPECT_EQ(Occurrences(cdc_->log(), "msg=\"replication slot created\""), 2)
+      << cdc_->log();
+  EXPECT_GE(Occurrences(processor()->log(), "msg=\"snapshot rebuilt\""), 2)
+      << processor()->log();
 }
 
 // The target table locked by a long transaction (ACCESS EXCLUSIVE for

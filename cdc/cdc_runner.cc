@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "cdc/common/status_macros.h"
 #include "cdc/core/ack_tracker.h"
@@ -17,6 +18,7 @@
 #include "cdc/core/replication_session.h"
 #include "cdc/postgres/pg_connection.h"
 #include "cdc/postgres/replication_stream.h"
+#include "cdc/postgres/source_setup.h"
 #include "cdc/snapshot_publisher.h"
 #include "cdc/source_preparation.h"
 
@@ -80,6 +82,9 @@ absl::Status CdcRunner::Run() {
     if (!absl::IsUnavailable(status) && !absl::IsAborted(status)) {
       return status;
     }
+    // Not streaming until the next attempt gets there: /readyz says why.
+    health_->SetNotReady(
+        absl::StrCat("not streaming, retrying: ", status.message()));
     health_->MarkLoopAlive();
     std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
   }
@@ -153,7 +158,8 @@ absl::Status CdcRunner::RunOnce() {
   ReplicationSession session(
       stream.get(), publisher.get(), &acks, sink_, &deliveries, log_, metrics_,
       errors,
-      SessionOptions(*conn, start_lsn, stream_options.protocol_version));
+      SessionOptions(*conn, start_lsn, stream_options.protocol_version,
+                     prepared.source.tables));
   return session.Run(stop_);
 }
 
@@ -180,9 +186,9 @@ absl::StatusOr<std::unique_ptr<pg::ReplicationStream>> CdcRunner::StartStream(
   return *std::move(stream_or);
 }
 
-ReplicationSessionOptions CdcRunner::SessionOptions(pg::PgConnection& conn,
-                                                    uint64_t start_lsn,
-                                                    int protocol_version) {
+ReplicationSessionOptions CdcRunner::SessionOptions(
+    pg::PgConnection& conn, uint64_t start_lsn, int protocol_version,
+    const std::vector<pg::PublishedTable>& tables) {
   ReplicationSessionOptions options;
   options.protocol_version = protocol_version;
   options.start_lsn = start_lsn;
@@ -192,11 +198,25 @@ ReplicationSessionOptions CdcRunner::SessionOptions(pg::PgConnection& conn,
   // A non-transactional message moves through the slot even when the
   // published tables are idle, so the slot can be confirmed past other
   // tables' WAL.
-  options.emit_heartbeat = [&conn]() {
-    return conn
-        .QueryParams("SELECT pg_logical_emit_message(false, $1, '')",
-                     {kHeartbeatPrefix})
-        .status();
+  //
+  // With every heartbeat, the publication is checked: pgoutput silently
+  // stops sending the changes of a table dropped from it. Unavailable ends
+  // the session; the next attempt (PrepareSource) restores the publication
+  // and, since the slot missed those changes, takes a new snapshot.
+  options.emit_heartbeat = [this, &conn, &tables]() -> absl::Status {
+    RETURN_IF_ERROR(
+        conn.QueryParams("SELECT pg_logical_emit_message(false, $1, '')",
+                         {kHeartbeatPrefix})
+            .status());
+    auto missing =
+        pg::MissingFromPublication(conn, config_.publication, tables);
+    if (!missing.ok() || missing->empty()) return missing.status();
+    log_->Warn("tables left the publication; reconnecting to restore it",
+               {{"publication", config_.publication},
+                {"tables", absl::StrJoin(*missing, ",")}});
+    return absl::UnavailableError(absl::StrCat("tables left publication ",
+                                               config_.publication, ": ",
+                                               absl::StrJoin(*missing, ",")));
   };
   options.retained_wal_bytes = [this, &conn]() -> std::optional<double> {
     return RetainedWalBytes(conn, config_.slot);

@@ -14,6 +14,7 @@
 //    from the confirmed LSN, at-least-once: a transaction may be published
 //    again with the same commit LSN and indexes).
 //  * Aborted (a statement cancelled or timed out on the source): the same.
+//  Meanwhile /readyz answers 503 with the error, until streaming resumes.
 //  * Any other code (a producer error, a malformed stream, a missing
 //    privilege or setting): Run returns it, without confirming anything not
 //    delivered.
@@ -27,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -38,6 +40,7 @@
 #include "cdc/kafka/event_sink.h"
 #include "cdc/postgres/pg_connection.h"
 #include "cdc/postgres/replication_stream.h"
+#include "cdc/postgres/source_setup.h"
 #include "cdc/source_preparation.h"
 
 namespace enrich::cdc {
@@ -64,10 +67,11 @@ class CdcRunner {
       std::unique_ptr<pg::PgConnection> replication,
       const pg::StreamOptions& stream_options);
   // The session's settings and its hooks on the normal connection `conn`
-  // (heartbeat, retained WAL), which must outlive the session.
-  ReplicationSessionOptions SessionOptions(pg::PgConnection& conn,
-                                           uint64_t start_lsn,
-                                           int protocol_version);
+  // (heartbeat, with a check that `tables` are still published; retained
+  // WAL); `conn` and `tables` must outlive the session.
+  ReplicationSessionOptions SessionOptions(
+      pg::PgConnection& conn, uint64_t start_lsn, int protocol_version,
+      const std::vector<pg::PublishedTable>& tables);
 
   const CdcConfig& config_;
   kafka::EventSink* sink_;

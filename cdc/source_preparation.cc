@@ -1,6 +1,7 @@
 #include "cdc/source_preparation.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "cdc/common/status_macros.h"
 #include "cdc/snapshot_publisher.h"
 
@@ -57,26 +58,48 @@ TableRouting RoutingFor(
 
 // Reads the slot and decides whether to snapshot; drops a slot that must be
 // recreated for the snapshot.
+// `unpublished`: tables missing from the publication. With an existing
+// slot, their changes since they left it (an ALTER PUBLICATION ... DROP
+// TABLE, a dropped publication) were never streamed, and restoring the
+// publication does not bring them back: only a new snapshot does.
 absl::Status DecideSlot(pg::PgConnection& conn, const CdcConfig& config,
+                        const std::vector<std::string>& unpublished,
                         Logger* log, PreparedSource* prepared) {
   ASSIGN_OR_RETURN(prepared->slot, pg::ReadSlot(conn, config.slot));
   pg::SlotState& slot = prepared->slot;
   ASSIGN_OR_RETURN(const bool snapshot_done,
                    SnapshotCompleted(conn, config.slot));
+  const bool unstreamed = slot.exists && !unpublished.empty();
   if (config.snapshot == "always") {
     prepared->take_snapshot = true;
   } else if (config.snapshot == "initial") {
-    prepared->take_snapshot = !slot.exists || !snapshot_done;
+    prepared->take_snapshot = !slot.exists || !snapshot_done || unstreamed;
   }
   if (slot.exists && slot.active) {
     log->Info("standby: the slot is in use by another process; waiting",
               {{"slot", config.slot}});
     return absl::UnavailableError("slot active elsewhere");
   }
+  if (unstreamed && !prepared->take_snapshot) {
+    log->Warn(
+        "tables were missing from the publication: their changes since then "
+        "were not streamed, and --snapshot=never takes no new snapshot",
+        {{"publication", config.publication},
+         {"tables", absl::StrJoin(unpublished, ",")},
+         {"action",
+          "restart once with --snapshot=always, or run enrich-processor "
+          "reconcile"}});
+  }
   if (prepared->take_snapshot && slot.exists) {
-    log->Info(snapshot_done ? "snapshot=always: recreating the slot"
-                            : "earlier snapshot did not complete; redoing it",
-              {{"slot", config.slot}});
+    log->Info(unstreamed && config.snapshot != "always"
+                  ? "tables were missing from the publication: their changes "
+                    "since then were not streamed; restoring it, recreating "
+                    "the slot and snapshotting"
+              : snapshot_done ? "snapshot=always: recreating the slot"
+                              : "earlier snapshot did not complete; redoing it",
+              {{"slot", config.slot},
+               {"publication", config.publication},
+               {"unpublished", absl::StrJoin(unpublished, ",")}});
     RETURN_IF_ERROR(
         conn.QueryParams("SELECT pg_drop_replication_slot($1)", {config.slot})
             .status());
@@ -95,8 +118,12 @@ absl::StatusOr<PreparedSource> PrepareSource(pg::PgConnection& conn,
   ASSIGN_OR_RETURN(prepared.source, pg::InspectSource(conn, config.tables));
   WarnWithoutReplicaIdentityFull(prepared.source, log);
   RETURN_IF_ERROR(LockSlot(conn, config.slot, log));
-  RETURN_IF_ERROR(
-      pg::EnsurePublication(conn, config.publication, prepared.source.tables));
+  // Read before the publication is restored, which happens only once the
+  // slot is decided: a restored publication would hide the gap from the
+  // next attempt.
+  ASSIGN_OR_RETURN(const std::vector<std::string> unpublished,
+                   pg::MissingFromPublication(conn, config.publication,
+                                              prepared.source.tables));
   RETURN_IF_ERROR(EnsureSnapshotRecordTable(conn));
 
   const auto default_routing = DefaultRoutingColumns();
@@ -109,7 +136,9 @@ absl::StatusOr<PreparedSource> PrepareSource(pg::PgConnection& conn,
   for (auto& [topic, partitions] : prepared.topics) {
     ASSIGN_OR_RETURN(partitions, ensure_topic(topic));
   }
-  RETURN_IF_ERROR(DecideSlot(conn, config, log, &prepared));
+  RETURN_IF_ERROR(DecideSlot(conn, config, unpublished, log, &prepared));
+  RETURN_IF_ERROR(
+      pg::EnsurePublication(conn, config.publication, prepared.source.tables));
   return prepared;
 }
 

@@ -7,12 +7,14 @@
 //
 // In order: checks the source (pg::InspectSource: wal_level, encoding,
 // privileges, tables and keys) and warns for each table that is not REPLICA
-// IDENTITY FULL; takes the slot's advisory lock; creates or completes the
-// publication and the snapshot record table; ensures one topic per table and
-// works out each table's routing; reads the slot and decides whether to
-// snapshot (`--snapshot`: always; initial when the slot is new or its
-// snapshot never completed; never), dropping an existing slot that must be
-// recreated for it.
+// IDENTITY FULL; takes the slot's advisory lock; notes the tables missing
+// from the publication; creates the snapshot record table; ensures one topic
+// per table and works out each table's routing; reads the slot and decides
+// whether to snapshot (`--snapshot`: always; initial when the slot is new,
+// its snapshot never completed, or tables were missing from the publication
+// under an existing slot, whose changes since then the slot never streamed;
+// never), dropping an existing slot that must be recreated for it; then
+// creates or completes the publication.
 //
 // Errors carry their codes to the caller's retry decision: Unavailable when
 // another process holds the slot (its advisory lock, or the slot active), so

@@ -1,5 +1,7 @@
 #include "cdc/postgres/source_setup.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -124,37 +126,55 @@ absl::StatusOr<SourceInfo> InspectSource(
   return info;
 }
 
-absl::Status EnsurePublication(PgConnection& conn,
-                               const std::string& publication,
-                               const std::vector<PublishedTable>& tables) {
+absl::StatusOr<std::vector<std::string>> MissingFromPublication(
+    PgConnection& conn, const std::string& publication,
+    const std::vector<PublishedTable>& tables) {
   ASSIGN_OR_RETURN(std::vector<Row> exists,
                    conn.QueryParams("SELECT puballtables FROM pg_publication "
                                     "WHERE pubname = $1",
                                     {publication}));
+  std::vector<std::string> missing;
+  if (!exists.empty() && Value(exists[0], 0) == "t") return missing;
+  for (const PublishedTable& t : tables) {
+    if (!exists.empty()) {
+      ASSIGN_OR_RETURN(
+          std::vector<Row> member,
+          conn.QueryParams("SELECT 1 FROM pg_publication_tables WHERE pubname "
+                           "= $1 AND schemaname = $2 AND tablename = $3",
+                           {publication, t.schema, t.table}));
+      if (!member.empty()) continue;
+    }
+    missing.push_back(absl::StrCat(t.schema, ".", t.table));
+  }
+  return missing;
+}
+
+absl::Status EnsurePublication(PgConnection& conn,
+                               const std::string& publication,
+                               const std::vector<PublishedTable>& tables) {
+  ASSIGN_OR_RETURN(std::vector<std::string> missing,
+                   MissingFromPublication(conn, publication, tables));
+  if (missing.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<Row> exists,
+                   conn.QueryParams("SELECT 1 FROM pg_publication "
+                                    "WHERE pubname = $1",
+                                    {publication}));
   std::vector<std::string> names;
   for (const PublishedTable& t : tables) {
+    if (std::find(missing.begin(), missing.end(),
+                  absl::StrCat(t.schema, ".", t.table)) == missing.end()) {
+      continue;
+    }
     names.push_back(absl::StrCat(conn.QuoteIdentifier(t.schema), ".",
                                  conn.QuoteIdentifier(t.table)));
   }
-  if (exists.empty()) {
-    return conn.Exec(absl::StrCat("CREATE PUBLICATION ",
-                                  conn.QuoteIdentifier(publication),
-                                  " FOR TABLE ", absl::StrJoin(names, ", ")));
-  }
-  if (Value(exists[0], 0) == "t") return absl::OkStatus();
-  for (size_t i = 0; i < tables.size(); ++i) {
-    ASSIGN_OR_RETURN(
-        std::vector<Row> member,
-        conn.QueryParams("SELECT 1 FROM pg_publication_tables WHERE pubname = "
-                         "$1 AND schemaname = $2 AND tablename = $3",
-                         {publication, tables[i].schema, tables[i].table}));
-    if (member.empty()) {
-      RETURN_IF_ERROR(conn.Exec(absl::StrCat("ALTER PUBLICATION ",
-                                             conn.QuoteIdentifier(publication),
-                                             " ADD TABLE ", names[i])));
-    }
-  }
-  return absl::OkStatus();
+  return conn.Exec(
+      exists.empty() ? absl::StrCat("CREATE PUBLICATION ",
+                                    conn.QuoteIdentifier(publication),
+                                    " FOR TABLE ", absl::StrJoin(names, ", "))
+                     : absl::StrCat("ALTER PUBLICATION ",
+                                    conn.QuoteIdentifier(publication),
+                                    " ADD TABLE ", absl::StrJoin(names, ", ")));
 }
 
 absl::StatusOr<SlotState> ReadSlot(PgConnection& conn,

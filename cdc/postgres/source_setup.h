@@ -37,6 +37,12 @@ struct SourceInfo {
 absl::StatusOr<SourceInfo> InspectSource(
     PgConnection& conn, const std::vector<std::string>& tables);
 
+// The tables ("schema.table") the publication does not contain: all of
+// them when it does not exist, none when it is FOR ALL TABLES.
+absl::StatusOr<std::vector<std::string>> MissingFromPublication(
+    PgConnection& conn, const std::string& publication,
+    const std::vector<PublishedTable>& tables);
+
 // Creates the publication for the tables, or adds missing ones to it.
 absl::Status EnsurePublication(PgConnection& conn,
                                const std::string& publication,

@@ -66,8 +66,10 @@ std::string PgArrayLiteral(const std::vector<std::string>& values) {
 }
 
 absl::StatusOr<PGconn*> PgConnect(const std::string& dsn) {
+  // Named, so an operator finds the processor in pg_stat_activity.
   ASSIGN_OR_RETURN(pg::OpenedPgConnection opened,
-                   pg::OpenPgConnection(dsn, {}));
+                   pg::OpenPgConnection(dsn, {{"fallback_application_name",
+                                               "enrich-processor"}}));
   return opened.conn;
 }
 

@@ -40,7 +40,8 @@ std::string PgArrayLiteral(const std::vector<std::string>& values);
 // Connects; fails as pg::OpenPgConnection (cdc/postgres/pg_connect.h):
 // kUnavailable when the server is refused or unreachable (retry),
 // kPermissionDenied / kFailedPrecondition with the operator's action for a
-// wrong password, unknown role or missing database (stop).
+// wrong password, unknown role or missing database (stop). The session's
+// application_name is "enrich-processor" unless `dsn` names one.
 absl::StatusOr<PGconn*> PgConnect(const std::string& dsn);
 
 }  // namespace enrich::processor

@@ -20,6 +20,36 @@ namespace enrich::testing {
 namespace {
 
 ServiceEndpoints* g_endpoints = nullptr;
+// The state dir of the services this binary started; empty when given.
+std::string* g_state_dir = nullptr;
+
+// Runs a shell command; its output (stdout and stderr) is in the error.
+absl::Status Run(const std::string& command) {
+  std::FILE* pipe = popen(absl::StrCat(command, " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return absl::InternalError("popen failed");
+  std::string out;
+  std::array<char, 4096> buffer;
+  while (size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) {
+    out.append(buffer.data(), n);
+  }
+  const int rc = pclose(pipe);
+  if (rc != 0) {
+    return absl::InternalError(
+        absl::StrCat("failed (status ", rc, "): ", command, "\n", out));
+  }
+  return absl::OkStatus();
+}
+
+// test_services.sh COMMAND STATE_DIR ARGUMENT
+absl::Status ServiceFault(absl::string_view command,
+                          absl::string_view argument = "") {
+  if (!CanInjectServiceFaults()) {
+    return absl::FailedPreconditionError(
+        "services given through ENRICH_TEST_*: not ours to stop");
+  }
+  return Run(absl::StrCat(RepoRoot(), "/tests/support/test_services.sh ",
+                          command, " ", *g_state_dir, " ", argument));
+}
 
 // Runs a shell command and returns its standard output; aborts on failure
 // because no integration test can run without its services.
@@ -101,6 +131,7 @@ class ServicesEnvironment : public ::testing::Environment {
     // The PostgreSQL OS user must be able to reach its data dir in here.
     chmod(pattern.c_str(), 0755);
     state_dir_ = pattern;
+    g_state_dir = new std::string(state_dir_);
     std::fprintf(stderr, "[services] starting PostgreSQL and Kafka in %s\n",
                  state_dir_.c_str());
     std::string out =
@@ -135,6 +166,22 @@ const ServiceEndpoints& Services() {
   }
   return *g_endpoints;
 }
+
+bool CanInjectServiceFaults() {
+  return g_state_dir != nullptr && !g_state_dir->empty();
+}
+
+absl::Status StopPostgres(absl::string_view mode) {
+  return ServiceFault("pg-stop", mode);
+}
+
+absl::Status StartPostgres() { return ServiceFault("pg-start"); }
+
+absl::Status StopKafka(bool kill) {
+  return ServiceFault("kafka-stop", kill ? "kill" : "term");
+}
+
+absl::Status StartKafka() { return ServiceFault("kafka-start"); }
 
 std::string RepoRoot() { return ENRICH_SOURCE_DIR; }
 

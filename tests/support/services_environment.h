@@ -12,6 +12,9 @@
 
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
 namespace enrich::testing {
 
 struct ServiceEndpoints {
@@ -21,6 +24,20 @@ struct ServiceEndpoints {
 
 // The running services. Aborts the test binary when called before set-up.
 const ServiceEndpoints& Services();
+
+// Faults on the services this binary started, for tests of what the
+// pipeline survives: each returns once done (a start once the server accepts
+// connections, on the same port and data as before). FailedPrecondition
+// when the services were given through ENRICH_TEST_* (the test should skip);
+// Internal with the script's output when the step failed.
+bool CanInjectServiceFaults();
+// `mode` is pg_ctl's: "fast" (clients disconnected, checkpoint) or
+// "immediate" (no checkpoint: crash recovery at the next start).
+absl::Status StopPostgres(absl::string_view mode);
+absl::Status StartPostgres();
+// `kill`: SIGKILL (no clean shutdown); else SIGTERM and wait for the exit.
+absl::Status StopKafka(bool kill);
+absl::Status StartKafka();
 
 // The repository root and the contract directory (../shared/contract, or
 // ENRICH_CONTRACT_DIR).

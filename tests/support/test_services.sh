@@ -6,6 +6,12 @@
 #   test_services.sh start STATE_DIR OWNER_PID   prints KEY=VALUE lines
 #   test_services.sh stop STATE_DIR
 #
+# Faults, for tests of what the pipeline survives (same port, same data):
+#   test_services.sh pg-stop STATE_DIR fast|immediate   pg_ctl stop -m MODE
+#   test_services.sh pg-start STATE_DIR
+#   test_services.sh kafka-stop STATE_DIR term|kill     SIGTERM (clean) or -9
+#   test_services.sh kafka-start STATE_DIR
+#
 # `start` also leaves a reaper that stops everything once OWNER_PID is gone,
 # so a crashed or killed test binary does not leak servers.
 set -euo pipefail
@@ -19,7 +25,8 @@ case "$cmd" in
   start)
     owner=${3:?owner pid required}
     mkdir -p "$state"
-    # fsync off: tests never crash the server, only our processes.
+    # fsync off: tests crash our processes and at most the server (an
+    # immediate shutdown), never the operating system.
     pg_start "$state" "$(free_port)" off >&2
     kafka_port=$(free_port)
     controller_port=$(free_port)
@@ -40,6 +47,32 @@ case "$cmd" in
       /var/tmp/enrich-pg-*) rm -rf "$(dirname "$data")" ;;
     esac
     rm -rf "$state"
+    ;;
+  pg-stop)
+    mode=${3:?fast or immediate}
+    as_pg_user "$(pg_bindir)/pg_ctl" -D "$(pg_datadir "$state")" -m "$mode" \
+      -w -t 60 stop >/dev/null
+    ;;
+  pg-start)
+    pg_start "$state" "$(pg_port "$state")" >&2
+    ;;
+  kafka-stop)
+    case "${3:?term or kill}" in
+      term) kafka_stop "$state" ;;
+      kill)
+        pid=$(kafka_pid "$state")
+        kill -KILL "$pid"
+        # Gone only once it released its ports and log dir.
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+        rm -f "$state/kafka/kafka.pid"
+        ;;
+      *) echo "kafka-stop: term or kill" >&2; exit 2 ;;
+    esac
+    ;;
+  kafka-start)
+    cport=$(sed -n 's/^controller.quorum.voters=1@127.0.0.1:\([0-9]*\)$/\1/p' \
+      "$state/kafka/server.properties")
+    kafka_start "$state" "$(cat "$state/kafka/port")" "$cport" >&2
     ;;
   *)
     echo "usage: $0 start|stop STATE_DIR [OWNER_PID]" >&2

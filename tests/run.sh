@@ -2,7 +2,8 @@
 # The test command (README, .ci/run): installs what is missing, builds, and
 # runs every test through CTest: unit tests (no servers), integration tests
 # (each binary starts its own real PostgreSQL and Kafka), a one-minute
-# libFuzzer run of the pgoutput decoder (label fuzz), and the format check.
+# libFuzzer run of the pgoutput decoder and of the processor's reading of
+# events (label fuzz, 30 s each), and the format check.
 #
 #   tests/run.sh                 everything
 #   tests/run.sh -L unit         only a label (any ctest arguments pass through)
@@ -43,7 +44,8 @@ if compgen -G "$build/test-results/*.xml" >/dev/null; then
     done
   done
 fi
-# The libFuzzer entry (tests/fuzz) passes quietly; show how much it ran.
+# The libFuzzer entry (tests/fuzz) passes quietly; show how much each of its
+# targets ran (one line each).
 if [[ -f "$build/libfuzzer/summary.txt" ]]; then
   echo
   cat "$build/libfuzzer/summary.txt"

@@ -6,8 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cdc/common/status_macros.h"
-#include "cdc/core/change_event_wire.h"
 #include "proto/change_event.pb.h"
+#include "proto/change_event_wire.h"
 
 namespace enrich::cdc {
 namespace {
@@ -108,13 +108,29 @@ const pgoutput::Value& ValueAt(const Tuple& tuple, const Tuple* toast_source,
   return tuple[i];
 }
 
+// The Column oneof member a decoded value is written as. A binary value
+// has none: CheckText rejects it before any column is written.
+wire::ValueKind WireKind(ValueKind kind) {
+  switch (kind) {
+    case ValueKind::kText:
+      return wire::ValueKind::kText;
+    case ValueKind::kNull:
+      return wire::ValueKind::kNull;
+    case ValueKind::kUnchangedToast:
+      return wire::ValueKind::kUnchangedToast;
+    case ValueKind::kBinary:
+      return wire::ValueKind::kNotSet;
+  }
+  return wire::ValueKind::kNotSet;
+}
+
 wire::ColumnValue ColumnAt(const EventBuilder::RelationPlan& plan,
                            const pgoutput::Value& value, size_t i) {
   wire::ColumnValue column;
   column.name = plan.relation.columns[i].name;
   column.type_oid = plan.relation.columns[i].type_oid;
   column.key = plan.is_key[i];
-  column.kind = value.kind;
+  column.kind = WireKind(value.kind);
   column.text = value.data;
   return column;
 }

@@ -16,7 +16,7 @@
 //  * An old row sent as key only ('K') carries just the key columns.
 // Building writes into a caller-owned BuiltEvent, overwriting it and reusing
 // its strings' capacity; the event is written in protobuf's wire format
-// directly (change_event_wire.h), and the per-table work (topic name, key
+// directly (proto/change_event_wire.h), and the per-table work (topic name, key
 // columns) is cached per relation and redone when a Relation message changes
 // the table.
 // Not thread-safe; cheap to construct.

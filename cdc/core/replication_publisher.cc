@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "cdc/common/status_macros.h"
-#include "cdc/core/change_event_wire.h"
 #include "proto/change_event.pb.h"
+#include "proto/change_event_wire.h"
 
 namespace enrich::cdc {
 

@@ -62,7 +62,7 @@
 // malformed one goes to the dead-letter topic.
 //
 //   AffectedConversationsPlanner planner;
-//   for (const ChangeEventView& e : events) {  // change_event_view.h
+//   for (const ChangeEventView& e : events) {  // proto/change_event_view.h
 //     absl::Status s = planner.Add(e);
 //     if (!s.ok()) SendToDeadLetter(e, s.message());  // plan unchanged
 //   }
@@ -85,7 +85,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "change_event.pb.h"
-#include "processor/core/change_event_view.h"
+#include "proto/change_event_view.h"
 
 namespace enrich::processor {
 

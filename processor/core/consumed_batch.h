@@ -25,7 +25,7 @@
 
 #include "absl/container/btree_map.h"
 #include "processor/core/affected_conversations.h"
-#include "processor/core/change_event_view.h"
+#include "proto/change_event_view.h"
 
 namespace enrich::processor {
 

@@ -1,17 +1,17 @@
 // ChangeEventView against protobuf's own parser: the same fields from the
 // same bytes (random events, unknown fields, merged repeats), and clean
 // errors, never a crash, on malformed bytes.
-#include "processor/core/change_event_view.h"
+#include "proto/change_event_view.h"
 
 #include <random>
 #include <string>
 #include <vector>
 
-#include "change_event.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/change_event.pb.h"
 
-namespace enrich::processor {
+namespace enrich {
 namespace {
 
 using ::testing::HasSubstr;
@@ -200,4 +200,4 @@ TEST(ChangeEventViewTest, MalformedBytesNameTheProblemAndOffset) {
 }
 
 }  // namespace
-}  // namespace enrich::processor
+}  // namespace enrich

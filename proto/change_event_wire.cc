@@ -1,6 +1,6 @@
-#include "cdc/core/change_event_wire.h"
+#include "proto/change_event_wire.h"
 
-namespace enrich::cdc::wire {
+namespace enrich::wire {
 namespace {
 
 constexpr int kVarint = 0;
@@ -54,17 +54,17 @@ size_t ColumnBodySize(const ColumnValue& c) {
   if (c.type_oid != 0) n += TagSize(kColumnTypeOid) + VarintSize(c.type_oid);
   if (c.key) n += TagSize(kColumnKey) + 1;
   switch (c.kind) {
-    case pgoutput::ValueKind::kText:
+    case ValueKind::kText:
       // A oneof member is written even when it holds the default.
       n += LengthDelimitedSize(kColumnText, c.text.size());
       break;
-    case pgoutput::ValueKind::kNull:
+    case ValueKind::kNull:
       n += LengthDelimitedSize(kColumnNull, 0);
       break;
-    case pgoutput::ValueKind::kUnchangedToast:
+    case ValueKind::kUnchangedToast:
       n += LengthDelimitedSize(kColumnUnchangedToast, 0);
       break;
-    case pgoutput::ValueKind::kBinary:
+    case ValueKind::kNotSet:
       break;
   }
   return n;
@@ -99,17 +99,17 @@ void AppendColumn(int field, const ColumnValue& c, std::string* out) {
   AppendVarintField(kColumnTypeOid, c.type_oid, out);
   AppendVarintField(kColumnKey, c.key ? 1 : 0, out);
   switch (c.kind) {
-    case pgoutput::ValueKind::kText:
+    case ValueKind::kText:
       AppendMessageHeader(kColumnText, c.text.size(), out);
       out->append(c.text.data(), c.text.size());
       break;
-    case pgoutput::ValueKind::kNull:
+    case ValueKind::kNull:
       AppendMessageHeader(kColumnNull, 0, out);
       break;
-    case pgoutput::ValueKind::kUnchangedToast:
+    case ValueKind::kUnchangedToast:
       AppendMessageHeader(kColumnUnchangedToast, 0, out);
       break;
-    case pgoutput::ValueKind::kBinary:
+    case ValueKind::kNotSet:
       break;
   }
 }
@@ -126,4 +126,4 @@ void AppendCoordinates(const Coordinates& c, std::string* out) {
   AppendStringField(kOrigin, c.origin, out);
 }
 
-}  // namespace enrich::cdc::wire
+}  // namespace enrich::wire

@@ -1,11 +1,11 @@
-#include "processor/core/change_event_view.h"
+#include "proto/change_event_view.h"
 
 #include <cstddef>
 
 #include "absl/strings/str_cat.h"
 #include "cdc/common/status_macros.h"
 
-namespace enrich::processor {
+namespace enrich {
 namespace {
 
 // Field numbers, from the generated code (proto/change_event.proto).
@@ -238,4 +238,4 @@ absl::Status ChangeEventView::Parse(absl::string_view bytes) {
   return absl::OkStatus();
 }
 
-}  // namespace enrich::processor
+}  // namespace enrich

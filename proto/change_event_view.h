@@ -23,21 +23,28 @@
 // as an unknown field and enrich-cdc never writes) yield InvalidArgument
 // naming the field and offset. Strings are not checked for
 // UTF-8 (the planner compares keys byte for byte). Not thread-safe.
-#ifndef ENRICH_PROCESSOR_CORE_CHANGE_EVENT_VIEW_H_
-#define ENRICH_PROCESSOR_CORE_CHANGE_EVENT_VIEW_H_
+//
+// The writer of these bytes is change_event_wire.h (enrich-cdc's encoder);
+// tests/unit/event_format/change_event_round_trip_test.cc reads what it
+// writes back through this view, and tests/fuzz/change_event_view_fuzz.cc
+// feeds it arbitrary bytes.
+#ifndef ENRICH_PROTO_CHANGE_EVENT_VIEW_H_
+#define ENRICH_PROTO_CHANGE_EVENT_VIEW_H_
 
 #include <cstdint>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "change_event.pb.h"
+#include "proto/change_event.pb.h"
+#include "proto/change_event_wire.h"
 
-namespace enrich::processor {
+namespace enrich {
 
 struct ColumnView {
-  // Which member of Column's `value` oneof was set (VALUE_NOT_SET: none).
-  enum class Value { kNotSet, kText, kNull, kUnchangedToast };
+  // Which member of Column's `value` oneof was set (kNotSet: none), the
+  // encoder's own kinds.
+  using Value = wire::ValueKind;
 
   absl::string_view name;
   Value value = Value::kNotSet;
@@ -74,6 +81,6 @@ class ChangeEventView {
   int64_t commit_time_us_ = 0;
 };
 
-}  // namespace enrich::processor
+}  // namespace enrich
 
-#endif  // ENRICH_PROCESSOR_CORE_CHANGE_EVENT_VIEW_H_
+#endif  // ENRICH_PROTO_CHANGE_EVENT_VIEW_H_

@@ -2,7 +2,7 @@
 // random rows (every value kind, empty and long values, key and non-key
 // columns, zero OIDs), the bytes the event builder writes must equal
 // SerializeAsString() of the same event built through the generated API.
-#include "cdc/core/change_event_wire.h"
+#include "proto/change_event_wire.h"
 
 #include <random>
 #include <string>

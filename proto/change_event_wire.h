@@ -3,21 +3,25 @@
 // to serialize it (that was the largest piece of enrich-cdc's per-event
 // CPU). Callers append fields in field-number order and these helpers follow
 // proto3's rule of leaving out default values, which gives the same bytes
-// protobuf's own serializer gives for the same message; the unit test
-// (change_event_wire_test.cc) checks that byte for byte against the
-// generated code. A field added to the schema must be added here too.
-#ifndef ENRICH_CDC_CORE_CHANGE_EVENT_WIRE_H_
-#define ENRICH_CDC_CORE_CHANGE_EVENT_WIRE_H_
+// protobuf's own serializer gives for the same message. A field added to the
+// schema must be added here too. Pure: callers map their values to
+// ValueKind, so the format does not depend on the pgoutput decoder.
+//
+// Tests (tests/unit/event_format/): change_event_wire_test.cc checks the
+// bytes against the generated serializer; change_event_round_trip_test.cc
+// reads them back through ChangeEventView (change_event_view.h), the
+// processor's reader of the same bytes.
+#ifndef ENRICH_PROTO_CHANGE_EVENT_WIRE_H_
+#define ENRICH_PROTO_CHANGE_EVENT_WIRE_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "absl/strings/string_view.h"
-#include "cdc/pgoutput/messages.h"
 #include "proto/change_event.pb.h"
 
-namespace enrich::cdc::wire {
+namespace enrich::wire {
 
 // Field numbers of enrich.v1.ChangeEvent and Row, from the generated code.
 enum EventField : int {
@@ -41,13 +45,18 @@ enum EventField : int {
 };
 inline constexpr int kRowColumns = v1::Row::kColumnsFieldNumber;
 
-// One enrich.v1.Column: a text value, NULL or unchanged TOAST (a binary
-// value is the caller's error to report; it is not representable).
+// Which member of Column's `value` oneof is set; kNotSet: none (protobuf's
+// VALUE_NOT_SET). ChangeEventView reports the same (ColumnView::Value).
+enum class ValueKind { kNotSet, kText, kNull, kUnchangedToast };
+
+// One enrich.v1.Column: a text value, NULL or unchanged TOAST. enrich-cdc
+// never writes kNotSet (a binary value is the event builder's error to
+// report; it is not representable), but the format allows it.
 struct ColumnValue {
   absl::string_view name;
   uint32_t type_oid = 0;
   bool key = false;
-  pgoutput::ValueKind kind = pgoutput::ValueKind::kNull;
+  ValueKind kind = ValueKind::kNull;
   absl::string_view text;  // kText only
 };
 
@@ -80,6 +89,6 @@ struct Coordinates {
 };
 void AppendCoordinates(const Coordinates& coordinates, std::string* out);
 
-}  // namespace enrich::cdc::wire
+}  // namespace enrich::wire
 
-#endif  // ENRICH_CDC_CORE_CHANGE_EVENT_WIRE_H_
+#endif  // ENRICH_PROTO_CHANGE_EVENT_WIRE_H_

@@ -52,10 +52,9 @@ void RequireInside(const std::vector<ColumnView>& columns,
 }
 
 bool SamePlan(const AffectedConversations& a, const AffectedConversations& b) {
-  return a.conversation_ids == b.conversation_ids &&
-         a.body_edits == b.body_edits && a.appends == b.appends &&
-         a.column_updates == b.column_updates && a.user_ids == b.user_ids &&
-         a.linear_issue_ids == b.linear_issue_ids &&
+  return a.full_rewrites == b.full_rewrites && a.body_edits == b.body_edits &&
+         a.appends == b.appends && a.column_updates == b.column_updates &&
+         a.user_ids == b.user_ids && a.linear_issue_ids == b.linear_issue_ids &&
          a.truncated.conversations == b.truncated.conversations &&
          a.truncated.messages == b.truncated.messages &&
          a.truncated.subscribers_insights == b.truncated.subscribers_insights &&
@@ -74,21 +73,21 @@ void RequireCanonical(const std::string& id) {
 // AffectedConversations' field comments: canonical ids, and no
 // conversation in two kinds of work.
 void RequireConsistent(const AffectedConversations& plan) {
-  for (const std::string& id : plan.conversation_ids) RequireCanonical(id);
+  for (const std::string& id : plan.full_rewrites) RequireCanonical(id);
   for (const auto& [conversation, message] : plan.body_edits) {
     RequireCanonical(conversation);
     RequireCanonical(message);
-    Require(!plan.conversation_ids.contains(conversation));
+    Require(!plan.full_rewrites.contains(conversation));
   }
   for (const auto& [conversation, message] : plan.appends) {
     RequireCanonical(conversation);
     RequireCanonical(message);
-    Require(!plan.conversation_ids.contains(conversation));
+    Require(!plan.full_rewrites.contains(conversation));
     Require(!plan.body_edits.contains(conversation));
   }
   for (const std::string& id : plan.column_updates) {
     RequireCanonical(id);
-    Require(!plan.conversation_ids.contains(id));
+    Require(!plan.full_rewrites.contains(id));
     Require(!plan.body_edits.contains(id));
     Require(!plan.appends.contains(id));
   }

@@ -1,12 +1,20 @@
 #include "processor/run_command.h"
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "cdc/common/pg_error_class.h"
+#include "processor/core/retry.h"
 #include "processor/core/start_offsets.h"
+#include "processor/operator_errors.h"
 #include "processor/pipeline_wiring.h"
+#include "processor/stop_signal.h"
 
 namespace enrich::processor {
 namespace {
@@ -27,6 +35,39 @@ absl::Status StartAtStoredOffsets(EnrichedRowWriter& writer,
   return absl::OkStatus();
 }
 
+// A table that was never built (a fresh install) or was emptied is built
+// before consuming: the snapshot whose rebuild would build it may no longer
+// be in the topics. False when the build failed (logged).
+bool BuildTableIfEmpty(EnrichedRowWriter& writer, Logger& log) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::optional<WriteResult>> built;
+  absl::Status status = RetryWithBackoff(
+      [&] {
+        built = writer.BuildIfEmpty();
+        return built.status();
+      },
+      RetryPolicy(), [](absl::Duration d) { absl::SleepFor(d); },
+      [] { return StopRequested().load(); },
+      [&](const absl::Status& error, absl::Duration backoff) {
+        log.Warn("building the empty table failed; retrying",
+                 {{"error", StatusText(error)},
+                  {"backoff", absl::FormatDuration(backoff)}});
+      });
+  if (!status.ok()) {
+    log.Error("cannot build the empty table",
+              {{"error", StatusText(status)}, {"action", ActionFor(status)}});
+    return false;
+  }
+  if (built->has_value()) {
+    log.Info("empty table built",
+             {{"conversations", absl::StrCat((*built)->conversations)},
+              {"rows_upserted", absl::StrCat((*built)->rows_upserted)},
+              {"seconds", absl::StrFormat("%.1f", absl::ToDoubleSeconds(
+                                                      absl::Now() - start))}});
+  }
+  return true;
+}
+
 }  // namespace
 
 int RunCommand(const ProcessorFlags& flags, Logger& log) {
@@ -36,9 +77,10 @@ int RunCommand(const ProcessorFlags& flags, Logger& log) {
                                          /*rewrite_each_id_once=*/false)) {
     return *exit;
   }
+  EnrichedRowWriter* writer = wiring.writer();
+  if (!BuildTableIfEmpty(*writer, log)) return 1;
   if (auto exit = wiring.StartDeadLetters()) return *exit;
   KafkaRecordSource::Options source_options = wiring.SourceOptions();
-  EnrichedRowWriter* writer = wiring.writer();
   source_options.start_offsets =
       [writer](std::vector<PartitionOffset>* assigned) {
         return StartAtStoredOffsets(*writer, assigned);

@@ -345,6 +345,13 @@ absl::StatusOr<bool> EnrichedRowWriter::RebuildInTransaction(
                       .status());
   ASSIGN_OR_RETURN(bool covered, SnapshotsCovered(plan));
   if (covered) return false;
+  RETURN_IF_ERROR(RebuildEveryRow(plan, offsets, result));
+  return true;
+}
+
+absl::Status EnrichedRowWriter::RebuildEveryRow(
+    const AffectedConversations& plan,
+    const std::vector<PartitionOffset>& offsets, WriteResult* result) {
   // Read before the rebuild's statement, so every snapshot listed was taken
   // before the state the rebuild reads (WRITER_DESIGN.md).
   ASSIGN_OR_RETURN(std::vector<std::string> snapshots, FinishedCdcSnapshots());
@@ -365,7 +372,41 @@ absl::StatusOr<bool> EnrichedRowWriter::RebuildInTransaction(
                        {options_.consumer_group, PgArrayLiteral(snapshots)})
                       .status());
   result->conversations = write.conversations();
-  return true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<WriteResult>> EnrichedRowWriter::BuildIfEmpty() {
+  RETURN_IF_ERROR(EnsureConnected());
+  RETURN_IF_ERROR(
+      Exec(options_, conn_.get(), Begin(), "beginning the build").status());
+  WriteResult result;
+  auto build = [&]() -> absl::StatusOr<bool> {
+    // The lock first: another writer's rows committed before it are seen.
+    RETURN_IF_ERROR(Exec(options_, conn_.get(), sql::LockTable(),
+                         "locking the enriched table")
+                        .status());
+    ASSIGN_OR_RETURN(PgResult needed,
+                     Exec(options_, conn_.get(), sql::TableNeedsBuilding(),
+                          "checking whether the table is empty"));
+    if (std::string(PQgetvalue(needed.get(), 0, 0)) != "t") return false;
+    RETURN_IF_ERROR(RebuildEveryRow(AffectedConversations(), {}, &result));
+    return true;
+  };
+  absl::StatusOr<bool> built = build();
+  absl::Status status = built.status();
+  if (status.ok()) {
+    status = Exec(options_, conn_.get(), *built ? Commit() : EndCheck(),
+                  *built ? "committing the build" : "ending the check")
+                 .status();
+  }
+  if (!status.ok()) {
+    RollBack();
+    return status;
+  }
+  if (!*built) return std::optional<WriteResult>();
+  ++result.transactions;
+  result.rebuilt_for_snapshot = true;
+  return std::optional<WriteResult>(result);
 }
 
 absl::StatusOr<bool> EnrichedRowWriter::RebuildForSnapshots(

@@ -148,6 +148,14 @@ class EnrichedRowWriter : public BatchWriter {
       const AffectedConversations& plan,
       const std::vector<PartitionOffset>& offsets) override;
 
+  // Builds every row when the table is empty and raw_support_conversations
+  // is not (a fresh install whose snapshot is no longer in the topics, or a
+  // table emptied by hand): one transaction like a snapshot's rebuild
+  // (WRITER_DESIGN.md), which also records the snapshots enrich-cdc had
+  // recorded as rebuilt for the group. nullopt when there was nothing to
+  // build. `run` calls it once at start; errors as Apply's.
+  absl::StatusOr<std::optional<WriteResult>> BuildIfEmpty();
+
   // The offsets stored for this writer's consumer group and `topic`.
   absl::StatusOr<std::vector<PartitionOffset>> StoredOffsets(
       const std::string& topic);
@@ -208,6 +216,12 @@ class EnrichedRowWriter : public BatchWriter {
   absl::StatusOr<bool> RebuildForSnapshots(
       const AffectedConversations& plan,
       const std::vector<PartitionOffset>& offsets, WriteResult* result);
+  // In an open transaction holding the table lock: lists the snapshots
+  // enrich-cdc recorded, rewrites every row, stores `offsets` and records
+  // those snapshots and `plan`'s as rebuilt for the group.
+  absl::Status RebuildEveryRow(const AffectedConversations& plan,
+                               const std::vector<PartitionOffset>& offsets,
+                               WriteResult* result);
   // RebuildForSnapshots' work inside its transaction: false (nothing
   // written) when another writer covered the snapshots meanwhile.
   absl::StatusOr<bool> RebuildInTransaction(

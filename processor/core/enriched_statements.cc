@@ -474,6 +474,14 @@ const WriterStatement& CoveredSnapshots() {
 
 // Whether this role can read enrich-cdc's record of finished snapshots
 // (enrich-cdc creates it in the source database; it may not exist yet).
+const WriterStatement& TableNeedsBuilding() {
+  static const auto* statement = new WriterStatement{
+      "table_needs_building",
+      "SELECT NOT EXISTS (SELECT 1 FROM enriched_support_conversations) AND "
+      "EXISTS (SELECT 1 FROM raw_support_conversations)"};
+  return *statement;
+}
+
 const WriterStatement& CdcSnapshotsReadable() {
   static const auto* statement = new WriterStatement{
       "cdc_snapshots_readable",

@@ -88,6 +88,10 @@ WriterStatement ListRebuildIds(const TruncatedTables& truncated);
 // finished snapshots (one boolean); their consistent points (pg_lsn text);
 // records the snapshots $2 as rebuilt for group $1.
 const WriterStatement& CoveredSnapshots();
+// Whether the enriched table is empty while raw_support_conversations is
+// not (one boolean): a table that was never built (a fresh install) or was
+// emptied.
+const WriterStatement& TableNeedsBuilding();
 const WriterStatement& CdcSnapshotsReadable();
 const WriterStatement& CdcSnapshots();
 const WriterStatement& RecordSnapshots();

@@ -691,6 +691,45 @@ TEST_F(EnrichedRowWriterTest, SnapshotRebuildsEveryRowOncePerGroup) {
   ExpectConverged();
 }
 
+// `run` builds a table that is empty while the source is not (a fresh
+// install whose snapshot left the topics, or an emptied table) before it
+// consumes; otherwise BuildIfEmpty does nothing.
+TEST_F(EnrichedRowWriterTest, EmptyTableIsBuiltAtStart) {
+  EnrichedRowWriter::Options options;
+  options.consumer_group = "build-if-empty";
+  auto writer = NewObservedWriter(options);
+  ASSERT_NE(writer, nullptr);
+  statements_.clear();
+  auto nothing = writer->BuildIfEmpty();  // no source rows: nothing to build
+  ASSERT_TRUE(nothing.ok()) << nothing.status();
+  EXPECT_FALSE(nothing->has_value());
+  EXPECT_FALSE(Ran("rewrite_rows_bulk"));
+  std::mt19937_64 rng(6262);
+  ASSERT_TRUE(testing::RunRandomWorkload(*conn_, rng, 80).ok());
+  ASSERT_TRUE(conn_
+                  ->Exec("CREATE TABLE enrich_cdc_snapshots (slot_name text "
+                         "PRIMARY KEY, consistent_lsn pg_lsn NOT NULL, "
+                         "completed_at timestamptz); "
+                         "INSERT INTO enrich_cdc_snapshots VALUES ('s', "
+                         "'0/500', NULL)")
+                  .ok());
+  auto built = writer->BuildIfEmpty();
+  ASSERT_TRUE(built.ok()) << built.status();
+  ASSERT_TRUE(built->has_value());
+  EXPECT_GT((*built)->rows_upserted, 0u);
+  ExpectConverged();
+  // The snapshot enrich-cdc recorded before the build is covered by it.
+  EXPECT_EQ(Count("SELECT count(*) FROM enrich_processor_snapshots WHERE "
+                  "consumer_group = 'build-if-empty' AND snapshot_lsn = "
+                  "'0/500'"),
+            1);
+  statements_.clear();
+  auto again = writer->BuildIfEmpty();  // rows now: nothing to build
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(again->has_value());
+  EXPECT_FALSE(Ran("rewrite_rows_bulk"));
+}
+
 // A replay rebuilds on its first snapshot whatever its group recorded, and
 // then has nothing left to rewrite.
 TEST_F(EnrichedRowWriterTest, ReplayRebuildsOnItsFirstSnapshotOnly) {

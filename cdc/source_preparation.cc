@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cdc/common/status_macros.h"
+#include "cdc/kafka/topic_naming.h"
 #include "cdc/snapshot_publisher.h"
 
 namespace enrich::cdc {
@@ -128,8 +129,9 @@ absl::StatusOr<PreparedSource> PrepareSource(pg::PgConnection& conn,
 
   const auto default_routing = DefaultRoutingColumns();
   for (const pg::PublishedTable& t : prepared.source.tables) {
-    prepared.topics.emplace_back(
-        absl::StrCat(config.topic_prefix, ".", t.schema, ".", t.table), 0);
+    ASSIGN_OR_RETURN(std::string topic, kafka::TopicNameFor(config.topic_prefix,
+                                                            t.schema, t.table));
+    prepared.topics.emplace_back(std::move(topic), 0);
     prepared.routing[absl::StrCat(t.schema, ".", t.table)] =
         RoutingFor(t, default_routing);
   }

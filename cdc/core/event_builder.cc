@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cdc/common/status_macros.h"
+#include "cdc/kafka/topic_naming.h"
 #include "proto/change_event.pb.h"
 #include "proto/change_event_wire.h"
 
@@ -207,8 +208,9 @@ EventBuilder::EventBuilder(
 
 EventBuilder::~EventBuilder() = default;
 
-std::string EventBuilder::TopicFor(const Relation& relation) const {
-  return absl::StrCat(topic_prefix_, ".", relation.schema, ".", relation.table);
+absl::StatusOr<std::string> EventBuilder::TopicFor(
+    const Relation& relation) const {
+  return kafka::TopicNameFor(topic_prefix_, relation.schema, relation.table);
 }
 
 absl::StatusOr<const EventBuilder::RelationPlan*> EventBuilder::PlanFor(
@@ -229,7 +231,7 @@ absl::StatusOr<const EventBuilder::RelationPlan*> EventBuilder::PlanFor(
   ASSIGN_OR_RETURN(plan->key_order,
                    ResolveKeyColumns(relation, routing->second));
   plan->relation = relation;
-  plan->topic = TopicFor(relation);
+  ASSIGN_OR_RETURN(plan->topic, TopicFor(relation));
   plan->is_key.assign(relation.columns.size(), false);
   for (size_t i : plan->key_order) plan->is_key[i] = true;
   const std::string& routing_column = routing->second.routing_column;

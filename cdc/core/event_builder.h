@@ -84,7 +84,10 @@ class EventBuilder {
   absl::Status Truncate(const pgoutput::Relation& relation, bool cascade,
                         bool restart_identity, BuiltEvent* out) const;
 
-  std::string TopicFor(const pgoutput::Relation& relation) const;
+  // kafka::TopicNameFor(prefix, schema, table), the one naming both
+  // executables use.
+  absl::StatusOr<std::string> TopicFor(
+      const pgoutput::Relation& relation) const;
 
   struct RelationPlan;  // per-table work, cached (event_builder.cc)
 

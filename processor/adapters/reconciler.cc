@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "cdc/common/status_macros.h"
+#include "cdc/pgoutput/lsn.h"
 #include "processor/adapters/pg_statement.h"
 #include "processor/core/enriched_statements.h"
 #include "processor/core/retry.h"
@@ -32,17 +33,6 @@ std::string RowOf(absl::string_view alias) {
 }
 
 constexpr const char kSmallestUuid[] = "00000000-0000-0000-0000-000000000000";
-
-// "16/B374D848" -> 0x16B374D848; 0 when malformed.
-uint64_t ParseLsn(absl::string_view text) {
-  std::vector<absl::string_view> parts = absl::StrSplit(text, '/');
-  uint32_t hi = 0, lo = 0;
-  if (parts.size() != 2 || !absl::SimpleHexAtoi(parts[0], &hi) ||
-      !absl::SimpleHexAtoi(parts[1], &lo)) {
-    return 0;
-  }
-  return (static_cast<uint64_t>(hi) << 32) | lo;
-}
 
 }  // namespace
 
@@ -156,7 +146,8 @@ absl::StatusOr<ReconcileReport> Reconciler::Run() {
               chunk_last = PQgetisnull(rows.get(), r, 0)
                                ? ""
                                : PQgetvalue(rows.get(), r, 0);
-              wal_lsn = ParseLsn(PQgetvalue(rows.get(), r, 2));
+              wal_lsn =
+                  pgoutput::ParseLsn(PQgetvalue(rows.get(), r, 2)).value_or(0);
               ids_in_chunk =
                   std::strtoll(PQgetvalue(rows.get(), r, 3), nullptr, 10);
               continue;

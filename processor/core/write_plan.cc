@@ -5,6 +5,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/strings/str_cat.h"
+#include "cdc/pgoutput/lsn.h"
 
 namespace enrich::processor {
 namespace {
@@ -169,9 +170,7 @@ std::vector<std::string> WithFallbacks(const std::vector<std::string>& ids,
   return merged;
 }
 
-std::string LsnText(uint64_t lsn) {
-  return absl::StrCat(absl::Hex(lsn >> 32), "/", absl::Hex(lsn & 0xffffffffu));
-}
+std::string LsnText(uint64_t lsn) { return pgoutput::FormatLsn(lsn); }
 
 std::vector<std::string> SnapshotLsnTexts(const AffectedConversations& plan) {
   std::vector<std::string> lsns;

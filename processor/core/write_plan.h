@@ -151,7 +151,7 @@ std::vector<std::string> LockIds(const std::vector<std::string>& ids,
 std::vector<std::string> WithFallbacks(const std::vector<std::string>& ids,
                                        std::vector<std::string> fallbacks);
 
-// `lsn` as pg_lsn text, lower-case hex ("16/b374d848").
+// `lsn` as pg_lsn text (pgoutput::FormatLsn, "16/B374D848").
 std::string LsnText(uint64_t lsn);
 
 // The plan's snapshots (snapshot_lsns) as pg_lsn text, in order.

@@ -374,10 +374,16 @@ TEST_F(PipelineFaultsTest, TableDroppedFromThePublication) {
       cdc_->log(),
       "msg=\"tables left the publication; reconnecting to restore it\""))
       << cdc_->log();
-  // A new slot and snapshot, rebuilt by the processor.
+  // A new slot and snapshot, rebuilt by the processor. (The first snapshot
+  // may have been covered by the build of the empty table at start instead
+  // of a rebuild of its own; the second one, taken after that, cannot be.)
   EXPECT_EQ(Occurrences(cdc_->log(), "msg=\"replication slot created\""), 2)
       << cdc_->log();
-  EXPECT_GE(Occurrences(processor()->log(), "msg=\"snapshot rebuilt\""), 2)
+  EXPECT_GE(Occurrences(processor()->log(), "msg=\"snapshot rebuilt\""), 1)
+      << processor()->log();
+  EXPECT_GE(Occurrences(processor()->log(), "msg=\"snapshot rebuilt\"") +
+                Occurrences(processor()->log(), "msg=\"empty table built\""),
+            2)
       << processor()->log();
 }
 

@@ -282,7 +282,7 @@ TEST(WritePlanTest, FallbacksJoinTheFullRewritesInIdOrder) {
 
 TEST(WritePlanTest, LsnsArePrintedAsPgLsnText) {
   EXPECT_EQ(LsnText(0), "0/0");
-  EXPECT_EQ(LsnText(0x16B374D848), "16/b374d848");
+  EXPECT_EQ(LsnText(0x16B374D848), "16/B374D848");
   AffectedConversations plan;
   plan.snapshot_lsns = {0x200000001, 0x10};
   EXPECT_THAT(SnapshotLsnTexts(plan), ElementsAre("0/10", "2/1"));

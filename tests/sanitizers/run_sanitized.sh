@@ -14,12 +14,15 @@
 # tests/run.sh). CTEST_ARG narrow the run, e.g. -R '^pgoutput' or
 # -L integration.
 #
-# Any report fails the run, whichever process wrote it: every report goes to
-# a file sanitizer-reports/{asan,ubsan}.<pid> (log_path), the process aborts
-# (halt_on_error, abort_on_error; a leak at exit also aborts), and the run
-# fails when a file exists there after CTest, even when the test that started
-# the process ignored its exit (a child killed or expected to fail). The
-# reports are printed at the end.
+# Any report fails the run, whichever process wrote it; the process aborts
+# (halt_on_error, abort_on_error; a leak found at exit too). ASan and LSan
+# reports go to files sanitizer-reports/asan.<pid> (log_path), and the run
+# fails when one exists after CTest, even when the test that started the
+# process ignored its exit (a child killed or expected to fail); they are
+# printed at the end. UBSan, a runtime of its own under g++, ignores log_path
+# and writes to stderr: a test binary's report aborts it (CTest shows it), a
+# child's lands in its log, which tests/support/child_process.cc checks,
+# failing the test.
 #
 # Not run here, and why (each still runs in the plain build):
 #   CdcResilienceTest.MillionRowTransactionInBoundedMemory  asserts the
@@ -65,7 +68,7 @@ supp=$root/tests/sanitizers
 # Inherited by every test binary and every child process it starts.
 export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=1:check_initialization_order=1:log_path=$reports/asan"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
-export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_path=$reports/ubsan:suppressions=$supp/ubsan.supp"
+export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:suppressions=$supp/ubsan.supp"
 # Integration binaries run every case but these; a unit test's own
 # --gtest_filter (gtest_discover_tests) overrides this default.
 export GTEST_FILTER="-${excluded_cases}"

@@ -3,7 +3,9 @@
 # runs every test through CTest: unit tests (no servers), integration tests
 # (each binary starts its own real PostgreSQL and Kafka), a one-minute
 # libFuzzer run of the pgoutput decoder and of the processor's reading of
-# events (label fuzz, 30 s each), and the format check.
+# events (label fuzz, 30 s each), the unit and integration tests again in an
+# ASan + UBSan build of their own (label sanitize,
+# tests/sanitizers/run_sanitized.sh), and the format check.
 #
 #   tests/run.sh                 everything
 #   tests/run.sh -L unit         only a label (any ctest arguments pass through)
@@ -23,7 +25,8 @@ build=${ENRICH_BUILD_DIR:-$root/build}
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -- -j"$(nproc)"
 
-rm -rf "$build/test-results" "$build/libfuzzer/summary.txt"
+rm -rf "$build/test-results" "$build/libfuzzer/summary.txt" \
+  "$build/asan/summary.txt"
 set +e
 ctest --test-dir "$build" --output-on-failure -j2 --timeout 2400 "$@" | tee "$build/ctest.log"
 rc=${PIPESTATUS[0]}
@@ -33,22 +36,18 @@ set -e
 if compgen -G "$build/test-results/*.xml" >/dev/null; then
   echo
   echo "Integration test cases:"
-  for xml in "$build"/test-results/*.xml; do
-    suite=$(basename "$xml" .xml)
-    # One <testcase .../> per test; one left open holds a <failure>.
-    grep -o '<testcase [^>]*>' "$xml" | while read -r line; do
-      attr() { sed -n "s/.* $1=\"\([^\"]*\)\".*/\1/p" <<<"$line"; }
-      verdict=passed
-      [[ "$line" == */\> ]] || verdict=FAILED
-      echo "  $suite: $(attr classname).$(attr name) $verdict ($(attr time)s)"
-    done
-  done
+  bash "$root/tests/support/list_test_cases.sh" "$build/test-results"
 fi
 # The libFuzzer entry (tests/fuzz) passes quietly; show how much each of its
 # targets ran (one line each).
 if [[ -f "$build/libfuzzer/summary.txt" ]]; then
   echo
   cat "$build/libfuzzer/summary.txt"
+fi
+# The sanitize entry (tests/sanitizers) too: what ran under the sanitizers.
+if [[ -f "$build/asan/summary.txt" ]]; then
+  echo
+  cat "$build/asan/summary.txt"
 fi
 echo
 grep -E "tests passed|tests failed" "$build/ctest.log" | tail -n 1 || true

@@ -10,7 +10,9 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
+#include "gtest/gtest.h"
 
 extern char** environ;
 
@@ -18,7 +20,7 @@ namespace enrich::testing {
 
 ChildProcess::ChildProcess(std::vector<std::string> argv,
                            std::vector<std::string> env, std::string log_path)
-    : log_path_(std::move(log_path)) {
+    : program_(argv.empty() ? "" : argv[0]), log_path_(std::move(log_path)) {
   std::vector<std::string> environment;
   for (char** e = environ; *e != nullptr; ++e) environment.emplace_back(*e);
   environment.insert(environment.end(), env.begin(), env.end());
@@ -48,6 +50,7 @@ ChildProcess::~ChildProcess() {
     kill(pid_, SIGKILL);
     Wait(absl::Seconds(10));
   }
+  CheckForSanitizerReport();
 }
 
 void ChildProcess::Signal(int signal) { kill(pid_, signal); }
@@ -59,6 +62,7 @@ bool ChildProcess::running() {
   if (done == pid_) {
     exit_code_ =
         WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    CheckForSanitizerReport();
     return false;
   }
   return true;
@@ -78,6 +82,24 @@ std::string ChildProcess::log() const {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+void ChildProcess::CheckForSanitizerReport() {
+  if (report_checked_ || pid_ <= 0) return;
+  report_checked_ = true;
+  const std::string text = log();
+  // UBSan's "<file>:<line>:<col>: runtime error: ...", ASan's and LSan's
+  // "==<pid>==ERROR: AddressSanitizer: ..." / "ERROR: LeakSanitizer: ...".
+  for (const char* marker : {": runtime error: ", "ERROR: AddressSanitizer",
+                             "ERROR: LeakSanitizer"}) {
+    if (absl::StrContains(text, marker)) {
+      ADD_FAILURE() << program_ << " (pid " << pid_
+                    << ") wrote a sanitizer report; its log " << log_path_
+                    << ":\n"
+                    << text;
+      return;
+    }
+  }
 }
 
 std::string BinaryPath(const std::string& name) {

@@ -1,6 +1,13 @@
 // Runs one of the project's executables as a child process for end-to-end
 // tests: its stderr goes to a log file, and it is killed (SIGKILL) when the
 // ChildProcess is destroyed if still running.
+//
+// A sanitizer report in the log (an ASan, LeakSanitizer or UBSan build,
+// tests/sanitizers) fails the current test (ADD_FAILURE), checked once, when
+// the exit is seen or at destruction, whatever the test expected of the exit
+// code. Under tests/sanitizers/run_sanitized.sh ASan writes its reports to
+// files that the script checks instead; UBSan, a runtime of its own under
+// g++, always writes to stderr.
 #ifndef ENRICH_TESTS_SUPPORT_CHILD_PROCESS_H_
 #define ENRICH_TESTS_SUPPORT_CHILD_PROCESS_H_
 
@@ -33,8 +40,13 @@ class ChildProcess {
 
  private:
   pid_t pid_ = -1;
+  // ADD_FAILURE with the log when it holds a sanitizer report; only once.
+  void CheckForSanitizerReport();
+
+  std::string program_;
   std::string log_path_;
   int exit_code_ = -1;
+  bool report_checked_ = false;
 };
 
 // Path of an executable in the build's bin/ directory.

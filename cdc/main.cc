@@ -168,8 +168,8 @@ int main(int argc, char** argv) {
   sink_options.brokers = config.kafka_brokers;
   sink_options.compression = config.compression;
   sink_options.extra_properties = *properties;
-  // Bounds the producer's memory: with 64 MB the 1,000,000-change benchmark
-  // peaked at 127.7 MB RSS, too close to the 128 MB budget.
+  // Bounds the producer's memory: 64 MB came too close to the 128 MB RSS
+  // budget (tests/bench/RESULTS.md, section 4.1).
   sink_options.queue_max_kbytes = 32 * 1024;
   auto sink =
       enrich::kafka::KafkaEventSink::Create(sink_options, &metrics, &log);

@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
   // Buffers above 256 KiB (librdkafka's fetch and decompression buffers, a
   // replay's id arrays) are mapped and unmapped each time instead of being
   // kept in the heap: glibc otherwise raises this threshold as such buffers
-  // are freed, and a replay's peak RSS held 20-40 MB of freed buffers.
+  // are freed, and a replay's peak RSS held freed buffers
+  // (tests/bench/RESULTS.md, section 4.1).
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   // As in enrich-cdc: Debian's abseil keeps Mutex deadlock detection on (a
   // graph update per lock); a debugging aid the tests keep.

@@ -61,10 +61,10 @@ std::optional<ReplayStart> ReadReplayStart(const ProcessorFlags& flags,
 // fetching while its queue is full and then waits fetch.error.backoff.ms
 // (500 ms by default) before it tries again; fetch responses are capped at
 // 4 MB so what one response adds to the queue (decompressed) stays small.
-// On the benchmark's replay (2,270,001 snapshot events in 24 partitions)
-// librdkafka's defaults kept the consumer waiting for records about half of
-// the time. (Lowering queued.min.messages to 20,000 as well made that replay
-// 4x slower.) --kafka-properties still override these.
+// With librdkafka's defaults the benchmark's replay waited for records much
+// of the time, and a lower queued.min.messages made it slower
+// (tests/bench/RESULTS.md, section 4.1). --kafka-properties still override
+// these.
 void PreferFastFetching(kafka::KafkaProperties* properties) {
   properties->insert(properties->begin(), {{"fetch.error.backoff.ms", "10"},
                                            {"fetch.max.bytes", "4194304"}});

@@ -103,7 +103,6 @@ class ReplicationPublisher : public pgoutput::Handler {
   // LSN of the newest heartbeat message seen (0 if none).
   uint64_t heartbeat_lsn() const { return heartbeat_lsn_; }
   const PublisherCounters& counters() const { return counters_; }
-  pgoutput::RelationCache& relations() { return relations_; }
 
  private:
   struct Coordinates {

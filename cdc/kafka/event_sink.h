@@ -4,7 +4,8 @@
 // (fake_event_sink.h) the one for unit tests.
 //
 //   sink->SetDeliveryCallback([&](uint64_t seq, absl::Status status) {
-//     if (status.ok()) acks.Acknowledge(seq); else failed = status;
+//     if (status.ok()) status = acks.OnDelivered(seq);  // ack_tracker.h
+//     if (!status.ok()) failed = status;
 //   });
 //   RETURN_IF_ERROR(sink->Produce({topic, partition, key, value, seq}));
 //   sink->Poll(absl::ZeroDuration());        // in every loop iteration

@@ -53,8 +53,8 @@ struct KafkaSinkOptions {
   std::string client_id = "enrich-cdc";
   // compression.codec: none, gzip, snappy, lz4 or zstd.
   std::string compression = "lz4";
-  // linger.ms: 20 rather than librdkafka's 5 gives fewer, larger batches;
-  // tests/bench/cdc_throughput.sh measured it faster end to end (README).
+  // linger.ms: 20 rather than librdkafka's 5 gives fewer, larger batches,
+  // faster end to end (tests/bench/RESULTS.md, section 4.1).
   absl::Duration linger = absl::Milliseconds(20);
   int64_t batch_max_bytes = 1000000;  // batch.size
   // message.max.bytes: the largest key + value accepted (a passthrough

@@ -412,9 +412,9 @@ const WriterStatement& LockTable() {
 // work_mem (sorts and hashes of a whole rebuild), and when the ids ($2 of
 // them) are at least a quarter of the conversations, no index or bitmap
 // scans: reading every message in heap order and sorting them beats
-// fetching them through the conversation_id index in random heap order
-// (200,000 conversations, 2,000,000 messages, 2 cores: 16.7 s -> 9.6 s for
-// the whole statement), which the planner otherwise prefers.
+// fetching them through the conversation_id index in random heap order,
+// which the planner otherwise prefers (tests/bench/RESULTS.md, section
+// 4.1).
 const WriterStatement& BulkSettings() {
   static const auto* statement = new WriterStatement{
       "bulk_settings",
@@ -428,7 +428,7 @@ const WriterStatement& BulkSettings() {
 
 // The bulk path's step 4. `fresh` is read once, by the upsert, so it is not
 // materialized (a rebuild's rows would be written to a temporary tuplestore
-// and read back: 1.4 GB at 200,000 conversations); the deletions are the
+// and read back, gigabytes for a whole table); the deletions are the
 // ids without a conversation in the statement's snapshot, which is exactly
 // the complement of `fresh` (it has a row for every id with one).
 const WriterStatement& RewriteRowsBulk() {
@@ -525,10 +525,8 @@ const WriterStatement& SetIsolation() {
 }
 
 // Values the rewrite stores compressed (all_messages, mostly) are
-// compressed with lz4 instead of the default pglz: measured on 2 cores
-// (EXPLAIN ANALYZE of rewrite_rows, 20,000 conversations with 10 messages
-// of ~300 B each, every row changed, mean of 6 interleaved runs), 1,000
-// ids 126 -> 96 ms, 5,000 ids 522 -> 452 ms. Only columns without their own
+// compressed with lz4 instead of the default pglz: cheaper rewrites
+// (tests/bench/RESULTS.md, section 4.1). Only columns without their own
 // COMPRESSION setting follow this; readers decompress either method, and
 // the stored values are the same.
 const WriterStatement& SetToastCompression() {

@@ -4,7 +4,8 @@
 //
 //   RetryPolicy policy;  // 100 ms doubling to 10 s
 //   absl::Status s = RetryWithBackoff(
-//       [&] { return writer->Apply(batch); }, policy,
+//       [&] { return writer->Apply(batch.plan, batch.offsets).status(); },
+//       policy,
 //       /*sleep=*/[](absl::Duration d) { absl::SleepFor(d); },
 //       /*stop_requested=*/[&] { return stopping.load(); },
 //       /*on_retry=*/[&](const absl::Status& e, absl::Duration d) { log... });

@@ -99,7 +99,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "processor/core/affected_conversations.h"
-#include "processor/core/batch_writer.h"
+#include "processor/core/loop_seams.h"
 #include "processor/core/consumed_batch.h"
 #include "processor/core/enriched_statements.h"
 #include "processor/core/rewritten_ids.h"

@@ -25,7 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cdc/kafka/kafka_properties.h"
-#include "processor/core/batch_writer.h"
+#include "processor/core/loop_seams.h"
 
 namespace enrich::processor {
 

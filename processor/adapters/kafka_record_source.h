@@ -49,7 +49,7 @@
 #include "cdc/common/log.h"
 #include "cdc/common/metrics.h"
 #include "cdc/kafka/kafka_properties.h"
-#include "processor/core/batch_writer.h"
+#include "processor/core/loop_seams.h"
 
 namespace enrich::processor {
 

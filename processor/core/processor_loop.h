@@ -1,7 +1,7 @@
 // The consume loop of `enrich-processor run`: polls records, builds bounded
 // batches, sends dead letters, applies each batch with its offsets in one
 // transaction, and reports metrics. Pure: Kafka and PostgreSQL sit behind
-// the seams of batch_writer.h, the clock and sleep are injected.
+// the seams of loop_seams.h, the clock and sleep are injected.
 //
 //   ProcessorProbe probe(&registry);
 //   ProcessorLoop loop(&source, &writer, &dead_letters, &probe, &log, {});
@@ -64,7 +64,7 @@
 #include "absl/time/time.h"
 #include "cdc/common/log.h"
 #include "cdc/common/metrics.h"
-#include "processor/core/batch_writer.h"
+#include "processor/core/loop_seams.h"
 #include "processor/core/retry.h"
 
 namespace enrich::processor {

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
-#include "processor/core/batch_writer.h"
+#include "processor/core/loop_seams.h"
 
 namespace enrich::processor {
 

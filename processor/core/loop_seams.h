@@ -7,8 +7,8 @@
 //   DeadLetterSink   the dead-letter topic (KafkaDeadLetterSink)
 //
 // None of them is thread-safe; the loop uses each from one thread.
-#ifndef ENRICH_PROCESSOR_CORE_BATCH_WRITER_H_
-#define ENRICH_PROCESSOR_CORE_BATCH_WRITER_H_
+#ifndef ENRICH_PROCESSOR_CORE_LOOP_SEAMS_H_
+#define ENRICH_PROCESSOR_CORE_LOOP_SEAMS_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -75,4 +75,4 @@ class DeadLetterSink {
 
 }  // namespace enrich::processor
 
-#endif  // ENRICH_PROCESSOR_CORE_BATCH_WRITER_H_
+#endif  // ENRICH_PROCESSOR_CORE_LOOP_SEAMS_H_

@@ -99,9 +99,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "processor/core/affected_conversations.h"
-#include "processor/core/loop_seams.h"
 #include "processor/core/consumed_batch.h"
 #include "processor/core/enriched_statements.h"
+#include "processor/core/loop_seams.h"
 #include "processor/core/rewritten_ids.h"
 #include "processor/core/write_plan.h"
 

@@ -3,7 +3,8 @@
 # runs every test through CTest: unit tests (no servers), integration tests
 # (each binary starts its own real PostgreSQL and Kafka), a one-minute
 # libFuzzer run of the pgoutput decoder and of the processor's reading of
-# events (label fuzz, 30 s each), and the format check.
+# events (label fuzz, 30 s each), two bounded chaos runs (label chaos: a
+# fixed and a fresh seed), and the format check.
 #
 #   tests/run.sh                 everything
 #   tests/run.sh -L unit         only a label (any ctest arguments pass through)
@@ -23,7 +24,7 @@ build=${ENRICH_BUILD_DIR:-$root/build}
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -- -j"$(nproc)"
 
-rm -rf "$build/test-results" "$build/libfuzzer/summary.txt"
+rm -rf "$build/test-results" "$build/libfuzzer/summary.txt" "$build/chaos/summary.txt"
 set +e
 ctest --test-dir "$build" --output-on-failure -j2 --timeout 2400 "$@" | tee "$build/ctest.log"
 rc=${PIPESTATUS[0]}
@@ -49,6 +50,12 @@ fi
 if [[ -f "$build/libfuzzer/summary.txt" ]]; then
   echo
   cat "$build/libfuzzer/summary.txt"
+fi
+# The chaos entries (tests/integration/chaos) pass quietly too; show their
+# seeds, faults survived and rows compared (one line each).
+if [[ -f "$build/chaos/summary.txt" ]]; then
+  echo
+  cat "$build/chaos/summary.txt"
 fi
 echo
 grep -E "tests passed|tests failed" "$build/ctest.log" | tail -n 1 || true

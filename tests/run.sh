@@ -3,9 +3,10 @@
 # runs every test through CTest: unit tests (no servers), integration tests
 # (each binary starts its own real PostgreSQL and Kafka), a one-minute
 # libFuzzer run of the pgoutput decoder and of the processor's reading of
-# events (label fuzz, 30 s each), the unit and integration tests again in an
-# ASan + UBSan build of their own (label sanitize,
-# tests/sanitizers/run_sanitized.sh), and the format check.
+# events (label fuzz, 30 s each), two bounded chaos runs (label chaos: a
+# fixed and a fresh seed), the unit and integration tests again in an ASan +
+# UBSan build of their own (label sanitize, tests/sanitizers/run_sanitized.sh),
+# and the format check.
 #
 #   tests/run.sh                 everything
 #   tests/run.sh -L unit         only a label (any ctest arguments pass through)
@@ -26,7 +27,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/nu
 cmake --build "$build" -- -j"$(nproc)"
 
 rm -rf "$build/test-results" "$build/libfuzzer/summary.txt" \
-  "$build/asan/summary.txt"
+  "$build/asan/summary.txt" "$build/chaos/summary.txt"
 set +e
 ctest --test-dir "$build" --output-on-failure -j2 --timeout 2400 "$@" | tee "$build/ctest.log"
 rc=${PIPESTATUS[0]}
@@ -43,6 +44,12 @@ fi
 if [[ -f "$build/libfuzzer/summary.txt" ]]; then
   echo
   cat "$build/libfuzzer/summary.txt"
+fi
+# The chaos entries (tests/integration/chaos) pass quietly too; show their
+# seeds, faults survived and rows compared (one line each).
+if [[ -f "$build/chaos/summary.txt" ]]; then
+  echo
+  cat "$build/chaos/summary.txt"
 fi
 # The sanitize entry (tests/sanitizers) too: what ran under the sanitizers.
 if [[ -f "$build/asan/summary.txt" ]]; then

@@ -63,13 +63,16 @@ inline bool WaitFor(const std::function<bool()>& condition,
 // chunk fails Stop(). With kSurviveFaults a failed chunk (the server
 // restarted, the connection terminated: its open transaction rolls back)
 // counts in `failed_chunks` and the writer reconnects, as an application
-// would; `chunks` then counts only chunks that succeeded.
+// would; `chunks` then counts only chunks that succeeded. kAdversarial runs
+// RunAdversarialWorkload instead of RunRandomWorkload (stats() after Stop()).
 class BackgroundWorkload {
  public:
   enum Faults { kFailOnError, kSurviveFaults };
+  enum Mix { kRandom, kAdversarial };
 
-  explicit BackgroundWorkload(uint64_t seed, Faults faults = kFailOnError)
-      : writer_([this, seed, faults] {
+  explicit BackgroundWorkload(uint64_t seed, Faults faults = kFailOnError,
+                              Mix mix = kRandom)
+      : writer_([this, seed, faults, mix] {
           auto conn = PgTestConnection::Connect(Services().pg_dsn);
           if (!conn.ok()) {
             failed_ = true;
@@ -77,7 +80,11 @@ class BackgroundWorkload {
           }
           std::mt19937_64 rng(seed);
           while (!stop_) {
-            if (RunRandomWorkload(**conn, rng, 20).ok()) {
+            const absl::Status chunk =
+                mix == kRandom
+                    ? RunRandomWorkload(**conn, rng, 20)
+                    : RunAdversarialWorkload(**conn, rng, 20, &stats_);
+            if (chunk.ok()) {
               ++chunks;
             } else if (faults == kFailOnError) {
               failed_ = true;
@@ -116,10 +123,14 @@ class BackgroundWorkload {
     return chunks >= target;
   }
 
+  // What the kAdversarial writer did; read after Stop().
+  const WorkloadStats& stats() const { return stats_; }
+
   std::atomic<int> chunks{0};
   std::atomic<int> failed_chunks{0};
 
  private:
+  WorkloadStats stats_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> failed_{false};
   std::thread writer_;

@@ -1,9 +1,11 @@
 #include "tests/integration/processor/source_workload.h"
 
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cdc/common/status_macros.h"
@@ -264,6 +266,239 @@ std::string RandomStatement(Values& v) {
   return "SELECT 1";
 }
 
+// Adversarial values: what a text, text[] or jsonb column's encodings
+// (pgoutput's text format, array literals, JSON) must carry unharmed.
+constexpr const char* kNastyTexts[] = {
+    "''",
+    "'NULL'",
+    "'null'",
+    "'it''s ''quoted'''",
+    "'\"double\" quotes'",
+    "'a,b,,c'",
+    "'{braces}'",
+    "'{a,\"b\",NULL}'",
+    "'{}'",
+    "'back\\slash \\N \\\\'",
+    "E'line\\nbreak\\r\\nand\\ttab'",
+    "' padded '",
+    "'(1,2)'",
+    "'ünïcödé ✓ 日本語 русский'",
+    "'emoji 🎉 ok'",
+    "E'all: ''q'' \"d\" ,{x}\\\\ \\n NULL ü'",
+};
+
+class Adversarial {
+ public:
+  explicit Adversarial(Values& v) : v_(v) {}
+  std::string Nasty() {
+    const std::string text =
+        kNastyTexts[v_.Int(0, static_cast<int>(std::size(kNastyTexts)) - 1)];
+    return v_.Chance(0.3) ? absl::StrCat(text, " || ' ", v_.Int(0, 9), "'")
+                          : text;
+  }
+  // NULL, an adversarial value or a plain one.
+  std::string Text(const std::string& prefix) {
+    if (v_.Chance(0.15)) return "NULL";
+    if (v_.Chance(0.55)) return Nasty();
+    return Quote(absl::StrCat(prefix, v_.Int(0, 99)));
+  }
+  // 20 kB that does not compress (TOASTed out of line), sometimes ending in
+  // an adversarial value.
+  std::string Large() {
+    std::string large =
+        "(SELECT string_agg(md5(random()::text), '') FROM "
+        "generate_series(1, 625))";
+    return v_.Chance(0.5) ? absl::StrCat(large, " || ", Nasty()) : large;
+  }
+  std::string Body() {
+    if (v_.Chance(0.1)) return Large();
+    if (v_.Chance(0.5)) return Text("body ");
+    return v_.Body();
+  }
+  std::string Tags() {
+    if (v_.Chance(0.15)) return "NULL";
+    if (v_.Chance(0.1)) return "'{}'::text[]";
+    std::string out = "ARRAY[";
+    const int n = v_.Int(1, 4);
+    for (int i = 0; i < n; ++i) {
+      absl::StrAppend(&out, i > 0 ? ", " : "",
+                      v_.Chance(0.1) ? "NULL" : Nasty());
+    }
+    return absl::StrCat(out, "]::text[]");
+  }
+  std::string Json() {
+    switch (v_.Int(0, 6)) {
+      case 0:
+        return "NULL";
+      case 1:
+        return "'null'::jsonb";  // JSON null, not SQL NULL
+      case 2:
+        return absl::StrCat("to_jsonb(", Nasty(), "::text)");
+      case 3:
+        return "'[]'::jsonb";
+      default:
+        return absl::StrCat("jsonb_build_object(", Nasty(), "::text, ", Nasty(),
+                            "::text, 'list', jsonb_build_array(", Nasty(),
+                            "::text, NULL::text, 1.5, true), 'nested', "
+                            "jsonb_build_object('k', ",
+                            Nasty(), "::text))");
+    }
+  }
+  // The user pool of RandomStatement, ids that do not exist, and ids that
+  // are adversarial values themselves (the text 'NULL', the empty string).
+  std::string UserId() {
+    if (v_.Chance(0.15)) {
+      const char* odd[] = {"'NULL'", "''", "'u,{1}\"'", "'ü-user'"};
+      return odd[v_.Int(0, 3)];
+    }
+    return v_.UserId();
+  }
+  std::string LinearIssueId() {
+    if (v_.Chance(0.1)) return v_.Chance(0.5) ? "'NULL'" : "''";
+    return v_.LinearIssueId();
+  }
+
+ private:
+  Values& v_;
+};
+
+constexpr char kLargeMessage[] =
+    "(SELECT id FROM support_conversation_messages WHERE octet_length(body) "
+    "> 10000 ORDER BY random() LIMIT 1)";
+constexpr char kLargeConversation[] =
+    "(SELECT id FROM raw_support_conversations WHERE octet_length("
+    "description) > 10000 OR id IN (SELECT conversation_id FROM "
+    "support_conversation_messages WHERE octet_length(body) > 10000) ORDER BY "
+    "random() LIMIT 1)";
+
+std::string AdversarialStatement(Values& v) {
+  Adversarial a(v);
+  switch (v.Int(0, 13)) {
+    case 0:
+      return absl::StrCat(
+          "INSERT INTO raw_support_conversations (id, source, external_id, "
+          "title, description, status, priority, created_at, updated_at, "
+          "resolved_at, user_uuid, user_id, assignee_id, tags, custom_fields, "
+          "raw_data, has_linear_ticket, linear_issue_id, "
+          "linear_custom_field_id) VALUES (gen_random_uuid(), ",
+          a.Nasty(), ", ", a.Nasty(), " || gen_random_uuid()::text, ",
+          a.Text("title "), ", ", v.Chance(0.2) ? a.Large() : a.Text("desc "),
+          ", ", a.Text("status "), ", ", a.Text("p"), ", now(), now(), ",
+          v.Chance(0.3) ? "now()" : "NULL", ", ",
+          v.Chance(0.5) ? "gen_random_uuid()" : "NULL", ", ", a.UserId(), ", ",
+          a.Text("agent "), ", ", a.Tags(), ", ", a.Json(), ", ", a.Json(),
+          ", ", v.Chance(0.5) ? "true" : "false", ", ", a.LinearIssueId(), ", ",
+          a.Text("cf "), ")");
+    case 1:
+      // Other columns of a row with a TOASTed value: the unchanged value is
+      // not in the new tuple of the WAL record.
+      return absl::StrCat(
+          "UPDATE raw_support_conversations SET status = ", a.Text("status "),
+          ", priority = ", a.Text("p"), ", tags = ", a.Tags(),
+          ", custom_fields = ", a.Json(),
+          ", updated_at = now() WHERE id = ", kLargeConversation);
+    case 2:
+      return absl::StrCat(
+          "UPDATE support_conversation_messages SET author_type = ",
+          a.Text("author "), ", created_at = ", v.MessageTime(),
+          ", updated_at = now() WHERE id = ", kLargeMessage);
+    case 3:
+      if (v.Chance(0.5)) {
+        return absl::StrCat("UPDATE support_conversation_messages SET body = ",
+                            v.Chance(0.7) ? "body || " : "", a.Nasty(),
+                            " WHERE id = ", kLargeMessage);
+      }
+      return absl::StrCat(
+          "UPDATE raw_support_conversations SET description = description "
+          "|| ",
+          a.Nasty(), ", title = ", a.Text("title "),
+          " WHERE id = ", kLargeConversation);
+    case 4:
+    case 5:
+      return absl::StrCat(
+          "INSERT INTO support_conversation_messages (id, conversation_id, "
+          "author_type, body, created_at) SELECT gen_random_uuid(), id, ",
+          a.Text("author "), ", ", a.Body(), ", ", v.MessageTime(),
+          " FROM raw_support_conversations ORDER BY random() LIMIT 1");
+    case 6:
+      // Every message of one conversation moved to another.
+      return absl::StrCat(
+          "UPDATE support_conversation_messages SET conversation_id = ",
+          kRandomConversation,
+          " WHERE conversation_id = ", kRandomConversation);
+    case 7:
+      return absl::StrCat(
+          "UPDATE raw_support_conversations SET user_id = ", a.UserId(),
+          " WHERE id IN (SELECT id FROM raw_support_conversations ORDER BY "
+          "random() LIMIT ",
+          v.Int(1, 5), ")");
+    case 8:
+      return absl::StrCat(
+          "UPDATE raw_support_conversations SET linear_issue_id = ",
+          a.LinearIssueId(), ", has_linear_ticket = NOT has_linear_ticket",
+          " WHERE id IN (SELECT id FROM raw_support_conversations ORDER BY "
+          "random() LIMIT ",
+          v.Int(1, 5), ")");
+    case 9:
+      return absl::StrCat(
+          "INSERT INTO subscribers_insights (distinct_id, income, net_worth, "
+          "investing_activity, total_copies, total_subscriptions, "
+          "app_sessions) VALUES (",
+          v.Chance(0.2) ? a.UserId() : Quote(absl::StrCat("u", v.Int(0, 29))),
+          ", ", a.Text("income "), ", ", a.Text("nw "), ", ", a.Text("act "),
+          ", ", v.Int(0, 50), ", ", v.Int(0, 5), ", ", v.Int(0, 500),
+          ") ON CONFLICT (distinct_id) DO UPDATE SET income = "
+          "EXCLUDED.income, net_worth = EXCLUDED.net_worth, "
+          "investing_activity = EXCLUDED.investing_activity, updated_at = "
+          "now()");
+    case 10: {
+      const int k = v.Int(0, 19);
+      return absl::StrCat(
+          "INSERT INTO linear_issues (id, identifier, title, state_name, url) "
+          "VALUES ('lin-",
+          k, "', ", v.Chance(0.5) ? a.Nasty() : absl::StrCat("'SUP-", k, "'"),
+          ", ", a.Text("issue "), ", ", a.Text("state "), ", ",
+          a.Text("https://linear.app/"),
+          ") ON CONFLICT (id) DO UPDATE SET identifier = EXCLUDED.identifier, "
+          "title = EXCLUDED.title, state_name = EXCLUDED.state_name, url = "
+          "EXCLUDED.url, updated_at = now()");
+    }
+    case 11: {
+      // A Linear issue re-keyed; sometimes its conversations follow in the
+      // same transaction, sometimes they are left dangling.
+      const std::string from = absl::StrCat("'lin-", v.Int(0, 19), "'");
+      const std::string to = absl::StrCat("'lin-", v.Int(0, 25), "'");
+      std::string sql = absl::StrCat(
+          "UPDATE linear_issues SET id = ", to, " WHERE id = ", from,
+          " AND NOT EXISTS (SELECT 1 FROM linear_issues WHERE id = ", to, ")");
+      if (v.Chance(0.6)) {
+        absl::StrAppend(&sql,
+                        "; UPDATE raw_support_conversations SET "
+                        "linear_issue_id = ",
+                        to, " WHERE linear_issue_id = ", from);
+      }
+      return sql;
+    }
+    case 12:
+      // Truncate-and-reload with adversarial values in one transaction.
+      return absl::StrCat(
+          "CREATE TEMP TABLE test_si_copy ON COMMIT DROP AS "
+          "SELECT * FROM subscribers_insights; "
+          "TRUNCATE subscribers_insights; "
+          "INSERT INTO subscribers_insights SELECT distinct_id, "
+          "CASE WHEN random() < 0.3 THEN ",
+          a.Nasty(),
+          " ELSE income END, net_worth, investing_activity, total_copies + 1, "
+          "total_subscriptions, app_sessions, now() FROM test_si_copy "
+          "WHERE random() < 0.95");
+    case 13:
+      return absl::StrCat(
+          "DELETE FROM support_conversation_messages WHERE conversation_id = ",
+          kRandomConversation);
+  }
+  return "SELECT 1";
+}
+
 }  // namespace
 
 std::string ReadContractFile(const std::string& name) {
@@ -401,6 +636,57 @@ absl::Status RunRandomWorkload(PgTestConnection& conn, std::mt19937_64& rng,
       failed = !conn.Exec(RandomStatement(v)).ok();
     }
     RETURN_IF_ERROR(conn.Exec(failed || v.Chance(0.1) ? "ROLLBACK" : "COMMIT"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunAdversarialWorkload(PgTestConnection& conn,
+                                    std::mt19937_64& rng, int transactions,
+                                    WorkloadStats* stats) {
+  WorkloadStats ignored;
+  if (stats == nullptr) stats = &ignored;
+  Values v(rng);
+  RETURN_IF_ERROR(conn.Exec(
+      absl::StrCat("SELECT setseed(",
+                   std::uniform_real_distribution<double>(-1, 1)(rng), ")")));
+  for (int t = 0; t < transactions; ++t) {
+    RETURN_IF_ERROR(conn.Exec("BEGIN"));
+    const bool large = v.Chance(0.04);
+    const int statements = large ? v.Int(80, 250) : v.Int(1, 3);
+    bool failed = false;
+    for (int s = 0; s < statements && !failed; ++s) {
+      std::string sql =
+          v.Chance(0.5) ? AdversarialStatement(v) : RandomStatement(v);
+      if (absl::StrContains(sql, "CREATE TEMP TABLE")) {
+        // A reload earlier in the same transaction left its copy.
+        sql = absl::StrCat("DROP TABLE IF EXISTS test_si_copy, test_li_copy; ",
+                           sql);
+      }
+      if (!v.Chance(0.15)) {
+        // A failed statement (a concurrent writer's unique key, say) rolls
+        // the transaction back like any failed one.
+        ++stats->statements;
+        failed = !conn.Exec(sql).ok();
+        stats->statements_failed += failed;
+        continue;
+      }
+      // In a subtransaction, rolled back half of the time (and when it
+      // failed): its changes must never reach the table.
+      RETURN_IF_ERROR(conn.Exec("SAVEPOINT chaos"));
+      ++stats->statements;
+      const bool ok = conn.Exec(sql).ok();
+      stats->statements_failed += !ok;
+      if (!ok || v.Chance(0.5)) {
+        RETURN_IF_ERROR(conn.Exec("ROLLBACK TO SAVEPOINT chaos"));
+        ++stats->savepoints_rolled_back;
+      } else {
+        RETURN_IF_ERROR(conn.Exec("RELEASE SAVEPOINT chaos"));
+      }
+    }
+    const bool commit = !failed && !v.Chance(0.08);
+    RETURN_IF_ERROR(conn.Exec(commit ? "COMMIT" : "ROLLBACK"));
+    ++(commit ? stats->committed : stats->rolled_back);
+    if (large) ++stats->large;
   }
   return absl::OkStatus();
 }

@@ -53,6 +53,33 @@ std::string DescribeDifference(PgTestConnection& conn);
 absl::Status RunRandomWorkload(PgTestConnection& conn, std::mt19937_64& rng,
                                int transactions);
 
+// What RunAdversarialWorkload did, summed over calls.
+struct WorkloadStats {
+  int64_t committed = 0;    // transactions committed
+  int64_t rolled_back = 0;  // transactions rolled back (chosen or failed)
+  int64_t large = 0;        // committed or not, of 80 statements or more
+  int64_t savepoints_rolled_back = 0;  // ROLLBACK TO SAVEPOINT
+  int64_t statements = 0;              // statements run
+  int64_t statements_failed = 0;       // of which failed (an error)
+};
+
+// The chaos harness's workload: `transactions` transactions, mostly tiny
+// (1-3 statements) and now and then large (80-250), mixing
+// RandomStatement's traffic with adversarial statements: edits of bodies
+// and of other columns of rows with 20 kB TOASTed bodies and descriptions,
+// messages moved in bulk between conversations, users and Linear issues
+// re-linked (ids that do not exist included), Linear issues and insights
+// re-keyed, insights truncated and reloaded in one transaction, and values
+// with quotes, commas, braces, backslashes, newlines, the text 'NULL', the
+// empty string and non-ASCII text in every text, text[] and jsonb column.
+// Some statements run in a subtransaction that is rolled back (SAVEPOINT
+// ... ROLLBACK TO), some transactions are rolled back. A failed statement
+// fails only its transaction (or subtransaction); an error of the
+// connection itself is returned. `stats` may be null.
+absl::Status RunAdversarialWorkload(PgTestConnection& conn,
+                                    std::mt19937_64& rng, int transactions,
+                                    WorkloadStats* stats);
+
 }  // namespace enrich::processor::testing
 
 #endif  // ENRICH_TESTS_INTEGRATION_PROCESSOR_SOURCE_WORKLOAD_H_

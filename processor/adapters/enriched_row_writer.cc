@@ -375,35 +375,47 @@ absl::Status EnrichedRowWriter::RebuildEveryRow(
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<WriteResult>> EnrichedRowWriter::BuildIfEmpty() {
-  RETURN_IF_ERROR(EnsureConnected());
+absl::StatusOr<bool> EnrichedRowWriter::WriteIfNeeded(
+    absl::string_view what, const std::function<absl::StatusOr<bool>()>& work) {
   RETURN_IF_ERROR(
-      Exec(options_, conn_.get(), Begin(), "beginning the build").status());
-  WriteResult result;
-  auto build = [&]() -> absl::StatusOr<bool> {
-    // The lock first: another writer's rows committed before it are seen.
-    RETURN_IF_ERROR(Exec(options_, conn_.get(), sql::LockTable(),
-                         "locking the enriched table")
-                        .status());
-    ASSIGN_OR_RETURN(PgResult needed,
-                     Exec(options_, conn_.get(), sql::TableNeedsBuilding(),
-                          "checking whether the table is empty"));
-    if (std::string(PQgetvalue(needed.get(), 0, 0)) != "t") return false;
-    RETURN_IF_ERROR(RebuildEveryRow(AffectedConversations(), {}, &result));
-    return true;
-  };
-  absl::StatusOr<bool> built = build();
-  absl::Status status = built.status();
+      Exec(options_, conn_.get(), Begin(), absl::StrCat("beginning the ", what))
+          .status());
+  absl::StatusOr<bool> wrote = work();
+  absl::Status status = wrote.status();
   if (status.ok()) {
-    status = Exec(options_, conn_.get(), *built ? Commit() : EndCheck(),
-                  *built ? "committing the build" : "ending the check")
+    // Nothing was written when the work found nothing to do.
+    status = Exec(options_, conn_.get(), *wrote ? Commit() : EndCheck(),
+                  absl::StrCat(*wrote ? "committing the "
+                                      : "ending the check "
+                                        "for the ",
+                               what))
                  .status();
   }
   if (!status.ok()) {
     RollBack();
     return status;
   }
-  if (!*built) return std::optional<WriteResult>();
+  return *wrote;
+}
+
+absl::StatusOr<std::optional<WriteResult>> EnrichedRowWriter::BuildIfEmpty() {
+  RETURN_IF_ERROR(EnsureConnected());
+  WriteResult result;
+  ASSIGN_OR_RETURN(
+      bool built, WriteIfNeeded("build", [&]() -> absl::StatusOr<bool> {
+        // The lock first: another writer's rows committed before it are
+        // seen.
+        RETURN_IF_ERROR(Exec(options_, conn_.get(), sql::LockTable(),
+                             "locking the enriched table")
+                            .status());
+        ASSIGN_OR_RETURN(PgResult needed,
+                         Exec(options_, conn_.get(), sql::TableNeedsBuilding(),
+                              "checking whether the table is empty"));
+        if (std::string(PQgetvalue(needed.get(), 0, 0)) != "t") return false;
+        RETURN_IF_ERROR(RebuildEveryRow(AffectedConversations(), {}, &result));
+        return true;
+      }));
+  if (!built) return std::optional<WriteResult>();
   ++result.transactions;
   result.rebuilt_for_snapshot = true;
   return std::optional<WriteResult>(result);
@@ -415,26 +427,15 @@ absl::StatusOr<bool> EnrichedRowWriter::RebuildForSnapshots(
   // Most batches of a snapshot come after its rebuild: one read, no lock.
   ASSIGN_OR_RETURN(bool covered, SnapshotsCovered(plan));
   if (covered) return false;
-  RETURN_IF_ERROR(
-      Exec(options_, conn_.get(), Begin(), "beginning the batch").status());
-  absl::StatusOr<bool> rebuilt = RebuildInTransaction(plan, offsets, result);
-  absl::Status status = rebuilt.status();
-  if (status.ok()) {
-    // Nothing was written when the snapshots turned out covered.
-    status = Exec(options_, conn_.get(), *rebuilt ? Commit() : EndCheck(),
-                  *rebuilt ? "committing the rebuild" : "ending the check")
-                 .status();
-  }
-  if (!status.ok()) {
-    RollBack();
-    return status;
-  }
-  if (*rebuilt) {
+  ASSIGN_OR_RETURN(bool rebuilt, WriteIfNeeded("rebuild", [&] {
+                     return RebuildInTransaction(plan, offsets, result);
+                   }));
+  if (rebuilt) {
     ++result->transactions;
     result->rebuilt_for_snapshot = true;
     if (options_.rewrite_each_id_once) rewritten_.AddAll();
   }
-  return *rebuilt;
+  return rebuilt;
 }
 
 absl::StatusOr<std::vector<PartitionOffset>> EnrichedRowWriter::StoredOffsets(

@@ -216,6 +216,12 @@ class EnrichedRowWriter : public BatchWriter {
   absl::StatusOr<bool> RebuildForSnapshots(
       const AffectedConversations& plan,
       const std::vector<PartitionOffset>& offsets, WriteResult* result);
+  // Runs `work` in a transaction of its own: committed when it returns true
+  // (it wrote), ended without writing when false, rolled back on error.
+  // `what` names it in errors.
+  absl::StatusOr<bool> WriteIfNeeded(
+      absl::string_view what,
+      const std::function<absl::StatusOr<bool>()>& work);
   // In an open transaction holding the table lock: lists the snapshots
   // enrich-cdc recorded, rewrites every row, stores `offsets` and records
   // those snapshots and `plan`'s as rebuilt for the group.

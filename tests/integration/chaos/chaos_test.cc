@@ -120,35 +120,8 @@ int64_t EnvInt(const char* name, int64_t fallback) {
   return value != nullptr && absl::SimpleAtoi(value, &out) ? out : fallback;
 }
 
-class ChaosTest : public PipelineTest {
+class ChaosTest : public ServerFaultsTest {
  protected:
-  void SetUp() override {
-    if (!CanInjectServiceFaults()) {
-      GTEST_SKIP() << "the services were given through ENRICH_TEST_*";
-    }
-    PipelineTest::SetUp();
-  }
-
-  void TearDown() override {
-    if (!CanInjectServiceFaults()) return;
-    // A failure mid-fault leaves a server down (both no-ops when running).
-    EXPECT_TRUE(StartPostgres().ok());
-    EXPECT_TRUE(StartKafka().ok());
-    ReconnectSql();
-    PipelineTest::TearDown();
-  }
-
-  void ReconnectSql() {
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          auto conn = PgTestConnection::Connect(Services().pg_dsn);
-          if (!conn.ok()) return false;
-          sql_ = *std::move(conn);
-          return true;
-        },
-        absl::Seconds(120)));
-  }
-
   ChildProcess* processor() { return processors_[main_processor_].get(); }
 
   void RestartProcessor() {

@@ -73,37 +73,8 @@ int Occurrences(const std::string& text, const std::string& what) {
   return n;
 }
 
-class PipelineFaultsTest : public PipelineTest {
+class PipelineFaultsTest : public ServerFaultsTest {
  protected:
-  void SetUp() override {
-    if (!CanInjectServiceFaults()) {
-      GTEST_SKIP() << "the services were given through ENRICH_TEST_*";
-    }
-    PipelineTest::SetUp();
-  }
-
-  void TearDown() override {
-    if (!CanInjectServiceFaults()) return;
-    // A test that failed mid-fault leaves a server down (both no-ops when
-    // running).
-    EXPECT_TRUE(StartPostgres().ok());
-    EXPECT_TRUE(StartKafka().ok());
-    ReconnectSql();
-    PipelineTest::TearDown();
-  }
-
-  // The test's own connection, after a fault closed it.
-  void ReconnectSql() {
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          auto conn = PgTestConnection::Connect(Services().pg_dsn);
-          if (!conn.ok()) return false;
-          sql_ = *std::move(conn);
-          return true;
-        },
-        absl::Seconds(60)));
-  }
-
   // What a process serves on /readyz: "200 ready", "503 <reason>", or ""
   // before it listens.
   static std::string Readyz(ChildProcess* child) {

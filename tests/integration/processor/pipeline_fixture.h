@@ -333,6 +333,40 @@ class PipelineTest : public ::testing::Test {
   std::vector<std::unique_ptr<ChildProcess>> processors_;
 };
 
+// A PipelineTest that stops and starts the harness's servers (the fault and
+// chaos tests): skipped when the services were given through ENRICH_TEST_*;
+// after each test both servers run again, even when it failed mid-fault.
+class ServerFaultsTest : public PipelineTest {
+ protected:
+  void SetUp() override {
+    if (!::enrich::testing::CanInjectServiceFaults()) {
+      GTEST_SKIP() << "the services were given through ENRICH_TEST_*";
+    }
+    PipelineTest::SetUp();
+  }
+
+  void TearDown() override {
+    if (!::enrich::testing::CanInjectServiceFaults()) return;
+    // Both are no-ops when the server runs.
+    EXPECT_TRUE(::enrich::testing::StartPostgres().ok());
+    EXPECT_TRUE(::enrich::testing::StartKafka().ok());
+    ReconnectSql();
+    PipelineTest::TearDown();
+  }
+
+  // The test's own connection, after a fault closed it.
+  void ReconnectSql() {
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          auto conn = PgTestConnection::Connect(Services().pg_dsn);
+          if (!conn.ok()) return false;
+          sql_ = *std::move(conn);
+          return true;
+        },
+        absl::Seconds(120)));
+  }
+};
+
 }  // namespace enrich::processor::testing
 
 #endif  // ENRICH_TESTS_INTEGRATION_PROCESSOR_PIPELINE_FIXTURE_H_

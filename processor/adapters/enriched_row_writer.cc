@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <utility>
 
@@ -314,11 +315,18 @@ absl::StatusOr<bool> EnrichedRowWriter::SnapshotsCovered(
     const AffectedConversations& plan) {
   if (options_.rewrite_each_id_once) return rewritten_.all();
   const std::vector<std::string> lsns = SnapshotLsnTexts(plan);
+  if (std::all_of(lsns.begin(), lsns.end(), [this](const std::string& lsn) {
+        return covered_snapshots_.contains(lsn);
+      })) {
+    return true;
+  }
   ASSIGN_OR_RETURN(PgResult covered,
                    Exec(options_, conn_.get(), sql::CoveredSnapshots(),
                         "reading the snapshots rebuilt",
                         {options_.consumer_group, PgArrayLiteral(lsns)}));
-  return Count(covered, 0) == lsns.size();
+  if (Count(covered, 0) != lsns.size()) return false;
+  covered_snapshots_.insert(lsns.begin(), lsns.end());
+  return true;
 }
 
 absl::StatusOr<std::vector<std::string>>

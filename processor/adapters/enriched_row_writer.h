@@ -94,6 +94,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -241,6 +242,10 @@ class EnrichedRowWriter : public BatchWriter {
   Options options_;
   // Ids committed so far (Options::rewrite_each_id_once).
   RewrittenIds rewritten_;
+  // Snapshots (pg_lsn text) this writer's group is known to have rebuilt
+  // for: a group never un-covers one, so most of a snapshot's batches are
+  // answered without a query.
+  absl::flat_hash_set<std::string> covered_snapshots_;
 };
 
 }  // namespace enrich::processor

@@ -287,7 +287,15 @@ ExpectedEvent ExpectedOf(const Relation& relation, const Change& change,
   return event;
 }
 
-// Encodes `change` as enrich-cdc does and reads it back through `view`.
+// The record RoundTrip encoded last: a view points into its record, so the
+// record must outlive the caller's checks of `view` (until the next call).
+std::string& LastRecord() {
+  static std::string* record = new std::string();
+  return *record;
+}
+
+// Encodes `change` as enrich-cdc does and reads it back through `view`,
+// which then refers into LastRecord().
 void RoundTrip(const Relation& relation, const Change& change,
                const wire::Coordinates& coordinates, ChangeEventView* view) {
   SCOPED_TRACE(v1::Operation_Name(change.op));
@@ -295,7 +303,8 @@ void RoundTrip(const Relation& relation, const Change& change,
   BuiltEvent built;
   ASSERT_TRUE(Build(builder, relation, change, &built).ok());
   ASSERT_EQ(built.operation, change.op);
-  std::string bytes = built.partial_event;
+  std::string& bytes = LastRecord();
+  bytes = built.partial_event;
   wire::AppendCoordinates(coordinates, &bytes);
   ASSERT_TRUE(view->Parse(bytes).ok());
   ExpectEvent(ExpectedOf(relation, change, coordinates), *view);

@@ -208,7 +208,12 @@ build_images() {
     local args=()
     case "$image" in
       enrich) args=(-f deploy/Dockerfile --target runtime) ;;
-      enrich-tests) args=(-f deploy/Dockerfile --target tests) ;;
+      enrich-tests)
+        args=(-f deploy/Dockerfile --target tests)
+        # Only these test binaries (default: all, the Dockerfile's list).
+        [[ -n "${ENRICH_TEST_TARGETS:-}" ]] &&
+          args+=(--build-arg "ENRICH_TEST_TARGETS=$ENRICH_TEST_TARGETS")
+        ;;
       enrich-postgres) args=(-f deploy/docker/postgres.Dockerfile) ;;
       enrich-kafka) args=(-f deploy/docker/kafka.Dockerfile) ;;
       enrich-prometheus) args=(-f deploy/docker/prometheus.Dockerfile) ;;

@@ -22,8 +22,9 @@
 # Exits 77 (CTest: skipped) with the reason when no engine can run here
 # (not root and none answers, or dockerd refuses to start).
 #
-# Environment: ENRICH_TEST_BINARIES (integration binaries to run; default
-# all of them), COMPOSE_TEST_TRAFFIC_SECONDS (15), ENRICH_STATE_DIR,
+# Environment: ENRICH_TEST_BINARIES (integration binaries to run, or `all`;
+# default below), COMPOSE_TEST_IMAGE_TAG (compose-test),
+# COMPOSE_TEST_TRAFFIC_SECONDS (15), ENRICH_STATE_DIR,
 # ENRICH_KEEP_COMPOSE=1 (leave the project running for a look).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -37,9 +38,19 @@ skip() {
 log() { echo "compose_test: [$((SECONDS - t0)) s] $*" >&2; }
 t0=$SECONDS
 traffic_seconds=${COMPOSE_TEST_TRAFFIC_SECONDS:-15}
-# The default (all binaries) fits the time budget because inside compose
-# they share one PostgreSQL and one Kafka: about 4 minutes on 2 cores.
-binaries=${ENRICH_TEST_BINARIES:-}
+# Inside compose the binaries share one PostgreSQL and one Kafka. The whole
+# suite passes there (ENRICH_TEST_BINARIES=all: about 4.5 minutes to run and
+# 2.5 to compile on 2 busy cores); by default CI runs all but
+# cdc_resilience_test (the CTest `integration` label runs every binary on
+# its own services anyway), keeping the cold run well under 15 minutes.
+binaries=${ENRICH_TEST_BINARIES:-harness_smoke_test kafka_sink_integration_test cdc_stream_test processor_pg_integration_test processor_pipeline_test}
+if [[ $binaries == all ]]; then
+  binaries=""
+else
+  export ENRICH_TEST_TARGETS=$binaries
+fi
+# Our own tag: a developer's `local` images stay as they are.
+export ENRICH_IMAGE_TAG=${COMPOSE_TEST_IMAGE_TAG:-compose-test}
 
 mkdir -p "$ENRICH_STATE_DIR"
 
@@ -58,8 +69,9 @@ if ! "$root/deploy/docker/engine.sh" up >/dev/null 2>"$ENRICH_STATE_DIR/engine-u
   exit 1
 fi
 ENRICH_ENGINE_HOST=
-export DOCKER_HOST
+export DOCKER_HOST ENRICH_ENGINE_HOST
 DOCKER_HOST=$(engine_host)
+ENRICH_ENGINE_HOST=$DOCKER_HOST
 started_engine=no
 if [[ $engine_was_ours == no ]] && own_dockerd_pid >/dev/null; then
   started_engine=yes

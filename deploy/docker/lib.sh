@@ -167,8 +167,9 @@ base_image() {
       return 1
     fi
     rm -rf "$tmp/root/var/cache/apt/archives/"*.deb "$tmp/root/var/lib/apt/lists/"*
-    tar -C "$tmp/root" --numeric-owner -czf "$tarball.tmp" .
-    mv "$tarball.tmp" "$tarball"
+    # A name of our own until complete: runs side by side do not clobber it.
+    tar -C "$tmp/root" --numeric-owner -czf "$tarball.$$.tmp" .
+    mv "$tarball.$$.tmp" "$tarball"
     rm -rf "$tmp"
   fi
   docker_cli import --change 'CMD ["bash"]' \

@@ -15,10 +15,10 @@
 # ~/.cache/enrich (tests/deploy/python_venv.sh), not from here.
 set -euo pipefail
 
+source "$(dirname "$0")/lib/packages.sh"
 packages=(
-  build-essential cmake ninja-build pkg-config git
-  libpq-dev librdkafka-dev libprotobuf-dev protobuf-compiler libabsl-dev
-  libgtest-dev libgmock-dev libcpp-httplib-dev clang-format
+  "${enrich_build_packages[@]}"
+  clang-format
   clang libclang-rt-14-dev
   postgresql-15 postgresql-client-15
   openjdk-17-jre-headless maven
@@ -26,25 +26,7 @@ packages=(
   systemd prometheus python3-venv
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-
-if ((${#missing[@]})); then
-  echo "install-deps: installing ${missing[*]}" >&2
-  sudo=()
-  if ((EUID != 0)); then
-    command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-    sudo=(sudo)
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-else
-  echo "install-deps: all Debian packages present" >&2
-fi
+install_packages "${packages[@]}"
+echo "install-deps: all Debian packages present" >&2
 
 "$(dirname "$0")/kafka/fetch.sh"

@@ -28,7 +28,7 @@ cmake --build "$build" -- -j"$(nproc)"
 
 rm -rf "$build/test-results" "$build/libfuzzer/summary.txt" \
   "$build/asan/summary.txt" "$build/chaos/summary.txt"
-# The compose test on a Docker engine (label docker, about 15 minutes cold)
+# The compose test on a Docker engine (label docker, about 10 minutes cold)
 # runs only when asked: ENRICH_DOCKER_TESTS=1 tests/run.sh [-L docker].
 skip_docker=()
 [[ "${ENRICH_DOCKER_TESTS:-0}" == 1 ]] || skip_docker=(-LE '^docker$')

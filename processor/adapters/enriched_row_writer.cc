@@ -330,7 +330,7 @@ absl::StatusOr<bool> EnrichedRowWriter::SnapshotsCovered(
 }
 
 absl::StatusOr<std::vector<std::string>>
-EnrichedRowWriter::FinishedCdcSnapshots() {
+EnrichedRowWriter::RecordedCdcSnapshots() {
   ASSIGN_OR_RETURN(PgResult readable,
                    Exec(options_, conn_.get(), sql::CdcSnapshotsReadable(),
                         "checking enrich_cdc_snapshots"));
@@ -362,7 +362,7 @@ absl::Status EnrichedRowWriter::RebuildEveryRow(
     const std::vector<PartitionOffset>& offsets, WriteResult* result) {
   // Read before the rebuild's statement, so every snapshot listed was taken
   // before the state the rebuild reads (WRITER_DESIGN.md).
-  ASSIGN_OR_RETURN(std::vector<std::string> snapshots, FinishedCdcSnapshots());
+  ASSIGN_OR_RETURN(std::vector<std::string> snapshots, RecordedCdcSnapshots());
   for (std::string& lsn : SnapshotLsnTexts(plan)) {
     snapshots.push_back(std::move(lsn));
   }

@@ -208,9 +208,10 @@ class EnrichedRowWriter : public BatchWriter {
   // Snapshot rebuilds (file comment). Whether this writer's group (a replay:
   // this writer) rebuilt the table for every snapshot of `plan` already.
   absl::StatusOr<bool> SnapshotsCovered(const AffectedConversations& plan);
-  // The consistent points (pg_lsn text) of the snapshots enrich-cdc recorded
-  // as finished; none when its table is missing or not readable.
-  absl::StatusOr<std::vector<std::string>> FinishedCdcSnapshots();
+  // The consistent points (pg_lsn text) of the snapshots enrich-cdc
+  // recorded (being published or finished); none when its table is missing
+  // or not readable.
+  absl::StatusOr<std::vector<std::string>> RecordedCdcSnapshots();
   // Rebuilds every row and stores `offsets` in its own transaction unless
   // the snapshots of `plan` are covered: true when it rebuilt (the batch is
   // then done), false when the caller applies the plan as usual.

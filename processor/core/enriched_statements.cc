@@ -472,8 +472,6 @@ const WriterStatement& CoveredSnapshots() {
   return *statement;
 }
 
-// Whether this role can read enrich-cdc's record of finished snapshots
-// (enrich-cdc creates it in the source database; it may not exist yet).
 const WriterStatement& TableNeedsBuilding() {
   static const auto* statement = new WriterStatement{
       "table_needs_building",
@@ -482,6 +480,8 @@ const WriterStatement& TableNeedsBuilding() {
   return *statement;
 }
 
+// Whether this role can read enrich-cdc's record of snapshots
+// (enrich-cdc creates it in the source database; it may not exist yet).
 const WriterStatement& CdcSnapshotsReadable() {
   static const auto* statement = new WriterStatement{
       "cdc_snapshots_readable",
@@ -490,7 +490,8 @@ const WriterStatement& CdcSnapshotsReadable() {
   return *statement;
 }
 
-// The consistent points of the snapshots enrich-cdc finished so far.
+// The consistent points of the snapshots enrich-cdc recorded (being
+// published, or finished).
 const WriterStatement& CdcSnapshots() {
   static const auto* statement = new WriterStatement{
       "cdc_snapshots", "SELECT consistent_lsn::text FROM enrich_cdc_snapshots"};

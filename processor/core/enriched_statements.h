@@ -85,7 +85,7 @@ WriterStatement ListRebuildIds(const TruncatedTables& truncated);
 
 // Snapshot rebuilds: how many of the snapshots $2 (pg_lsn[]) the group $1
 // rebuilt the table for; whether this role can read enrich-cdc's record of
-// finished snapshots (one boolean); their consistent points (pg_lsn text);
+// snapshots (one boolean); their consistent points (pg_lsn text);
 // records the snapshots $2 as rebuilt for group $1.
 const WriterStatement& CoveredSnapshots();
 // Whether the enriched table is empty while raw_support_conversations is

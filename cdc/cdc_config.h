@@ -18,6 +18,9 @@ struct CdcConfig {
   std::string topic_prefix = "support";
   std::string metrics_addr = "127.0.0.1:9187";
   std::string snapshot = "initial";  // initial | never | always
+  // boundary: a snapshot is one SNAPSHOT_BOUNDARY event per partition;
+  // rows: every row as a SNAPSHOT_READ event (snapshot_publisher.h).
+  std::string snapshot_content = "boundary";
   int64_t topic_partitions = 6;
   int64_t topic_replication = 1;
   std::string compression = "lz4";

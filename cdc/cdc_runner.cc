@@ -146,8 +146,11 @@ absl::Status CdcRunner::RunOnce() {
       SnapshotPublisher snapshot(conn.get(), publisher.get(), &acks, sink_,
                                  &deliveries, log_,
                                  [this] { health_->MarkLoopAlive(); });
-      RETURN_IF_ERROR(snapshot.Publish(prepared.source.tables, created,
-                                       config_.slot, stop_));
+      RETURN_IF_ERROR(snapshot.Publish(
+          prepared.source.tables, created, config_.slot,
+          config_.snapshot_content == "rows" ? SnapshotContent::kRows
+                                             : SnapshotContent::kBoundary,
+          stop_));
     }
   }
 

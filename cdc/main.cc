@@ -85,6 +85,15 @@ int main(int argc, char** argv) {
                  "initial: snapshot the tables when the slot is created; "
                  "never: stream only; always: snapshot at every start.",
                  &config.snapshot);
+  opts.AddChoice(
+      "snapshot-content", "ENRICH_SNAPSHOT_CONTENT", "boundary",
+      {"boundary", "rows"},
+      "boundary: a snapshot publishes one SNAPSHOT_BOUNDARY event per "
+      "partition (its consistent LSN, no rows): enrich-processor rebuilds "
+      "its table from the source there, so a first start costs one build; "
+      "rows: every row of the tables as SNAPSHOT_READ events, for consumers "
+      "that need the initial state in Kafka.",
+      &config.snapshot_content);
   opts.AddInt("topic-partitions", "ENRICH_TOPIC_PARTITIONS", 6,
               "Partitions of topics created by enrich-cdc.", &partitions);
   opts.AddInt("topic-replication", "ENRICH_TOPIC_REPLICATION", 1,

@@ -49,11 +49,12 @@ SnapshotPublisher::SnapshotPublisher(pg::PgConnection* conn,
 absl::Status SnapshotPublisher::Publish(
     const std::vector<pg::PublishedTable>& tables,
     const pg::CreatedSlot& created, const std::string& slot,
-    const std::atomic<bool>& stop) {
+    SnapshotContent content, const std::atomic<bool>& stop) {
+  const std::string lsn = pgoutput::FormatLsn(created.consistent_lsn);
   // Recorded as started before any row is read: a consumer that rebuilds its
   // table from the source after this commit sees every commit up to the
   // consistent point, so this snapshot's rows are redundant for it
-  // (processor/adapters/enriched_row_writer.h, "Snapshot rebuilds").
+  // (processor/adapters/WRITER_DESIGN.md, "Snapshot rebuilds").
   RETURN_IF_ERROR(
       conn_
           ->QueryParams("INSERT INTO enrich_cdc_snapshots (slot_name, "
@@ -61,8 +62,40 @@ absl::Status SnapshotPublisher::Publish(
                         "$2::pg_lsn, NULL) ON CONFLICT (slot_name) DO UPDATE "
                         "SET consistent_lsn = EXCLUDED.consistent_lsn, "
                         "completed_at = NULL",
-                        {slot, pgoutput::FormatLsn(created.consistent_lsn)})
+                        {slot, lsn})
           .status());
+  uint64_t rows = 0;
+  if (content == SnapshotContent::kRows) {
+    ASSIGN_OR_RETURN(rows, PublishRows(tables, created, stop));
+  } else {
+    RETURN_IF_ERROR(PublishBoundaries(tables, created.consistent_lsn));
+  }
+  acks_->SealTransaction(created.consistent_lsn);
+  RETURN_IF_ERROR(sink_->Flush(absl::Now() + absl::Minutes(5)));
+  sink_->Poll(absl::ZeroDuration());
+  RETURN_IF_ERROR(deliveries_->first_error());
+  if (acks_->in_flight() != 0) {
+    return absl::UnavailableError("snapshot records not all delivered");
+  }
+  RETURN_IF_ERROR(
+      conn_
+          ->QueryParams("UPDATE enrich_cdc_snapshots SET completed_at = "
+                        "now() WHERE slot_name = $1 AND consistent_lsn = "
+                        "$2::pg_lsn",
+                        {slot, lsn})
+          .status());
+  log_->Info(
+      "snapshot published",
+      {{"content", content == SnapshotContent::kRows ? "rows" : "boundary"},
+       {"consistent_lsn", lsn},
+       {"rows", absl::StrCat(rows)},
+       {"tables", absl::StrCat(tables.size())}});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> SnapshotPublisher::PublishRows(
+    const std::vector<pg::PublishedTable>& tables,
+    const pg::CreatedSlot& created, const std::atomic<bool>& stop) {
   pg::SnapshotReader reader(conn_, log_);
   uint64_t index = 0;
   // One row is held back so the snapshot's last event can say so.
@@ -89,23 +122,16 @@ absl::Status SnapshotPublisher::Publish(
                     return absl::OkStatus();
                   }));
   RETURN_IF_ERROR(publish_held(/*last=*/true));
-  acks_->SealTransaction(created.consistent_lsn);
-  RETURN_IF_ERROR(sink_->Flush(absl::Now() + absl::Minutes(5)));
-  sink_->Poll(absl::ZeroDuration());
-  RETURN_IF_ERROR(deliveries_->first_error());
-  if (acks_->in_flight() != 0) {
-    return absl::UnavailableError("snapshot records not all delivered");
+  return progress.rows;
+}
+
+absl::Status SnapshotPublisher::PublishBoundaries(
+    const std::vector<pg::PublishedTable>& tables, uint64_t consistent_lsn) {
+  for (size_t i = 0; i < tables.size(); ++i) {
+    RETURN_IF_ERROR(publisher_->PublishSnapshotBoundary(
+        tables[i].relation, consistent_lsn, i,
+        /*last=*/i + 1 == tables.size()));
   }
-  RETURN_IF_ERROR(
-      conn_
-          ->QueryParams("UPDATE enrich_cdc_snapshots SET completed_at = "
-                        "now() WHERE slot_name = $1 AND consistent_lsn = "
-                        "$2::pg_lsn",
-                        {slot, pgoutput::FormatLsn(created.consistent_lsn)})
-          .status());
-  log_->Info("snapshot published",
-             {{"rows", absl::StrCat(progress.rows)},
-              {"tables", absl::StrCat(progress.tables_done)}});
   return absl::OkStatus();
 }
 

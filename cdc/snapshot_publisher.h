@@ -1,7 +1,14 @@
-// The initial snapshot of enrich-cdc: every row of the published tables, read
-// under the snapshot the slot exported when it was created, published as
-// SNAPSHOT_READ events at the slot's consistent LSN, so streaming from that
-// LSN continues exactly where the snapshot ends.
+// The initial snapshot of enrich-cdc, taken when its slot is created, at the
+// slot's consistent LSN, so streaming from that LSN continues exactly where
+// the snapshot ends. Published one of two ways (--snapshot-content):
+//  * boundary (default): one SNAPSHOT_BOUNDARY event per partition of each
+//    table's topic, no rows. enrich-processor never needed the rows: it
+//    rebuilds its table from the source at a snapshot it has not covered
+//    (processor/adapters/WRITER_DESIGN.md, "Snapshot rebuilds"), so a first
+//    start costs that one build and no publication of every row.
+//  * rows: every row of the published tables, read under the snapshot the
+//    slot exported, as SNAPSHOT_READ events (the last says it is the last),
+//    for consumers that want the initial state in Kafka.
 //
 // The table enrich_cdc_snapshots records each slot's snapshot: its
 // consistent LSN as soon as the slot exists (completed_at NULL), and its
@@ -13,7 +20,8 @@
 //
 //   SnapshotPublisher snapshot(conn, &publisher, &acks, sink, &deliveries,
 //                              log, mark_alive);
-//   RETURN_IF_ERROR(snapshot.Publish(tables, created, slot, stop));
+//   RETURN_IF_ERROR(snapshot.Publish(tables, created, slot,
+//                                    SnapshotContent::kBoundary, stop));
 #ifndef ENRICH_CDC_SNAPSHOT_PUBLISHER_H_
 #define ENRICH_CDC_SNAPSHOT_PUBLISHER_H_
 
@@ -41,6 +49,8 @@ absl::Status EnsureSnapshotRecordTable(pg::PgConnection& conn);
 absl::StatusOr<bool> SnapshotCompleted(pg::PgConnection& conn,
                                        const std::string& slot);
 
+enum class SnapshotContent { kBoundary, kRows };
+
 // Not thread-safe; all pointers must outlive it. `conn` is a normal
 // connection (the snapshot is read through it and recorded on it).
 class SnapshotPublisher {
@@ -51,18 +61,26 @@ class SnapshotPublisher {
                     std::function<void()> mark_alive);
 
   // Records `slot`'s snapshot as started (its consistent LSN, no
-  // completion), publishes every row of `tables` under
-  // `created`'s exported snapshot (the last event says it is the last),
-  // seals them as one transaction at the consistent LSN, waits up to 5
-  // minutes for Kafka to acknowledge them all, then records the snapshot as
-  // completed and logs "snapshot published". Cancelled when `stop` is set
-  // during the read; Unavailable when records are left unacknowledged; a
-  // delivery's or a statement's error otherwise.
+  // completion), publishes it as `content` says (rows are read under
+  // `created`'s exported snapshot), seals it as one transaction at the
+  // consistent LSN, waits up to 5 minutes for Kafka to acknowledge every
+  // event, then records the snapshot as completed and logs "snapshot
+  // published". Cancelled when `stop` is set during the read; Unavailable
+  // when records are left unacknowledged; a delivery's or a statement's
+  // error otherwise.
   absl::Status Publish(const std::vector<pg::PublishedTable>& tables,
                        const pg::CreatedSlot& created, const std::string& slot,
-                       const std::atomic<bool>& stop);
+                       SnapshotContent content, const std::atomic<bool>& stop);
 
  private:
+  // Every row as SNAPSHOT_READ; the number of rows.
+  absl::StatusOr<uint64_t> PublishRows(
+      const std::vector<pg::PublishedTable>& tables,
+      const pg::CreatedSlot& created, const std::atomic<bool>& stop);
+  // One SNAPSHOT_BOUNDARY per table (to every partition of its topic).
+  absl::Status PublishBoundaries(const std::vector<pg::PublishedTable>& tables,
+                                 uint64_t consistent_lsn);
+
   pg::PgConnection* conn_;
   ReplicationPublisher* publisher_;
   AckTracker* acks_;

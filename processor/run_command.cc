@@ -37,14 +37,16 @@ absl::Status StartAtStoredOffsets(EnrichedRowWriter& writer,
 
 // A table that was never built (a fresh install) or was emptied is built
 // before consuming: the snapshot whose rebuild would build it may no longer
-// be in the topics. False when the build failed (logged).
+// be in the topics. Unless enrich-cdc has recorded no snapshot yet: then the
+// first batch builds it (EnrichedRowWriter::BuildIfEmptyAtStart). False when
+// the build failed (logged).
 bool BuildTableIfEmpty(EnrichedRowWriter& writer, Logger& log) {
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::optional<WriteResult>> built;
+  absl::StatusOr<EnrichedRowWriter::StartBuild> build;
   absl::Status status = RetryWithBackoff(
       [&] {
-        built = writer.BuildIfEmpty();
-        return built.status();
+        build = writer.BuildIfEmptyAtStart();
+        return build.status();
       },
       RetryPolicy(), [](absl::Duration d) { absl::SleepFor(d); },
       [] { return StopRequested().load(); },
@@ -58,12 +60,17 @@ bool BuildTableIfEmpty(EnrichedRowWriter& writer, Logger& log) {
               {{"error", StatusText(status)}, {"action", ActionFor(status)}});
     return false;
   }
-  if (built->has_value()) {
+  const std::optional<WriteResult>& built = build->built;
+  if (built.has_value()) {
     log.Info("empty table built",
-             {{"conversations", absl::StrCat((*built)->conversations)},
-              {"rows_upserted", absl::StrCat((*built)->rows_upserted)},
+             {{"conversations", absl::StrCat(built->conversations)},
+              {"rows_upserted", absl::StrCat(built->rows_upserted)},
               {"seconds", absl::StrFormat("%.1f", absl::ToDoubleSeconds(
                                                       absl::Now() - start))}});
+  } else if (build->deferred) {
+    log.Info(
+        "enrich-cdc has recorded no snapshot yet: an empty table is built "
+        "by the first batch (the rebuild of enrich-cdc's first snapshot)");
   }
   return true;
 }

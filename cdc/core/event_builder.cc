@@ -321,6 +321,15 @@ absl::Status EventBuilder::Delete(const Relation& relation,
                    del.old_is_key_only, &out->partial_event);
 }
 
+absl::Status EventBuilder::SnapshotBoundary(const Relation& relation,
+                                            BuiltEvent* out) const {
+  RETURN_IF_ERROR(Start(relation, v1::SNAPSHOT_BOUNDARY, out).status());
+  // Every partition: each consumer of the topic sees the boundary before
+  // the changes that follow it on its partitions.
+  out->all_partitions = true;
+  return absl::OkStatus();
+}
+
 absl::Status EventBuilder::Truncate(const Relation& relation, bool cascade,
                                     bool restart_identity,
                                     BuiltEvent* out) const {

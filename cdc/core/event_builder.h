@@ -81,6 +81,9 @@ class EventBuilder {
   // Snapshot reads: a row as text values in column order.
   absl::Status SnapshotRead(const pgoutput::Relation& relation,
                             const pgoutput::Tuple& row, BuiltEvent* out) const;
+  // A snapshot published without rows: no key, no row, to every partition.
+  absl::Status SnapshotBoundary(const pgoutput::Relation& relation,
+                                BuiltEvent* out) const;
   absl::Status Truncate(const pgoutput::Relation& relation, bool cascade,
                         bool restart_identity, BuiltEvent* out) const;
 

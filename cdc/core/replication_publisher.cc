@@ -256,6 +256,19 @@ absl::Status ReplicationPublisher::PublishSnapshotRow(
     const pgoutput::Relation& relation, const pgoutput::Tuple& row,
     uint64_t consistent_lsn, uint64_t index, bool last) {
   RETURN_IF_ERROR(builder_->SnapshotRead(relation, row, &built_));
+  return ProduceSnapshotEvent(consistent_lsn, index, last);
+}
+
+absl::Status ReplicationPublisher::PublishSnapshotBoundary(
+    const pgoutput::Relation& relation, uint64_t consistent_lsn, uint64_t index,
+    bool last) {
+  RETURN_IF_ERROR(builder_->SnapshotBoundary(relation, &built_));
+  return ProduceSnapshotEvent(consistent_lsn, index, last);
+}
+
+absl::Status ReplicationPublisher::ProduceSnapshotEvent(uint64_t consistent_lsn,
+                                                        uint64_t index,
+                                                        bool last) {
   wire::Coordinates coords;
   coords.commit_lsn = consistent_lsn;
   coords.end_lsn = consistent_lsn;

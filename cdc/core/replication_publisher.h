@@ -89,6 +89,12 @@ class ReplicationPublisher : public pgoutput::Handler {
                                   uint64_t consistent_lsn, uint64_t index,
                                   bool last);
 
+  // Publishes `relation`'s snapshot boundary (EventBuilder::SnapshotBoundary)
+  // outside any transaction, numbered like PublishSnapshotRow.
+  absl::Status PublishSnapshotBoundary(const pgoutput::Relation& relation,
+                                       uint64_t consistent_lsn, uint64_t index,
+                                       bool last);
+
   // Called every kProgressInterval records while a committed transaction is
   // being produced (a million-row transaction takes seconds): the caller
   // serves deliveries and keeps the replication connection alive. An error
@@ -122,6 +128,10 @@ class ReplicationPublisher : public pgoutput::Handler {
   // Produces `value` (and a tombstone or fan-out copies) for `event`.
   absl::Status ProduceEvent(const BufferedEvent& event,
                             absl::string_view value);
+  // Produces built_ (a snapshot row or boundary) with the snapshot's
+  // coordinates.
+  absl::Status ProduceSnapshotEvent(uint64_t consistent_lsn, uint64_t index,
+                                    bool last);
   std::unique_ptr<TransactionBuffer> NewBuffer();
 
   const EventBuilder* builder_;

@@ -127,7 +127,19 @@ absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
     // A rebuild reads the whole state after every event of the batch
     // committed: it covers the rest of the plan too.
     ASSIGN_OR_RETURN(bool rebuilt, RebuildForSnapshots(plan, offsets, &result));
-    if (rebuilt) return result;
+    if (rebuilt) {
+      build_deferred_ = false;
+      return result;
+    }
+  }
+  if (build_deferred_) {
+    ASSIGN_OR_RETURN(std::optional<WriteResult> built, BuildIfEmpty());
+    build_deferred_ = false;
+    if (built.has_value()) {
+      result.transactions += built->transactions;
+      result.rows_upserted += built->rows_upserted;
+      result.rebuilt_for_snapshot = true;
+    }
   }
   RETURN_IF_ERROR(
       Exec(options_, conn_.get(), Begin(), "beginning the batch").status());
@@ -427,6 +439,20 @@ absl::StatusOr<std::optional<WriteResult>> EnrichedRowWriter::BuildIfEmpty() {
   ++result.transactions;
   result.rebuilt_for_snapshot = true;
   return std::optional<WriteResult>(result);
+}
+
+absl::StatusOr<EnrichedRowWriter::StartBuild>
+EnrichedRowWriter::BuildIfEmptyAtStart() {
+  RETURN_IF_ERROR(EnsureConnected());
+  ASSIGN_OR_RETURN(std::vector<std::string> recorded, RecordedCdcSnapshots());
+  StartBuild start;
+  if (recorded.empty()) {
+    build_deferred_ = true;
+    start.deferred = true;
+    return start;
+  }
+  ASSIGN_OR_RETURN(start.built, BuildIfEmpty());
+  return start;
 }
 
 absl::StatusOr<bool> EnrichedRowWriter::RebuildForSnapshots(

@@ -157,6 +157,20 @@ class EnrichedRowWriter : public BatchWriter {
   // build. `run` calls it once at start; errors as Apply's.
   absl::StatusOr<std::optional<WriteResult>> BuildIfEmpty();
 
+  // What `run` calls at start instead. When enrich-cdc has recorded a
+  // snapshot, BuildIfEmpty now (`built`). When it has recorded none (it has
+  // not started yet, or streams without snapshots), building now would be
+  // repeated by the rebuild of the snapshot it takes next: the check waits
+  // for the first Apply instead (`deferred`), where that snapshot's rebuild
+  // builds the table once (its boundary or rows come first in every
+  // partition), and a first batch without a snapshot to rebuild for runs
+  // BuildIfEmpty before its own write.
+  struct StartBuild {
+    std::optional<WriteResult> built;
+    bool deferred = false;
+  };
+  absl::StatusOr<StartBuild> BuildIfEmptyAtStart();
+
   // The offsets stored for this writer's consumer group and `topic`.
   absl::StatusOr<std::vector<PartitionOffset>> StoredOffsets(
       const std::string& topic);
@@ -247,6 +261,8 @@ class EnrichedRowWriter : public BatchWriter {
   // for: a group never un-covers one, so most of a snapshot's batches are
   // answered without a query.
   absl::flat_hash_set<std::string> covered_snapshots_;
+  // BuildIfEmptyAtStart deferred its check to the next Apply.
+  bool build_deferred_ = false;
 };
 
 }  // namespace enrich::processor

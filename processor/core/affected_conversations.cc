@@ -321,6 +321,11 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
           break;
       }
       break;
+    case enrich::v1::SNAPSHOT_BOUNDARY:
+      // A snapshot published without its rows: the same rebuild as for a
+      // snapshot's rows (header).
+      plan_.snapshot_lsns.insert(event.commit_lsn());
+      break;
     case enrich::v1::INSERT:
     case enrich::v1::UPDATE:
     case enrich::v1::DELETE:

@@ -59,7 +59,9 @@
 // change no event will ever name. The snapshot's rows are then redundant,
 // and every change committed after its consistent point is a streamed
 // event of its own. A snapshot row is still validated like any row, so a
-// malformed one goes to the dead-letter topic.
+// malformed one goes to the dead-letter topic. A snapshot published as a
+// boundary only (SNAPSHOT_BOUNDARY, enrich-cdc's default) is kept the same
+// way: the rebuild never needed its rows.
 //
 //   AffectedConversationsPlanner planner;
 //   for (const ChangeEventView& e : events) {  // proto/change_event_view.h

@@ -51,12 +51,15 @@ class CdcStreamTest : public ::testing::Test {
     for (char& c : name_) c = std::tolower(c);
   }
 
-  std::unique_ptr<ChildProcess> StartCdc(const std::string& snapshot) {
+  std::unique_ptr<ChildProcess> StartCdc(
+      const std::string& snapshot,
+      const std::string& snapshot_content = "boundary") {
     auto cdc = std::make_unique<ChildProcess>(
         std::vector<std::string>{
             BinaryPath("enrich-cdc"), "--slot=" + name_,
             "--publication=" + name_, "--topic-prefix=" + name_,
             "--metrics-addr=127.0.0.1:0", "--snapshot=" + snapshot,
+            "--snapshot-content=" + snapshot_content,
             "--heartbeat-interval-ms=500",
             absl::StrCat("--topic-partitions=", kPartitions)},
         std::vector<std::string>{
@@ -235,7 +238,7 @@ TEST_F(CdcStreamTest, InitialSnapshotThenStreamSeesEveryRowOnce) {
       sql_->Exec("INSERT INTO linear_issues (id, identifier) SELECT "
                  "'snap-' || i, 'S-' || i FROM generate_series(1, 500) i")
           .ok());
-  auto cdc = StartCdc("initial");
+  auto cdc = StartCdc("initial", "rows");
   ASSERT_TRUE(sql_->Exec("INSERT INTO linear_issues (id, identifier) VALUES "
                          "('after-snap', 'S-X')")
                   .ok());
@@ -259,6 +262,52 @@ TEST_F(CdcStreamTest, InitialSnapshotThenStreamSeesEveryRowOnce) {
   for (const std::string& key : wanted) EXPECT_EQ(seen[key], 1) << key;
   EXPECT_EQ(seen["after-snap"], 1);
   EXPECT_GE(snapshot_reads, 500);
+  cdc->Signal(SIGTERM);
+  EXPECT_EQ(cdc->Wait(absl::Seconds(30)), 0);
+}
+
+// The default snapshot publishes no rows: one boundary per partition, at
+// the slot's consistent point, before every change streamed after it.
+TEST_F(CdcStreamTest, InitialSnapshotAsBoundaryPrecedesTheStream) {
+  ASSERT_TRUE(
+      sql_->Exec("INSERT INTO linear_issues (id, identifier) SELECT "
+                 "'bnd-' || i, 'B-' || i FROM generate_series(1, 200) i")
+          .ok());
+  auto cdc = StartCdc("initial");
+  ASSERT_TRUE(sql_->Exec("INSERT INTO linear_issues (id, identifier) VALUES "
+                         "('after-bnd', 'B-X')")
+                  .ok());
+  auto records = ReadTopic(Topic("linear_issues"), [&](const auto& r) {
+    int boundaries = 0;
+    bool after = false;
+    for (const Record& rec : r) {
+      boundaries += rec.event.op() == v1::SNAPSHOT_BOUNDARY;
+      after = after || rec.key == "after-bnd";
+    }
+    return after && boundaries == kPartitions;
+  });
+  std::set<int32_t> partitions;
+  uint64_t boundary_lsn = 0;
+  std::map<int32_t, int64_t> boundary_offset;
+  for (const Record& r : records) {
+    EXPECT_NE(r.event.op(), v1::SNAPSHOT_READ) << r.key;
+    if (r.event.op() != v1::SNAPSHOT_BOUNDARY) continue;
+    EXPECT_TRUE(r.key.empty());
+    EXPECT_FALSE(r.event.has_new_row());
+    EXPECT_EQ(r.event.table(), "linear_issues");
+    partitions.insert(r.partition);
+    boundary_offset[r.partition] = r.offset;
+    if (boundary_lsn == 0) boundary_lsn = r.event.commit_lsn();
+    EXPECT_EQ(r.event.commit_lsn(), boundary_lsn);
+  }
+  EXPECT_EQ(partitions.size(), static_cast<size_t>(kPartitions));
+  EXPECT_NE(boundary_lsn, 0u);
+  for (const Record& r : records) {
+    if (r.key != "after-bnd") continue;
+    EXPECT_GT(r.event.commit_lsn(), boundary_lsn);
+    EXPECT_GT(r.offset, boundary_offset[r.partition]);
+  }
+  EXPECT_TRUE(absl::StrContains(cdc->log(), "content=boundary")) << cdc->log();
   cdc->Signal(SIGTERM);
   EXPECT_EQ(cdc->Wait(absl::Seconds(30)), 0);
 }

@@ -139,7 +139,9 @@ class ChaosTest : public ServerFaultsTest {
         cdc_->Signal(SIGKILL);
         cdc_->Wait(absl::Seconds(30));
         Sleep(fault.pause);
-        LaunchCdc();
+        // Restarts alternate how a snapshot they redo is published, so one
+        // run hands over between both kinds (a boundary and rows).
+        LaunchCdc("initial", ++cdc_restarts_ % 2 == 1 ? "rows" : "boundary");
         return;
       case FaultKind::kProcessorKill:
         processor()->Signal(SIGKILL);
@@ -187,6 +189,7 @@ class ChaosTest : public ServerFaultsTest {
   }
 
   size_t main_processor_ = 0;
+  int cdc_restarts_ = 0;
 };
 
 TEST_F(ChaosTest, ExactUnderSeededFaults) {

@@ -730,6 +730,64 @@ TEST_F(EnrichedRowWriterTest, EmptyTableIsBuiltAtStart) {
   EXPECT_FALSE(Ran("rewrite_rows_bulk"));
 }
 
+// Before enrich-cdc recorded any snapshot, `run`'s start builds nothing: the
+// rebuild of the snapshot enrich-cdc takes next builds the table, once. A
+// first batch without a snapshot to rebuild for builds it before its write.
+TEST_F(EnrichedRowWriterTest, StartBuildWaitsForTheFirstSnapshot) {
+  std::mt19937_64 rng(6363);
+  ASSERT_TRUE(testing::RunRandomWorkload(*conn_, rng, 80).ok());
+  AffectedConversations captured = PlanCaptured();
+  EnrichedRowWriter::Options options;
+  options.consumer_group = "start-build";
+  auto writer = NewObservedWriter(options);
+  ASSERT_NE(writer, nullptr);
+  statements_.clear();
+  auto start = writer->BuildIfEmptyAtStart();
+  ASSERT_TRUE(start.ok()) << start.status();
+  EXPECT_TRUE(start->deferred);
+  EXPECT_FALSE(start->built.has_value());
+  EXPECT_FALSE(Ran("rewrite_rows_bulk"));
+  EXPECT_EQ(Count("SELECT count(*) FROM enriched_support_conversations"), 0);
+
+  // enrich-cdc starts: its slot's snapshot is recorded, then consumed.
+  ASSERT_TRUE(conn_
+                  ->Exec("CREATE TABLE enrich_cdc_snapshots (slot_name text "
+                         "PRIMARY KEY, consistent_lsn pg_lsn NOT NULL, "
+                         "completed_at timestamptz); "
+                         "INSERT INTO enrich_cdc_snapshots VALUES ('s', "
+                         "'0/700', NULL)")
+                  .ok());
+  auto rebuilt = ApplyObserved(*writer, SnapshotPlan(0x700));
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_TRUE(rebuilt->rebuilt_for_snapshot);
+  EXPECT_EQ(
+      std::count(statements_.begin(), statements_.end(), "rewrite_rows_bulk"),
+      1);
+  ExpectConverged();
+  // The check is not repeated: the next batch writes only its own rows.
+  auto next = ApplyObserved(*writer, captured);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_FALSE(next->rebuilt_for_snapshot);
+  EXPECT_FALSE(Ran("table_needs_building"));
+  ExpectConverged();
+
+  // Another process of a group whose first batch holds no snapshot: the
+  // emptied table is built before that batch's write.
+  ASSERT_TRUE(conn_->Exec("DELETE FROM enrich_cdc_snapshots").ok());
+  ASSERT_TRUE(conn_->Exec("DELETE FROM enriched_support_conversations").ok());
+  options.consumer_group = "start-build-2";
+  auto second = NewObservedWriter(options);
+  ASSERT_NE(second, nullptr);
+  auto deferred = second->BuildIfEmptyAtStart();
+  ASSERT_TRUE(deferred.ok()) << deferred.status();
+  EXPECT_TRUE(deferred->deferred);
+  auto first = ApplyObserved(*second, captured);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->rebuilt_for_snapshot);
+  EXPECT_TRUE(Ran("rewrite_rows_bulk"));
+  ExpectConverged();
+}
+
 // A replay rebuilds on its first snapshot whatever its group recorded, and
 // then has nothing left to rewrite.
 TEST_F(EnrichedRowWriterTest, ReplayRebuildsOnItsFirstSnapshotOnly) {

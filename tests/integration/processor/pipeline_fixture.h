@@ -189,14 +189,16 @@ class PipelineTest : public ::testing::Test {
                         ++starts_, ".log");
   }
 
-  // Starts enrich-cdc without waiting for it.
-  void LaunchCdc(const std::string& snapshot = "initial") {
+  // Starts enrich-cdc without waiting for it. `content`: its
+  // --snapshot-content (boundary, rows).
+  void LaunchCdc(const std::string& snapshot = "initial",
+                 const std::string& content = "boundary") {
     cdc_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{
             BinaryPath("enrich-cdc"), "--slot=" + name_,
             "--publication=" + name_, "--topic-prefix=" + name_,
             "--metrics-addr=127.0.0.1:0", "--snapshot=" + snapshot,
-            "--heartbeat-interval-ms=300",
+            "--snapshot-content=" + content, "--heartbeat-interval-ms=300",
             absl::StrCat("--topic-partitions=", kPartitions)},
         std::vector<std::string>{
             "ENRICH_PG_DSN=" + Services().pg_dsn,
@@ -205,8 +207,9 @@ class PipelineTest : public ::testing::Test {
   }
 
   // Starts enrich-cdc and waits until it streams.
-  void StartCdc(const std::string& snapshot = "initial") {
-    LaunchCdc(snapshot);
+  void StartCdc(const std::string& snapshot = "initial",
+                const std::string& content = "boundary") {
+    LaunchCdc(snapshot, content);
     ASSERT_TRUE(WaitFor(
         [&] {
           return !cdc_->running() ||

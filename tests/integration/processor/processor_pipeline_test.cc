@@ -26,9 +26,10 @@ using ProcessorPipelineTest = PipelineTest;
 
 TEST_F(ProcessorPipelineTest, RandomWorkloadDrainsToTheReference) {
   std::mt19937_64 rng(20240601);
-  // Rows that exist before enrich-cdc starts reach Kafka as SNAPSHOT_READ.
+  // Rows that exist before enrich-cdc starts reach Kafka as SNAPSHOT_READ
+  // (the other tests take the default: the snapshot as a boundary only).
   ASSERT_TRUE(RunRandomWorkload(*sql_, rng, 150).ok());
-  StartCdc();
+  StartCdc("initial", "rows");
   StartProcessor();
   ASSERT_TRUE(RunRandomWorkload(*sql_, rng, 600).ok());
   ASSERT_TRUE(WaitUntilDrained(absl::Seconds(180)));

@@ -129,6 +129,27 @@ TEST(EventBuilderTest, SnapshotReadAndTruncate) {
   EXPECT_TRUE(event.truncate_cascade());
 }
 
+TEST(EventBuilderTest, SnapshotBoundaryHasNoKeyNoRowAndGoesEverywhere) {
+  EventBuilder builder("support", ContractRouting());
+  BuiltEvent out;
+  // A row event first: the boundary overwrites all of it.
+  ASSERT_TRUE(builder
+                  .Insert(MessagesRelation(),
+                          {Text("m1"), Text("c1"), Text("hi")}, &out)
+                  .ok());
+  ASSERT_TRUE(builder.SnapshotBoundary(MessagesRelation(), &out).ok());
+  EXPECT_TRUE(out.all_partitions);
+  EXPECT_FALSE(out.tombstone_after);
+  EXPECT_TRUE(out.key.empty());
+  EXPECT_EQ(out.operation, v1::SNAPSHOT_BOUNDARY);
+  v1::ChangeEvent event = Parse(out);
+  EXPECT_EQ(event.op(), v1::SNAPSHOT_BOUNDARY);
+  EXPECT_EQ(event.table(), MessagesRelation().table);
+  EXPECT_EQ(event.key_size(), 0);
+  EXPECT_FALSE(event.has_new_row());
+  EXPECT_FALSE(event.has_old_row());
+}
+
 TEST(EventBuilderTest, RejectsUnknownTablesArityMismatchAndMissingKeys) {
   EventBuilder builder("support", ContractRouting());
   pgoutput::Relation other = MessagesRelation();

@@ -1001,6 +1001,29 @@ TEST(AffectedConversationsSnapshotTest, EachSnapshotIsKeptOnceAndApart) {
   EXPECT_TRUE(planner.plan().snapshot_lsns.empty());
 }
 
+// A snapshot published as a boundary only (no rows) is kept like one
+// published row by row: the rebuild needs only its consistent point.
+TEST(AffectedConversationsSnapshotTest, BoundaryNamesOnlyItsSnapshot) {
+  constexpr uint64_t kConsistentPoint = 0x5678;
+  AffectedConversationsPlanner planner;
+  for (const char* table :
+       {"raw_support_conversations", "support_conversation_messages",
+        "subscribers_insights", "linear_issues"}) {
+    ASSERT_TRUE(
+        planner
+            .Add(MakeEvent(enrich::v1::SNAPSHOT_BOUNDARY, table, std::nullopt,
+                           std::nullopt, kConsistentPoint))
+            .ok());
+  }
+  const AffectedConversations& plan = planner.plan();
+  EXPECT_TRUE(plan.full_rewrites.empty());
+  EXPECT_TRUE(plan.user_ids.empty());
+  EXPECT_TRUE(plan.linear_issue_ids.empty());
+  EXPECT_THAT(plan.snapshot_lsns, ElementsAre(kConsistentPoint));
+  EXPECT_EQ(plan.event_count, 4u);
+  EXPECT_EQ(plan.max_commit_lsn, kConsistentPoint);
+}
+
 TEST(AffectedConversationsSnapshotTest, MalformedSnapshotRowIsRejected) {
   AffectedConversationsPlanner planner;
   EXPECT_FALSE(

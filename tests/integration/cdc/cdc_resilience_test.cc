@@ -742,13 +742,17 @@ TEST_F(CdcResilienceTest, StandbyStartedDuringInitialSnapshotWaits) {
               " (id int PRIMARY KEY, a text); INSERT INTO ", table,
               " SELECT i, 'snap' FROM generate_series(1, ", kRows, ") i"))
           .ok());
-  auto active = Launch({"--tables=" + table, "--snapshot=initial"},
-                       /*wait_for_streaming=*/false);
+  // Row by row: the snapshot lasts long enough for the standby to start
+  // during it.
+  auto active = Launch(
+      {"--tables=" + table, "--snapshot=initial", "--snapshot-content=rows"},
+      /*wait_for_streaming=*/false);
   ASSERT_TRUE(
       WaitForLog(*active, "replication slot created", absl::Seconds(60)))
       << active->log();
-  auto standby = Launch({"--tables=" + table, "--snapshot=initial"},
-                        /*wait_for_streaming=*/false);
+  auto standby = Launch(
+      {"--tables=" + table, "--snapshot=initial", "--snapshot-content=rows"},
+      /*wait_for_streaming=*/false);
   ASSERT_TRUE(WaitForLog(*active, "msg=streaming", absl::Seconds(120)))
       << active->log() << "\nstandby:\n"
       << standby->log();

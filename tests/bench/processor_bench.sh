@@ -19,8 +19,10 @@
 #   2. enrich-cdc, `enrich-processor migrate` (backfill, timed),
 #      `enrich-processor run`; a warm-up change proves the pipeline.
 #      (f) BENCH_FIRST_START=1: enrich-cdc takes its initial snapshot
-#      (--snapshot=initial: every source row published as it is, which the
-#      processor answers with one rebuild of the table) and the first start
+#      (--snapshot=initial, published as a boundary, the default
+#      --snapshot-content; the processor builds the table once, at start or
+#      at the boundary; BENCH_SNAPSHOT_CONTENT=rows publishes every source
+#      row instead) and the first start
 #      is timed from migrate's start until the pipeline has drained (the slot
 #      confirmed past the WAL position and every published record applied),
 #      next to (a)'s REFRESH ... CONCURRENTLY of the same data;
@@ -291,7 +293,7 @@ start_pipeline() {
   log "[$db] starting enrich-cdc (--snapshot=$snapshot)"
   ENRICH_PG_DSN="$dsn" "$cdc_bin" --kafka-brokers="$brokers" --slot="bench_$tag" \
     --publication="bench_$tag" --topic-prefix="bench-$tag" --snapshot="$snapshot" \
-    --metrics-addr=127.0.0.1:0 >"$state/cdc-$tag.log" 2>&1 &
+    --snapshot-content="${BENCH_SNAPSHOT_CONTENT:-boundary}" --metrics-addr=127.0.0.1:0 >"$state/cdc-$tag.log" 2>&1 &
   pid=$!; pids+=("$pid"); printf -v "${tag}_cdc_pid" %s "$pid"
   # With a snapshot the slot is idle until the snapshot is published: wait
   # only until it exists, so migrate and run start while it is published.
@@ -338,7 +340,7 @@ start_pipeline() {
     drain "$db" "$tag" >/dev/null
     results[$db.first_start_s]=$(elapsed "$first_t0" "$(now)")
     log "[$db] first start (enrich-cdc snapshot, migrate, run, drained): ${results[$db.first_start_s]} s;" \
-        "processor: $(grep -m1 'msg="snapshot rebuilt"' "$state/processor-$tag.log" | tr -d '\n' || true)"
+        "processor: $(grep -m1 -E 'msg="(snapshot rebuilt|empty table built)"' "$state/processor-$tag.log" | tr -d '\n' || true)"
   fi
   # Warm-up: one change through the whole pipeline (consumer group joined,
   # partitions assigned, statements prepared).
@@ -638,11 +640,11 @@ stop_pid "$main_proc_pid"; stop_pid "$main_cdc_pid"
 # --- (c) rebuild by replay vs REFRESH ------------------------------------------------
 c_row=""
 if ((replay)); then
-  log "(c) enrich-cdc --snapshot=initial (slot bench_snap, topics bench-snap.*): snapshot of every source row"
+  log "(c) enrich-cdc --snapshot=initial --snapshot-content=rows (slot bench_snap, topics bench-snap.*): snapshot of every source row"
   t0=$(now)
   ENRICH_PG_DSN="$(dsn_of "$db")" "$cdc_bin" --kafka-brokers="$brokers" --slot=bench_snap \
     --publication=bench_snap --topic-prefix=bench-snap --snapshot=initial \
-    --metrics-addr=127.0.0.1:0 >"$state/cdc-snap.log" 2>&1 &
+    --snapshot-content=rows --metrics-addr=127.0.0.1:0 >"$state/cdc-snap.log" 2>&1 &
   snap_pid=$!; pids+=("$snap_pid")
   for i in $(seq 1 $((wait_timeout * 10))); do
     grep -q 'snapshot published' "$state/cdc-snap.log" 2>/dev/null && break

@@ -66,6 +66,16 @@ std::string TooLargeMessage(absl::string_view topic, int32_t partition,
       "topic's max.message.bytes, or shrink the row. Nothing was skipped.");
 }
 
+// The producer's fatal error (after RD_KAFKA_RESP_ERR__FATAL), as the
+// terminal status; `advice`, if any, ends the message.
+absl::Status FatalProducerError(rd_kafka_t* rk, absl::string_view advice) {
+  char reason[512];
+  rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(rk, reason, sizeof(reason));
+  return absl::InternalError(
+      absl::StrCat("fatal Kafka producer error: ", rd_kafka_err2name(fatal),
+                   ": ", reason, advice));
+}
+
 int64_t ToMillis(absl::Duration d) {
   return std::max<int64_t>(0, absl::ToInt64Milliseconds(d));
 }
@@ -275,12 +285,7 @@ absl::Status KafkaEventSink::Produce(OutgoingRecord record) {
     }
     probe_->Error(error_class);
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
-      char reason[512];
-      rd_kafka_resp_err_t fatal =
-          rd_kafka_fatal_error(handles_->rk, reason, sizeof(reason));
-      SetFatal(absl::InternalError(
-          absl::StrCat("fatal Kafka producer error: ", rd_kafka_err2name(fatal),
-                       ": ", reason)));
+      SetFatal(FatalProducerError(handles_->rk, ""));
       return fatal_error();
     }
     if (error_class == ProducerErrorClass::kRecordTooLarge) {
@@ -323,26 +328,17 @@ void KafkaEventSink::HandleDelivery(const void* message_ptr) {
                      PrintableKey(message->key, message->key_len)));
   }
   if (message->err == RD_KAFKA_RESP_ERR__FATAL) {
-    char reason[512];
-    rd_kafka_resp_err_t fatal =
-        rd_kafka_fatal_error(handles_->rk, reason, sizeof(reason));
-    SetFatal(absl::InternalError(
-        absl::StrCat("fatal Kafka producer error: ", rd_kafka_err2name(fatal),
-                     ": ", reason)));
+    SetFatal(FatalProducerError(handles_->rk, ""));
   }
   reports_.push_back({sequence_number, std::move(status)});
 }
 
 void KafkaEventSink::HandleError(int err, const char* reason) {
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
-    char fatal_reason[512];
-    rd_kafka_resp_err_t fatal =
-        rd_kafka_fatal_error(handles_->rk, fatal_reason, sizeof(fatal_reason));
     probe_->Error(ProducerErrorClass::kFatal);
-    SetFatal(absl::InternalError(absl::StrCat(
-        "fatal Kafka producer error: ", rd_kafka_err2name(fatal), ": ",
-        fatal_reason,
-        "; stop without confirming anything undelivered and restart")));
+    SetFatal(FatalProducerError(
+        handles_->rk,
+        "; stop without confirming anything undelivered and restart"));
     return;
   }
   ProducerErrorClass error_class = ClassifyProducerError(err);

@@ -27,6 +27,9 @@ namespace {
 
 using pg::PgConnection;
 
+// Both sessions' name in pg_stat_activity.
+constexpr char kApplicationName[] = "enrich-cdc";
+
 // WAL the server retains for `slot` (pg_current_wal_lsn - restart_lsn), in
 // bytes; nullopt when it cannot be read.
 std::optional<double> RetainedWalBytes(PgConnection& conn,
@@ -92,8 +95,7 @@ absl::Status CdcRunner::Run() {
 }
 
 absl::Status CdcRunner::RunOnce() {
-  auto conn_or =
-      PgConnection::Connect(config_.pg_dsn, PgConnection::Mode::kNormal);
+  auto conn_or = PgConnection::Connect(config_.pg_dsn, kApplicationName);
   if (!conn_or.ok()) {
     // A permanent failure (wrong password, missing database...) is logged
     // once, by the caller that stops.
@@ -112,9 +114,9 @@ absl::Status CdcRunner::RunOnce() {
   }
   EventBuilder builder(config_.topic_prefix, std::move(prepared.routing));
 
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<PgConnection> replication,
-      PgConnection::Connect(config_.pg_dsn, PgConnection::Mode::kReplication));
+  ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> replication,
+                   PgConnection::Connect(config_.pg_dsn, kApplicationName,
+                                         PgConnection::Mode::kReplication));
   AckTracker acks(prepared.slot.confirmed_flush_lsn);
   ReplicationPublisher::Options publisher_options;
   publisher_options.spill_dir = config_.spill_dir;

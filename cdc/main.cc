@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "cdc/cdc_config.h"
@@ -18,6 +19,7 @@
 #include "cdc/common/metrics.h"
 #include "cdc/common/options.h"
 #include "cdc/common/pg_error_class.h"
+#include "cdc/common/source_tables.h"
 #include "cdc/inspect_command.h"
 #include "cdc/kafka/kafka_event_sink.h"
 #include "cdc/kafka/kafka_properties.h"
@@ -68,11 +70,9 @@ int main(int argc, char** argv) {
   opts.AddString("publication", "ENRICH_PUBLICATION", "enrich_cdc",
                  "Publication name (created with the tables when missing).",
                  &config.publication);
-  opts.AddString("tables", "ENRICH_TABLES",
-                 "raw_support_conversations,support_conversation_messages,"
-                 "subscribers_insights,linear_issues",
-                 "Tables to publish, comma-separated ([schema.]name).",
-                 &tables);
+  opts.AddString(
+      "tables", "ENRICH_TABLES", absl::StrJoin(enrich::kSourceTables, ","),
+      "Tables to publish, comma-separated ([schema.]name).", &tables);
   opts.AddString("topic-prefix", "ENRICH_TOPIC_PREFIX", "support",
                  "Topics are named <prefix>.<schema>.<table>.",
                  &config.topic_prefix);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cdc/common/pg_error_class.h"
+#include "cdc/common/source_tables.h"
 #include "cdc/kafka/topic_naming.h"
 #include "processor/core/retry.h"
 #include "processor/operator_errors.h"
@@ -38,9 +39,7 @@ std::optional<int> PipelineWiring::Start() {
 }
 
 std::optional<int> PipelineWiring::ReadTopics() {
-  for (const char* table :
-       {"raw_support_conversations", "support_conversation_messages",
-        "subscribers_insights", "linear_issues"}) {
+  for (absl::string_view table : kSourceTables) {
     auto topic =
         kafka::TopicNameFor(flags_.topic_prefix, flags_.source_schema, table);
     if (!topic.ok()) {

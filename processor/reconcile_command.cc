@@ -7,8 +7,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cdc/common/pg_error_class.h"
+#include "cdc/common/progress_estimate.h"
 #include "processor/adapters/reconciler.h"
-#include "processor/core/progress_estimate.h"
 #include "processor/operator_errors.h"
 #include "processor/stop_signal.h"
 

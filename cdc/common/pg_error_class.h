@@ -1,8 +1,8 @@
 // One classification of PostgreSQL errors for both executables: what the
 // caller should do about an error, from its SQLSTATE and the state of the
 // connection it came on. Pure (no libpq), so every class is unit-tested
-// without a server; the libpq adapters (cdc/postgres/pg_connect.h,
-// pg_connection.cc, processor/adapters/pg_statement.cc) read the SQLSTATE
+// without a server; the libpq adapters (cdc/postgres/pg_connect.cc,
+// pg_connection.cc, replication_stream.cc) read the SQLSTATE
 // and the connection state and call it.
 //
 //   ClassifyPgError("40001", PgConnectionState::kOpen);       // kAborted

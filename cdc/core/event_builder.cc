@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cdc/common/source_tables.h"
 #include "cdc/common/status_macros.h"
 #include "cdc/kafka/topic_naming.h"
 #include "proto/change_event.pb.h"
@@ -195,10 +196,13 @@ absl::Status AppendKeyAndRouting(const EventBuilder::RelationPlan& plan,
 }  // namespace
 
 absl::flat_hash_map<std::string, std::string> DefaultRoutingColumns() {
-  return {{"public.raw_support_conversations", "id"},
-          {"public.support_conversation_messages", "conversation_id"},
-          {"public.subscribers_insights", ""},
-          {"public.linear_issues", ""}};
+  auto in_public = [](absl::string_view table) {
+    return absl::StrCat("public.", table);
+  };
+  return {{in_public(kConversationsTable), "id"},
+          {in_public(kMessagesTable), "conversation_id"},
+          {in_public(kSubscribersInsightsTable), ""},
+          {in_public(kLinearIssuesTable), ""}};
 }
 
 EventBuilder::EventBuilder(

@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "cdc/kafka/kafka_client_config.h"
 #include "cdc/kafka/producer_errors.h"
 
 namespace enrich::kafka {
@@ -64,19 +66,14 @@ std::string TooLargeMessage(absl::string_view topic, int32_t partition,
       "topic's max.message.bytes, or shrink the row. Nothing was skipped.");
 }
 
-absl::Status SetProperty(rd_kafka_conf_t* conf, const std::string& key,
-                         const std::string& value) {
-  char error[512];
-  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), error,
-                        sizeof(error)) != RD_KAFKA_CONF_OK) {
-    // librdkafka's text may quote the value; never show a secret one.
-    return absl::InvalidArgumentError(
-        IsSecretKafkaProperty(key)
-            ? absl::StrCat("invalid Kafka property ", key, " (value hidden)")
-            : absl::StrCat("invalid Kafka property ", key, "=", value, ": ",
-                           error));
-  }
-  return absl::OkStatus();
+// The producer's fatal error (after RD_KAFKA_RESP_ERR__FATAL), as the
+// terminal status; `advice`, if any, ends the message.
+absl::Status FatalProducerError(rd_kafka_t* rk, absl::string_view advice) {
+  char reason[512];
+  rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(rk, reason, sizeof(reason));
+  return absl::InternalError(
+      absl::StrCat("fatal Kafka producer error: ", rd_kafka_err2name(fatal),
+                   ": ", reason, advice));
 }
 
 int64_t ToMillis(absl::Duration d) {
@@ -102,14 +99,7 @@ absl::StatusOr<std::unique_ptr<KafkaEventSink>> KafkaEventSink::Create(
   if (options.brokers.empty()) {
     return absl::InvalidArgumentError("no Kafka brokers given");
   }
-  absl::Status guarantees = CheckProducerDurability(options.extra_properties);
-  if (!guarantees.ok()) return guarantees;
-
-  std::unique_ptr<KafkaEventSink> sink(
-      new KafkaEventSink(options, registry, logger));
-  std::unique_ptr<rd_kafka_conf_t, void (*)(rd_kafka_conf_t*)> conf(
-      rd_kafka_conf_new(), rd_kafka_conf_destroy);
-  const KafkaProperties ours = {
+  KafkaProperties ours = {
       {"bootstrap.servers", options.brokers},
       {"client.id", options.client_id},
       {"enable.idempotence", "true"},
@@ -125,14 +115,18 @@ absl::StatusOr<std::unique_ptr<KafkaEventSink>> KafkaEventSink::Create(
       // Only what we ask for: no broker-side auto-creation of topics.
       {"allow.auto.create.topics", "false"},
   };
-  for (const auto& [key, value] : ours) {
-    absl::Status status = SetProperty(conf.get(), key, value);
-    if (!status.ok()) return status;
-  }
-  for (const auto& [key, value] : options.extra_properties) {
-    absl::Status status = SetProperty(conf.get(), key, value);
-    if (!status.ok()) return status;
-  }
+  // Refused before anything is created when the operator's properties
+  // would weaken the durability floor.
+  absl::StatusOr<KafkaProperties> properties = ClientProperties(
+      std::move(ours), options.extra_properties, KafkaClient::kProducer);
+  if (!properties.ok()) return properties.status();
+
+  std::unique_ptr<KafkaEventSink> sink(
+      new KafkaEventSink(options, registry, logger));
+  std::unique_ptr<rd_kafka_conf_t, void (*)(rd_kafka_conf_t*)> conf(
+      rd_kafka_conf_new(), rd_kafka_conf_destroy);
+  absl::Status configured = SetKafkaProperties(conf.get(), *properties);
+  if (!configured.ok()) return configured;
   char text[64];
   size_t text_size = sizeof(text);
   if (rd_kafka_conf_get(conf.get(), "message.max.bytes", text, &text_size) !=
@@ -291,12 +285,7 @@ absl::Status KafkaEventSink::Produce(OutgoingRecord record) {
     }
     probe_->Error(error_class);
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
-      char reason[512];
-      rd_kafka_resp_err_t fatal =
-          rd_kafka_fatal_error(handles_->rk, reason, sizeof(reason));
-      SetFatal(absl::InternalError(
-          absl::StrCat("fatal Kafka producer error: ", rd_kafka_err2name(fatal),
-                       ": ", reason)));
+      SetFatal(FatalProducerError(handles_->rk, ""));
       return fatal_error();
     }
     if (error_class == ProducerErrorClass::kRecordTooLarge) {
@@ -339,26 +328,17 @@ void KafkaEventSink::HandleDelivery(const void* message_ptr) {
                      PrintableKey(message->key, message->key_len)));
   }
   if (message->err == RD_KAFKA_RESP_ERR__FATAL) {
-    char reason[512];
-    rd_kafka_resp_err_t fatal =
-        rd_kafka_fatal_error(handles_->rk, reason, sizeof(reason));
-    SetFatal(absl::InternalError(
-        absl::StrCat("fatal Kafka producer error: ", rd_kafka_err2name(fatal),
-                     ": ", reason)));
+    SetFatal(FatalProducerError(handles_->rk, ""));
   }
   reports_.push_back({sequence_number, std::move(status)});
 }
 
 void KafkaEventSink::HandleError(int err, const char* reason) {
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
-    char fatal_reason[512];
-    rd_kafka_resp_err_t fatal =
-        rd_kafka_fatal_error(handles_->rk, fatal_reason, sizeof(fatal_reason));
     probe_->Error(ProducerErrorClass::kFatal);
-    SetFatal(absl::InternalError(absl::StrCat(
-        "fatal Kafka producer error: ", rd_kafka_err2name(fatal), ": ",
-        fatal_reason,
-        "; stop without confirming anything undelivered and restart")));
+    SetFatal(FatalProducerError(
+        handles_->rk,
+        "; stop without confirming anything undelivered and restart"));
     return;
   }
   ProducerErrorClass error_class = ClassifyProducerError(err);

@@ -67,4 +67,21 @@ absl::Status CheckProducerDurability(const KafkaProperties& properties) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<KafkaProperties> ClientProperties(KafkaProperties base,
+                                                 const KafkaProperties& extra,
+                                                 KafkaClient client) {
+  switch (client) {
+    case KafkaClient::kProducer: {
+      absl::Status durable = CheckProducerDurability(extra);
+      if (!durable.ok()) return durable;
+      break;
+    }
+    case KafkaClient::kConsumer:
+    case KafkaClient::kAdmin:
+      break;
+  }
+  base.insert(base.end(), extra.begin(), extra.end());
+  return base;
+}
+
 }  // namespace enrich::kafka

@@ -36,6 +36,24 @@ std::string RedactedKafkaProperties(const KafkaProperties& properties);
 //   CheckProducerDurability({{"acks", "all"}, {"linger.ms", "5"}})  // OK
 absl::Status CheckProducerDurability(const KafkaProperties& properties);
 
+// What a client of the pipeline does with Kafka, for ClientProperties.
+enum class KafkaClient {
+  kProducer,  // writes records: enrich-cdc's sink, the dead-letter producer
+  kConsumer,  // the processor's record source
+  kAdmin,     // creates and describes topics; writes nothing
+};
+
+// The settings a client is created with, in the order to set them: the
+// pipeline's own `base`, then the operator's `extra` (--kafka-properties),
+// which therefore win where both name a key. A producer's `extra` must
+// pass CheckProducerDurability first (its error is returned). E.g.
+//   ClientProperties({{"acks", "all"}}, {{"linger.ms", "5"}},
+//                    KafkaClient::kProducer)
+//     // {{"acks", "all"}, {"linger.ms", "5"}}
+absl::StatusOr<KafkaProperties> ClientProperties(KafkaProperties base,
+                                                 const KafkaProperties& extra,
+                                                 KafkaClient client);
+
 }  // namespace enrich::kafka
 
 #endif  // ENRICH_CDC_KAFKA_KAFKA_PROPERTIES_H_

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "cdc/kafka/kafka_client_config.h"
 #include "cdc/kafka/producer_errors.h"
 #include "cdc/kafka/topic_naming.h"
 
@@ -69,21 +70,15 @@ absl::StatusOr<std::unique_ptr<TopicAdmin>> TopicAdmin::Create(
   }
   char error[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  KafkaProperties properties = {{"bootstrap.servers", brokers},
-                                {"client.id", "enrich-cdc-admin"},
-                                {"allow.auto.create.topics", "false"}};
-  properties.insert(properties.end(), extra_properties.begin(),
-                    extra_properties.end());
-  for (const auto& [key, value] : properties) {
-    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), error,
-                          sizeof(error)) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      return absl::InvalidArgumentError(
-          IsSecretKafkaProperty(key)
-              ? absl::StrCat("invalid Kafka property ", key, " (value hidden)")
-              : absl::StrCat("invalid Kafka property ", key, "=", value, ": ",
-                             error));
-    }
+  absl::Status configured =
+      ConfigureKafkaClient(conf,
+                           {{"bootstrap.servers", brokers},
+                            {"client.id", "enrich-cdc-admin"},
+                            {"allow.auto.create.topics", "false"}},
+                           extra_properties, KafkaClient::kAdmin);
+  if (!configured.ok()) {
+    rd_kafka_conf_destroy(conf);
+    return configured;
   }
   auto handles = std::make_unique<Handles>();
   handles->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));

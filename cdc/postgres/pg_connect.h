@@ -1,5 +1,5 @@
-// Opening a libpq connection, shared by both executables' PostgreSQL
-// adapters (enrich-cdc's PgConnection, the processor's PgConnect). A failure
+// Opening a libpq connection, for PgConnection::Connect
+// (cdc/postgres/pg_connection.h), which both executables use. A failure
 // is classified by ClassifyPgError (cdc/common/pg_error_class.h):
 //   kUnavailable        refused, unreachable, timed out, starting up, too
 //                       many connections: retry later

@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "cdc/common/progress_estimate.h"
 #include "cdc/common/status_macros.h"
 
 namespace enrich::pg {
@@ -35,18 +36,20 @@ absl::StatusOr<SnapshotProgress> SnapshotReader::Read(
   const absl::Time started = absl::Now();
   absl::Time last_report = started;
   auto report = [&](absl::string_view msg) {
-    double seconds = absl::ToDoubleSeconds(absl::Now() - started);
-    double rate = seconds > 0 ? progress.rows / seconds : 0;
-    uint64_t left = progress.estimated_rows > progress.rows
-                        ? progress.estimated_rows - progress.rows
-                        : 0;
-    log_->Info(msg, {{"rows", absl::StrCat(progress.rows)},
-                     {"estimated_rows", absl::StrCat(progress.estimated_rows)},
-                     {"tables", absl::StrCat(progress.tables_done, "/",
-                                             progress.tables_total)},
-                     {"rows_per_s", absl::StrFormat("%.0f", rate)},
-                     {"eta_s", rate > 0 ? absl::StrFormat("%.0f", left / rate)
-                                        : std::string("?")}});
+    const ProgressEstimate estimate = EstimateProgress(
+        static_cast<int64_t>(progress.rows),
+        static_cast<int64_t>(progress.estimated_rows), absl::Now() - started);
+    // No rate yet: the time left is unknown, not zero.
+    const bool known = estimate.ids_per_second > 0;
+    log_->Info(
+        msg, {{"rows", absl::StrCat(progress.rows)},
+              {"estimated_rows", absl::StrCat(progress.estimated_rows)},
+              {"tables",
+               absl::StrCat(progress.tables_done, "/", progress.tables_total)},
+              {"rows_per_s", absl::StrFormat("%.0f", estimate.ids_per_second)},
+              {"eta_s", known ? absl::StrFormat(
+                                    "%.0f", absl::ToDoubleSeconds(estimate.eta))
+                              : std::string("?")}});
   };
   for (const PublishedTable& t : tables) {
     std::vector<std::string> columns;

@@ -1,7 +1,5 @@
 #include "processor/adapters/enriched_row_writer.h"
 
-#include <libpq-fe.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <utility>
@@ -10,12 +8,15 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "cdc/common/status_macros.h"
-#include "processor/adapters/pg_statement.h"
+#include "cdc/postgres/pg_connection.h"
+#include "processor/adapters/processor_session.h"
 
 namespace enrich::processor {
 namespace {
 
 namespace sql = enriched_statements;
+
+using Rows = std::vector<pg::Row>;
 
 // Transaction control, named for the statement observer.
 const WriterStatement& Begin() {
@@ -32,42 +33,42 @@ const WriterStatement& EndCheck() {
   return *statement;
 }
 
-// PgExec of `statement`, reporting its duration to the observer (if any).
-absl::StatusOr<PgResult> Exec(const EnrichedRowWriter::Options& options,
-                              PGconn* conn, const WriterStatement& statement,
-                              absl::string_view what,
-                              const std::vector<PgParam>& params = {}) {
+// `statement`, reporting its duration to the observer (if any).
+absl::StatusOr<Rows> Exec(const EnrichedRowWriter::Options& options,
+                          pg::PgConnection* conn,
+                          const WriterStatement& statement,
+                          absl::string_view what,
+                          const std::vector<pg::Param>& params = {}) {
   const absl::Time start = absl::Now();
-  absl::StatusOr<PgResult> result = PgExec(conn, what, statement.sql, params);
+  absl::StatusOr<Rows> result = conn->QueryParams(statement.sql, params, what);
   if (options.statement_observer) {
     options.statement_observer(statement.name, absl::Now() - start);
   }
   return result;
 }
 
-uint64_t Count(const PgResult& result, int column) {
-  return std::strtoull(PQgetvalue(result.get(), 0, column), nullptr, 10);
+uint64_t Count(const Rows& result, int column) {
+  return std::strtoull(pg::TextOrEmpty(result[0], column).c_str(), nullptr, 10);
 }
 
 // The first column of every row.
-std::vector<std::string> FirstColumn(const PgResult& result) {
+std::vector<std::string> FirstColumn(const Rows& result) {
   std::vector<std::string> values;
-  values.reserve(PQntuples(result.get()));
-  for (int r = 0; r < PQntuples(result.get()); ++r) {
-    values.emplace_back(PQgetvalue(result.get(), r, 0));
-  }
+  values.reserve(result.size());
+  for (const pg::Row& row : result) values.push_back(pg::TextOrEmpty(row, 0));
   return values;
 }
 
 // The writer's session settings, on every (re)connection.
-absl::Status SetSessionDefaults(PGconn* conn) {
-  ASSIGN_OR_RETURN(PgResult ignored, PgExec(conn, "setting the isolation level",
-                                            sql::SetIsolation().sql));
+absl::Status SetSessionDefaults(pg::PgConnection* conn) {
+  RETURN_IF_ERROR(conn->QueryParams(sql::SetIsolation().sql, {},
+                                    "setting the isolation level")
+                      .status());
   // Best effort: a server built without lz4 rejects the value and keeps
   // pglz.
-  absl::StatusOr<PgResult> lz4 = PgExec(conn, "setting the TOAST compression",
-                                        sql::SetToastCompression().sql);
-  (void)lz4;
+  conn->QueryParams(sql::SetToastCompression().sql, {},
+                    "setting the TOAST compression")
+      .IgnoreError();
   return absl::OkStatus();
 }
 
@@ -82,41 +83,29 @@ WritePlanOptions PlanOptions(const EnrichedRowWriter::Options& options) {
 
 }  // namespace
 
-void EnrichedRowWriter::ConnDeleter::operator()(pg_conn* conn) const {
-  PQfinish(conn);
-}
-
-EnrichedRowWriter::EnrichedRowWriter(pg_conn* conn, Options options)
-    : conn_(conn), options_(std::move(options)) {}
+EnrichedRowWriter::EnrichedRowWriter(std::unique_ptr<pg::PgConnection> conn,
+                                     Options options)
+    : conn_(std::move(conn)), options_(std::move(options)) {}
 
 EnrichedRowWriter::~EnrichedRowWriter() = default;
 
 absl::StatusOr<std::unique_ptr<EnrichedRowWriter>> EnrichedRowWriter::Connect(
     const std::string& dsn, Options options) {
-  ASSIGN_OR_RETURN(PGconn * conn, PgConnect(dsn));
+  ASSIGN_OR_RETURN(std::unique_ptr<pg::PgConnection> conn,
+                   OpenProcessorSession(dsn));
   std::unique_ptr<EnrichedRowWriter> writer(
-      new EnrichedRowWriter(conn, std::move(options)));
-  RETURN_IF_ERROR(SetSessionDefaults(conn));
+      new EnrichedRowWriter(std::move(conn), std::move(options)));
+  RETURN_IF_ERROR(SetSessionDefaults(writer->conn_.get()));
   return writer;
 }
 
 absl::Status EnrichedRowWriter::EnsureConnected() {
-  if (PQstatus(conn_.get()) == CONNECTION_OK) return absl::OkStatus();
-  PQreset(conn_.get());
-  if (PQstatus(conn_.get()) != CONNECTION_OK) {
-    return absl::UnavailableError(absl::StrCat("reconnecting to PostgreSQL: ",
-                                               PQerrorMessage(conn_.get())));
-  }
+  ASSIGN_OR_RETURN(bool reconnected, conn_->ReconnectIfLost());
+  if (!reconnected) return absl::OkStatus();
   return SetSessionDefaults(conn_.get());
 }
 
-void EnrichedRowWriter::RollBack() {
-  PGconn* conn = conn_.get();
-  if (PQstatus(conn) == CONNECTION_OK &&
-      PQtransactionStatus(conn) != PQTRANS_IDLE) {
-    PgResult ignored(PQexec(conn, "ROLLBACK"));
-  }
-}
+void EnrichedRowWriter::RollBack() { conn_->RollBack(); }
 
 absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
     const AffectedConversations& plan,
@@ -152,7 +141,7 @@ absl::StatusOr<WriteResult> EnrichedRowWriter::Apply(
   // A truncate rebuild commits every chunk but the last on its own; all
   // other work, and the last chunk, goes in the transaction of the offsets.
   for (const WriteTransaction& t : write->transactions) {
-    if (PQtransactionStatus(conn_.get()) == PQTRANS_IDLE) {
+    if (conn_->Idle()) {
       RETURN_IF_ERROR(
           Exec(options_, conn_.get(), Begin(), "beginning the batch").status());
     }
@@ -176,23 +165,21 @@ absl::StatusOr<WritePlan> EnrichedRowWriter::PlanBatch(
   WritePlanner planner(plan, PlanOptions(options_));
   if (planner.resolves_fan_out()) {
     ASSIGN_OR_RETURN(
-        PgResult resolved,
+        Rows resolved,
         Exec(options_, conn_.get(), sql::ResolveFanOut(),
              "resolving fan-out keys",
-             {PgArrayLiteral({plan.user_ids.begin(), plan.user_ids.end()}),
-              PgArrayLiteral({plan.linear_issue_ids.begin(),
-                              plan.linear_issue_ids.end()})}));
-    for (int r = 0; r < PQntuples(resolved.get()); ++r) {
-      planner.AddFanOutId(PQgetvalue(resolved.get(), r, 0));
-    }
+             {pg::ArrayLiteral({plan.user_ids.begin(), plan.user_ids.end()}),
+              pg::ArrayLiteral({plan.linear_issue_ids.begin(),
+                                plan.linear_issue_ids.end()})}));
+    for (const pg::Row& row : resolved)
+      planner.AddFanOutId(pg::TextOrEmpty(row, 0));
   }
   if (planner.lists_rebuild_ids()) {
-    ASSIGN_OR_RETURN(PgResult listed, Exec(options_, conn_.get(),
-                                           sql::ListRebuildIds(plan.truncated),
-                                           "listing rows to rebuild"));
-    for (int r = 0; r < PQntuples(listed.get()); ++r) {
-      planner.AddRebuildId(PQgetvalue(listed.get(), r, 0));
-    }
+    ASSIGN_OR_RETURN(Rows listed, Exec(options_, conn_.get(),
+                                       sql::ListRebuildIds(plan.truncated),
+                                       "listing rows to rebuild"));
+    for (const pg::Row& row : listed)
+      planner.AddRebuildId(pg::TextOrEmpty(row, 0));
   }
   return std::move(planner).Finish(options_.rewrite_each_id_once ? &rewritten_
                                                                  : nullptr);
@@ -229,7 +216,7 @@ absl::Status EnrichedRowWriter::RunTransaction(
 absl::Status EnrichedRowWriter::LockRows(const std::vector<std::string>& ids,
                                          const PartialWork& partial,
                                          bool bulk) {
-  PGconn* conn = conn_.get();
+  pg::PgConnection* conn = conn_.get();
   if (bulk) {
     // A bulk transaction never has partial work (write_plan.h).
     RETURN_IF_ERROR(
@@ -242,7 +229,7 @@ absl::Status EnrichedRowWriter::LockRows(const std::vector<std::string>& ids,
   }
   if (ids.empty() && partial.empty()) return absl::OkStatus();
   const std::string lock_array =
-      PgArrayLiteral(partial.empty() ? ids : LockIds(ids, partial));
+      pg::ArrayLiteral(partial.empty() ? ids : LockIds(ids, partial));
   RETURN_IF_ERROR(Exec(options_, conn, sql::InsertPlaceholders(),
                        "inserting placeholders", {lock_array})
                       .status());
@@ -260,19 +247,19 @@ absl::Status EnrichedRowWriter::RunPartialWork(
   if (partial.joined.empty()) return absl::OkStatus();
   return RunPartialRewrite(
       sql::RewriteJoinedColumns(),
-      {PgArrayLiteral(partial.joined), commit[0], commit[1]}, fallbacks,
+      {pg::ArrayLiteral(partial.joined), commit[0], commit[1]}, fallbacks,
       result);
 }
 
 absl::Status EnrichedRowWriter::RunPartialRewrite(
     const WriterStatement& statement, const Params& params,
     std::vector<std::string>* fallbacks, WriteResult* result) {
-  ASSIGN_OR_RETURN(PgResult applied,
+  ASSIGN_OR_RETURN(Rows applied,
                    Exec(options_, conn_.get(), statement,
                         absl::StrCat("applying ", statement.name), params));
   result->rows_upserted += Count(applied, 0);
-  for (absl::string_view id : absl::StrSplit(PQgetvalue(applied.get(), 0, 1),
-                                             ',', absl::SkipEmpty())) {
+  for (absl::string_view id :
+       absl::StrSplit(pg::TextOrEmpty(applied[0], 1), ',', absl::SkipEmpty())) {
     fallbacks->emplace_back(id);
   }
   return absl::OkStatus();
@@ -291,8 +278,8 @@ absl::Status EnrichedRowWriter::ApplyMessageChanges(
     messages.push_back(message);
   }
   return RunPartialRewrite(statement,
-                           {PgArrayLiteral(conversations),
-                            PgArrayLiteral(messages), commit[0], commit[1]},
+                           {pg::ArrayLiteral(conversations),
+                            pg::ArrayLiteral(messages), commit[0], commit[1]},
                            fallbacks, result);
 }
 
@@ -300,10 +287,10 @@ absl::Status EnrichedRowWriter::RewriteRows(const std::vector<std::string>& ids,
                                             bool bulk, const Params& commit,
                                             WriteResult* result) {
   ASSIGN_OR_RETURN(
-      PgResult rewritten,
+      Rows rewritten,
       Exec(options_, conn_.get(),
            bulk ? sql::RewriteRowsBulk() : sql::RewriteRows(), "rewriting rows",
-           {PgArrayLiteral(ids), commit[0], commit[1]}));
+           {pg::ArrayLiteral(ids), commit[0], commit[1]}));
   result->rows_upserted += Count(rewritten, 0);
   result->rows_deleted += Count(rewritten, 1);
   return absl::OkStatus();
@@ -318,8 +305,8 @@ absl::Status EnrichedRowWriter::StoreOffsets(
     next_offsets.push_back(absl::StrCat(o.next_offset));
   }
   return Exec(options_, conn_.get(), sql::StoreOffsets(), "storing offsets",
-              {options_.consumer_group, PgArrayLiteral(topics),
-               PgArrayLiteral(partitions), PgArrayLiteral(next_offsets)})
+              {options_.consumer_group, pg::ArrayLiteral(topics),
+               pg::ArrayLiteral(partitions), pg::ArrayLiteral(next_offsets)})
       .status();
 }
 
@@ -332,10 +319,10 @@ absl::StatusOr<bool> EnrichedRowWriter::SnapshotsCovered(
       })) {
     return true;
   }
-  ASSIGN_OR_RETURN(PgResult covered,
+  ASSIGN_OR_RETURN(Rows covered,
                    Exec(options_, conn_.get(), sql::CoveredSnapshots(),
                         "reading the snapshots rebuilt",
-                        {options_.consumer_group, PgArrayLiteral(lsns)}));
+                        {options_.consumer_group, pg::ArrayLiteral(lsns)}));
   if (Count(covered, 0) != lsns.size()) return false;
   covered_snapshots_.insert(lsns.begin(), lsns.end());
   return true;
@@ -343,15 +330,14 @@ absl::StatusOr<bool> EnrichedRowWriter::SnapshotsCovered(
 
 absl::StatusOr<std::vector<std::string>>
 EnrichedRowWriter::RecordedCdcSnapshots() {
-  ASSIGN_OR_RETURN(PgResult readable,
+  ASSIGN_OR_RETURN(Rows readable,
                    Exec(options_, conn_.get(), sql::CdcSnapshotsReadable(),
                         "checking enrich_cdc_snapshots"));
-  if (std::string(PQgetvalue(readable.get(), 0, 0)) != "t") {
+  if (pg::TextOrEmpty(readable[0], 0) != "t") {
     return std::vector<std::string>();
   }
-  ASSIGN_OR_RETURN(PgResult listed,
-                   Exec(options_, conn_.get(), sql::CdcSnapshots(),
-                        "reading enrich_cdc_snapshots"));
+  ASSIGN_OR_RETURN(Rows listed, Exec(options_, conn_.get(), sql::CdcSnapshots(),
+                                     "reading enrich_cdc_snapshots"));
   return FirstColumn(listed);
 }
 
@@ -380,7 +366,7 @@ absl::Status EnrichedRowWriter::RebuildEveryRow(
   }
   TruncatedTables everything;
   everything.conversations = true;
-  ASSIGN_OR_RETURN(PgResult listed,
+  ASSIGN_OR_RETURN(Rows listed,
                    Exec(options_, conn_.get(), sql::ListRebuildIds(everything),
                         "listing rows to rebuild"));
   const WritePlan write = SnapshotRebuildPlan(FirstColumn(listed));
@@ -389,7 +375,7 @@ absl::Status EnrichedRowWriter::RebuildEveryRow(
   }
   RETURN_IF_ERROR(Exec(options_, conn_.get(), sql::RecordSnapshots(),
                        "recording the snapshots rebuilt",
-                       {options_.consumer_group, PgArrayLiteral(snapshots)})
+                       {options_.consumer_group, pg::ArrayLiteral(snapshots)})
                       .status());
   result->conversations = write.conversations();
   return absl::OkStatus();
@@ -428,10 +414,10 @@ absl::StatusOr<std::optional<WriteResult>> EnrichedRowWriter::BuildIfEmpty() {
         RETURN_IF_ERROR(Exec(options_, conn_.get(), sql::LockTable(),
                              "locking the enriched table")
                             .status());
-        ASSIGN_OR_RETURN(PgResult needed,
+        ASSIGN_OR_RETURN(Rows needed,
                          Exec(options_, conn_.get(), sql::TableNeedsBuilding(),
                               "checking whether the table is empty"));
-        if (std::string(PQgetvalue(needed.get(), 0, 0)) != "t") return false;
+        if (pg::TextOrEmpty(needed[0], 0) != "t") return false;
         RETURN_IF_ERROR(RebuildEveryRow(AffectedConversations(), {}, &result));
         return true;
       }));
@@ -475,15 +461,16 @@ absl::StatusOr<bool> EnrichedRowWriter::RebuildForSnapshots(
 absl::StatusOr<std::vector<PartitionOffset>> EnrichedRowWriter::StoredOffsets(
     const std::string& topic) {
   RETURN_IF_ERROR(EnsureConnected());
-  ASSIGN_OR_RETURN(
-      PgResult result,
-      PgExec(conn_.get(), "reading stored offsets", sql::StoredOffsets().sql,
-             {options_.consumer_group, topic}));
+  ASSIGN_OR_RETURN(Rows result,
+                   conn_->QueryParams(sql::StoredOffsets().sql,
+                                      {options_.consumer_group, topic},
+                                      "reading stored offsets"));
   std::vector<PartitionOffset> offsets;
-  for (int r = 0; r < PQntuples(result.get()); ++r) {
+  for (const pg::Row& row : result) {
     offsets.push_back(
-        {topic, static_cast<int32_t>(std::atoi(PQgetvalue(result.get(), r, 0))),
-         std::strtoll(PQgetvalue(result.get(), r, 1), nullptr, 10)});
+        {topic,
+         static_cast<int32_t>(std::atoi(pg::TextOrEmpty(row, 0).c_str())),
+         std::strtoll(pg::TextOrEmpty(row, 1).c_str(), nullptr, 10)});
   }
   return offsets;
 }

@@ -1,7 +1,7 @@
 // EnrichedRowWriter: applies one planned batch (AffectedConversations) to
 // enriched_support_conversations, and stores the batch's consumed offsets,
-// in ONE transaction on the target database (libpq; libpq-fe.h stays in the
-// .cc).
+// in ONE transaction on the target database (through pg::PgConnection,
+// cdc/postgres/pg_connection.h).
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<EnrichedRowWriter> writer,
 //                    EnrichedRowWriter::Connect(dsn, {.consumer_group = g}));
@@ -106,7 +106,9 @@
 #include "processor/core/rewritten_ids.h"
 #include "processor/core/write_plan.h"
 
-struct pg_conn;
+namespace enrich::pg {
+class PgConnection;
+}  // namespace enrich::pg
 
 namespace enrich::processor {
 
@@ -178,7 +180,7 @@ class EnrichedRowWriter : public BatchWriter {
  private:
   using Params = std::vector<std::optional<std::string>>;
 
-  EnrichedRowWriter(pg_conn* conn, Options options);
+  EnrichedRowWriter(std::unique_ptr<pg::PgConnection> conn, Options options);
   absl::Status EnsureConnected();
   // Ends an open transaction after an error (best effort).
   void RollBack();
@@ -250,10 +252,7 @@ class EnrichedRowWriter : public BatchWriter {
       const AffectedConversations& plan,
       const std::vector<PartitionOffset>& offsets, WriteResult* result);
 
-  struct ConnDeleter {
-    void operator()(pg_conn* conn) const;
-  };
-  std::unique_ptr<pg_conn, ConnDeleter> conn_;
+  std::unique_ptr<pg::PgConnection> conn_;
   Options options_;
   // Ids committed so far (Options::rewrite_each_id_once).
   RewrittenIds rewritten_;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "cdc/kafka/kafka_client_config.h"
 
 namespace enrich::processor {
 
@@ -33,13 +34,6 @@ KafkaDeadLetterSink::~KafkaDeadLetterSink() {
 
 absl::StatusOr<std::unique_ptr<KafkaDeadLetterSink>>
 KafkaDeadLetterSink::Create(Options options) {
-  // The same floor as the event sink: a dead letter is a change the table
-  // did not take, so losing one is losing that change.
-  if (absl::Status durable =
-          kafka::CheckProducerDurability(options.extra_properties);
-      !durable.ok()) {
-    return durable;
-  }
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   std::string error;
@@ -54,12 +48,13 @@ KafkaDeadLetterSink::Create(Options options) {
       {"message.timeout.ms",
        absl::StrCat(absl::ToInt64Milliseconds(impl->options.delivery_timeout))},
   };
-  for (const auto& kv : impl->options.extra_properties) settings.push_back(kv);
-  for (const auto& [key, value] : settings) {
-    if (conf->set(key, value, error) != RdKafka::Conf::CONF_OK) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("Kafka producer setting ", key, ": ", error));
-    }
+  // The same floor as the event sink: a dead letter is a change the table
+  // did not take, so losing one is losing that change.
+  if (absl::Status configured = kafka::ConfigureKafkaClient(
+          conf->c_ptr_global(), std::move(settings),
+          impl->options.extra_properties, kafka::KafkaClient::kProducer);
+      !configured.ok()) {
+    return configured;
   }
   if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(impl.get()),
                 error) != RdKafka::Conf::CONF_OK) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "cdc/common/status_macros.h"
+#include "cdc/kafka/kafka_client_config.h"
 #include "processor/core/database_errors.h"
 #include "processor/core/retry.h"
 
@@ -248,13 +249,9 @@ absl::StatusOr<std::unique_ptr<KafkaRecordSource>> KafkaRecordSource::Create(
       {"session.timeout.ms", "10000"},
       {"heartbeat.interval.ms", "3000"},
   };
-  for (const auto& kv : impl->options.extra_properties) settings.push_back(kv);
-  for (const auto& [key, value] : settings) {
-    if (conf->set(key, value, error) != RdKafka::Conf::CONF_OK) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("Kafka consumer setting ", key, ": ", error));
-    }
-  }
+  RETURN_IF_ERROR(kafka::ConfigureKafkaClient(
+      conf->c_ptr_global(), std::move(settings), impl->options.extra_properties,
+      kafka::KafkaClient::kConsumer));
   if (conf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(impl.get()),
                 error) != RdKafka::Conf::CONF_OK ||
       conf->set("event_cb", static_cast<RdKafka::EventCb*>(impl.get()),

@@ -1,7 +1,5 @@
 #include "processor/adapters/reconciler.h"
 
-#include <libpq-fe.h>
-
 #include <cstdlib>
 #include <utility>
 #include <vector>
@@ -13,7 +11,8 @@
 #include "absl/time/clock.h"
 #include "cdc/common/status_macros.h"
 #include "cdc/pgoutput/lsn.h"
-#include "processor/adapters/pg_statement.h"
+#include "cdc/postgres/pg_connection.h"
+#include "processor/adapters/processor_session.h"
 #include "processor/core/enriched_statements.h"
 #include "processor/core/retry.h"
 
@@ -70,13 +69,12 @@ std::string Reconciler::ChunkSql(bool first) {
       " pg_current_wal_lsn()::text, (SELECT count(*) FROM ids)::text");
 }
 
-void Reconciler::ConnDeleter::operator()(pg_conn* conn) const {
-  PQfinish(conn);
-}
-
-Reconciler::Reconciler(pg_conn* conn, std::unique_ptr<EnrichedRowWriter> writer,
+Reconciler::Reconciler(std::unique_ptr<pg::PgConnection> conn,
+                       std::unique_ptr<EnrichedRowWriter> writer,
                        Options options)
-    : conn_(conn), writer_(std::move(writer)), options_(std::move(options)) {
+    : conn_(std::move(conn)),
+      writer_(std::move(writer)),
+      options_(std::move(options)) {
   if (!options_.sleep)
     options_.sleep = [](absl::Duration d) { absl::SleepFor(d); };
   if (!options_.now) options_.now = [] { return absl::Now(); };
@@ -90,9 +88,10 @@ absl::StatusOr<std::unique_ptr<Reconciler>> Reconciler::Connect(
     const std::string& dsn, Options options) {
   ASSIGN_OR_RETURN(std::unique_ptr<EnrichedRowWriter> writer,
                    EnrichedRowWriter::Connect(dsn, options.writer));
-  ASSIGN_OR_RETURN(PGconn * conn, PgConnect(dsn));
+  ASSIGN_OR_RETURN(std::unique_ptr<pg::PgConnection> conn,
+                   OpenProcessorSession(dsn));
   return std::unique_ptr<Reconciler>(
-      new Reconciler(conn, std::move(writer), std::move(options)));
+      new Reconciler(std::move(conn), std::move(writer), std::move(options)));
 }
 
 absl::StatusOr<ReconcileReport> Reconciler::Run() {
@@ -101,13 +100,14 @@ absl::StatusOr<ReconcileReport> Reconciler::Run() {
   int64_t total_estimate = 0;
   {
     ASSIGN_OR_RETURN(
-        PgResult estimate,
-        PgExec(conn_.get(), "estimating the number of conversations",
-               "SELECT greatest(0, reltuples)::bigint FROM pg_class WHERE oid "
-               "= 'raw_support_conversations'::regclass"));
-    if (PQntuples(estimate.get()) == 1) {
+        std::vector<pg::Row> estimate,
+        conn_->QueryParams(
+            "SELECT greatest(0, reltuples)::bigint FROM pg_class WHERE oid "
+            "= 'raw_support_conversations'::regclass",
+            {}, "estimating the number of conversations"));
+    if (estimate.size() == 1) {
       total_estimate =
-          std::strtoll(PQgetvalue(estimate.get(), 0, 0), nullptr, 10);
+          std::strtoll(pg::TextOrEmpty(estimate[0], 0).c_str(), nullptr, 10);
     }
   }
   const std::string first_sql = ChunkSql(/*first=*/true);
@@ -126,30 +126,20 @@ absl::StatusOr<ReconcileReport> Reconciler::Run() {
     absl::Status status = RetryWithBackoff(
         [&]() -> absl::Status {
           differences.clear();
-          if (PQstatus(conn_.get()) != CONNECTION_OK) {
-            PQreset(conn_.get());
-            if (PQstatus(conn_.get()) != CONNECTION_OK) {
-              return absl::UnavailableError(absl::StrCat(
-                  "reconnecting to PostgreSQL: ", PQerrorMessage(conn_.get())));
-            }
-          }
+          RETURN_IF_ERROR(conn_->ReconnectIfLost().status());
           ASSIGN_OR_RETURN(
-              PgResult rows,
-              PgExec(
-                  conn_.get(), "comparing a chunk with the reference",
+              std::vector<pg::Row> rows,
+              conn_->QueryParams(
                   first ? first_sql : next_sql,
-                  {first ? std::string(kSmallestUuid) : last_id, chunk_size}));
-          const int n = PQntuples(rows.get());
-          for (int r = 0; r < n; ++r) {
-            const std::string kind = PQgetvalue(rows.get(), r, 1);
+                  {first ? std::string(kSmallestUuid) : last_id, chunk_size},
+                  "comparing a chunk with the reference"));
+          for (const pg::Row& row : rows) {
+            const std::string kind = pg::TextOrEmpty(row, 1);
             if (kind == "last") {
-              chunk_last = PQgetisnull(rows.get(), r, 0)
-                               ? ""
-                               : PQgetvalue(rows.get(), r, 0);
-              wal_lsn =
-                  pgoutput::ParseLsn(PQgetvalue(rows.get(), r, 2)).value_or(0);
+              chunk_last = pg::TextOrEmpty(row, 0);
+              wal_lsn = pgoutput::ParseLsn(pg::TextOrEmpty(row, 2)).value_or(0);
               ids_in_chunk =
-                  std::strtoll(PQgetvalue(rows.get(), r, 3), nullptr, 10);
+                  std::strtoll(pg::TextOrEmpty(row, 3).c_str(), nullptr, 10);
               continue;
             }
             RowDifference difference;
@@ -157,7 +147,7 @@ absl::StatusOr<ReconcileReport> Reconciler::Run() {
               return absl::InternalError(
                   absl::StrCat("unexpected difference kind ", kind));
             }
-            differences.emplace_back(difference, PQgetvalue(rows.get(), r, 0));
+            differences.emplace_back(difference, pg::TextOrEmpty(row, 0));
           }
           return absl::OkStatus();
         },

@@ -44,7 +44,9 @@
 #include "processor/adapters/enriched_row_writer.h"
 #include "processor/core/reconcile_report.h"
 
-struct pg_conn;
+namespace enrich::pg {
+class PgConnection;
+}  // namespace enrich::pg
 
 namespace enrich::processor {
 
@@ -83,13 +85,10 @@ class Reconciler {
   static std::string ChunkSql(bool first);
 
  private:
-  Reconciler(pg_conn* conn, std::unique_ptr<EnrichedRowWriter> writer,
-             Options options);
+  Reconciler(std::unique_ptr<pg::PgConnection> conn,
+             std::unique_ptr<EnrichedRowWriter> writer, Options options);
 
-  struct ConnDeleter {
-    void operator()(pg_conn* conn) const;
-  };
-  std::unique_ptr<pg_conn, ConnDeleter> conn_;
+  std::unique_ptr<pg::PgConnection> conn_;
   std::unique_ptr<EnrichedRowWriter> writer_;
   Options options_;
 };

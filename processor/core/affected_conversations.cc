@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "cdc/common/source_tables.h"
 #include "cdc/common/status_macros.h"
 
 namespace enrich::processor {
@@ -129,13 +130,13 @@ bool IsHex(char c) {
 absl::string_view SourceTableName(SourceTable table) {
   switch (table) {
     case SourceTable::kConversations:
-      return "raw_support_conversations";
+      return kConversationsTable;
     case SourceTable::kMessages:
-      return "support_conversation_messages";
+      return kMessagesTable;
     case SourceTable::kSubscribersInsights:
-      return "subscribers_insights";
+      return kSubscribersInsightsTable;
     case SourceTable::kLinearIssues:
-      return "linear_issues";
+      return kLinearIssuesTable;
   }
   return "";
 }

@@ -91,7 +91,8 @@
 
 namespace enrich::processor {
 
-// The four source tables of the contract.
+// The four source tables of the contract (their names:
+// cdc/common/source_tables.h).
 enum class SourceTable {
   kConversations,        // raw_support_conversations
   kMessages,             // support_conversation_messages

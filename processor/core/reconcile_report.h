@@ -1,6 +1,6 @@
 // What `enrich-processor reconcile` found and repaired, and its pacing
-// arithmetic (its progress estimate is progress_estimate.h, shared with
-// replay). Pure: no libpq.
+// arithmetic (its progress estimate is cdc/common/progress_estimate.h,
+// shared with replay and enrich-cdc's snapshot). Pure: no libpq.
 //
 //   ReconcileReport report;
 //   report.Add(RowDifference::kMissing, "3f2a...");   // per differing id
@@ -18,7 +18,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "processor/core/progress_estimate.h"
+#include "cdc/common/progress_estimate.h"
 
 namespace enrich::processor {
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "cdc/common/progress_estimate.h"
 #include "processor/core/consumed_batch.h"
-#include "processor/core/progress_estimate.h"
 
 namespace enrich::processor {
 

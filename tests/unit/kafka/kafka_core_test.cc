@@ -118,6 +118,28 @@ TEST(KafkaPropertiesTest, ProducerDurabilityCannotBeWeakened) {
   }
 }
 
+TEST(KafkaPropertiesTest, ClientPropertiesPutTheOperatorsLast) {
+  absl::StatusOr<KafkaProperties> properties =
+      ClientProperties({{"acks", "all"}, {"linger.ms", "0"}},
+                       {{"linger.ms", "5"}, {"security.protocol", "ssl"}},
+                       KafkaClient::kProducer);
+  ASSERT_TRUE(properties.ok()) << properties.status();
+  EXPECT_THAT(
+      *properties,
+      ElementsAre(Pair("acks", "all"), Pair("linger.ms", "0"),
+                  Pair("linger.ms", "5"), Pair("security.protocol", "ssl")));
+}
+
+TEST(KafkaPropertiesTest, ClientPropertiesHoldOnlyProducersToTheFloor) {
+  const KafkaProperties weaker = {{"acks", "1"}};
+  EXPECT_EQ(
+      ClientProperties({}, weaker, KafkaClient::kProducer).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  // A consumer or the topic admin writes no records: acks means nothing.
+  EXPECT_TRUE(ClientProperties({}, weaker, KafkaClient::kConsumer).ok());
+  EXPECT_TRUE(ClientProperties({}, weaker, KafkaClient::kAdmin).ok());
+}
+
 class FakeEventSinkTest : public ::testing::Test {
  protected:
   void SetUp() override {

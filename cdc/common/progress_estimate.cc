@@ -1,6 +1,6 @@
-#include "processor/core/progress_estimate.h"
+#include "cdc/common/progress_estimate.h"
 
-namespace enrich::processor {
+namespace enrich {
 
 ProgressEstimate EstimateProgress(int64_t ids_done, int64_t total_estimate,
                                   absl::Duration elapsed) {
@@ -15,4 +15,4 @@ ProgressEstimate EstimateProgress(int64_t ids_done, int64_t total_estimate,
   return out;
 }
 
-}  // namespace enrich::processor
+}  // namespace enrich

@@ -86,8 +86,8 @@ TEST_F(PgTlsPipelineTest, ConvergesOverVerifiedTlsUnderLeastPrivilegeRoles) {
   std::mt19937_64 rng(7007);
   // Before enrich-cdc starts: reaches the processor through the snapshot.
   ASSERT_TRUE(RunRandomWorkload(*sql_, rng, 40).ok());
-  StartSecureCdc();
-  StartSecureProcessor();
+  ASSERT_NO_FATAL_FAILURE(StartSecureCdc());
+  ASSERT_NO_FATAL_FAILURE(StartSecureProcessor());
   // Streamed.
   ASSERT_TRUE(RunRandomWorkload(*sql_, rng, 60).ok());
   ASSERT_TRUE(WaitUntilDrained(absl::Seconds(180)));

@@ -36,8 +36,8 @@ class SecretsLoggingTest : public SecurePipelineTest {
 TEST_F(SecretsLoggingTest, PasswordsNeverReachTheLogs) {
   std::mt19937_64 rng(4242);
   ASSERT_TRUE(RunRandomWorkload(*sql_, rng, 40).ok());
-  StartSecureCdc();
-  StartSecureProcessor();
+  ASSERT_NO_FATAL_FAILURE(StartSecureCdc());
+  ASSERT_NO_FATAL_FAILURE(StartSecureProcessor());
   ASSERT_TRUE(RunRandomWorkload(*sql_, rng, 40).ok());
   ASSERT_TRUE(WaitUntilDrained(absl::Seconds(180)));
   ExpectEqualToReference();

@@ -137,7 +137,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (config.pg_dsn.empty()) {
-    std::fputs("enrich-cdc: --pg-dsn (or ENRICH_PG_DSN) is required\n", stderr);
+    std::fputs(
+        "enrich-cdc: --pg-dsn (or ENRICH_PG_DSN or ENRICH_PG_DSN_FILE) is "
+        "required\n",
+        stderr);
     return 2;
   }
   config.tables = SplitList(tables);

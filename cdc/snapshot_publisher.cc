@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "cdc/common/pg_error_class.h"
 #include "cdc/common/status_macros.h"
 #include "cdc/pgoutput/lsn.h"
 #include "cdc/postgres/snapshot_reader.h"
@@ -11,14 +12,31 @@
 namespace enrich::cdc {
 
 absl::Status EnsureSnapshotRecordTable(pg::PgConnection& conn) {
-  // completed_at is NULL while the snapshot is published (it was NOT NULL in
-  // tables created by earlier releases, which recorded only finished ones).
-  return conn.Exec(
+  // Under the least-privilege role enrich_cdc (sql/007_cdc_role.sql) the
+  // table exists and this role may not run DDL: touch it only when it is
+  // missing or still has the shape of earlier releases (completed_at NOT
+  // NULL with a default; NULL now means "being published").
+  ASSIGN_OR_RETURN(
+      std::vector<pg::Row> current,
+      conn.Query("SELECT NOT (attnotnull OR atthasdef) FROM pg_attribute "
+                 "WHERE attrelid = to_regclass('enrich_cdc_snapshots') "
+                 "AND attname = 'completed_at' AND NOT attisdropped"));
+  if (!current.empty() && current[0][0].value_or("") == "t") {
+    return absl::OkStatus();
+  }
+  absl::Status created = conn.Exec(
       "CREATE TABLE IF NOT EXISTS enrich_cdc_snapshots ("
       " slot_name text PRIMARY KEY, consistent_lsn pg_lsn NOT NULL,"
       " completed_at timestamptz);"
       " ALTER TABLE enrich_cdc_snapshots ALTER COLUMN completed_at"
       " DROP NOT NULL, ALTER COLUMN completed_at DROP DEFAULT");
+  if (created.code() == absl::StatusCode::kPermissionDenied) {
+    SetOperatorAction(&created,
+                      "run enrich-processor migrate (sql/007_cdc_role.sql "
+                      "creates enrich_cdc_snapshots for role enrich_cdc), or "
+                      "create it as its owner");
+  }
+  return created;
 }
 
 absl::StatusOr<bool> SnapshotCompleted(pg::PgConnection& conn,

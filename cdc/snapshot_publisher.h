@@ -42,7 +42,10 @@
 
 namespace enrich::cdc {
 
-// Creates enrich_cdc_snapshots when missing.
+// Creates enrich_cdc_snapshots when missing, or brings an earlier
+// release's table to the current shape; runs no DDL when it is current
+// (sql/007_cdc_role.sql creates it for the role enrich_cdc, which may not).
+// PermissionDenied, with an operator action, when it must and may not.
 absl::Status EnsureSnapshotRecordTable(pg::PgConnection& conn);
 
 // Whether `slot`'s snapshot was recorded as completed.

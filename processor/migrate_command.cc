@@ -14,7 +14,7 @@ namespace enrich::processor {
 
 int MigrateCommand(const std::string& pg_dsn, Logger& log) {
   if (pg_dsn.empty()) {
-    log.Error("--pg-dsn (or ENRICH_PG_DSN) is required");
+    log.Error("--pg-dsn (or ENRICH_PG_DSN or ENRICH_PG_DSN_FILE) is required");
     return 2;
   }
   absl::StatusOr<std::vector<Migration>> migrations =

@@ -22,7 +22,8 @@ PipelineWiring::PipelineWiring(const ProcessorFlags& flags, Logger* log)
 
 std::optional<int> PipelineWiring::Start() {
   if (flags_.pg_dsn.empty()) {
-    log_->Error("--pg-dsn (or ENRICH_PG_DSN) is required");
+    log_->Error(
+        "--pg-dsn (or ENRICH_PG_DSN or ENRICH_PG_DSN_FILE) is required");
     return 2;
   }
   auto properties = kafka::ParseKafkaProperties(flags_.kafka_properties);

@@ -96,7 +96,7 @@ void PrintSummary(const ProcessorFlags& flags, const ReconcileReport& report,
 
 int ReconcileCommand(const ProcessorFlags& flags, Logger& log) {
   if (flags.pg_dsn.empty()) {
-    log.Error("--pg-dsn (or ENRICH_PG_DSN) is required");
+    log.Error("--pg-dsn (or ENRICH_PG_DSN or ENRICH_PG_DSN_FILE) is required");
     return 2;
   }
   if (flags.chunk_size < 1 || flags.max_ids_per_second < 0 ||

@@ -1,6 +1,11 @@
 #include "cdc/common/options.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -11,6 +16,29 @@
 #include "absl/strings/strip.h"
 
 namespace enrich {
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  // POSIX rather than iostreams: read(2) reports a directory (EISDIR) and
+  // every other failure with an errno worth showing.
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::NotFoundError(std::strerror(errno));
+  std::string contents;
+  char buffer[4096];
+  while (true) {
+    const ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n > 0) {
+      contents.append(buffer, static_cast<size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      const int error = errno;
+      close(fd);
+      return absl::DataLossError(std::strerror(error));
+    }
+  }
+  close(fd);
+  return contents;
+}
 
 OptionSet::OptionSet(std::string program, std::string summary)
     : program_(std::move(program)), summary_(std::move(summary)) {}
@@ -109,14 +137,46 @@ absl::Status OptionSet::Assign(const Option& option, const std::string& value,
   return absl::InternalError("unknown option kind");
 }
 
+absl::Status OptionSet::ApplyEnvironment(const Option& option,
+                                         const EnvLookup& env,
+                                         const FileReader& read_file) {
+  const std::string file_variable = absl::StrCat(option.env, "_FILE");
+  const char* value = env(option.env.c_str());
+  const char* path = env(file_variable.c_str());
+  if (value != nullptr && path != nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "both ", option.env, " and ", file_variable, " are set; set only one"));
+  }
+  if (value != nullptr) {
+    return Assign(option, value, absl::StrCat("environment ", option.env));
+  }
+  if (path == nullptr) return absl::OkStatus();
+  absl::StatusOr<std::string> contents = read_file(path);
+  if (!contents.ok()) {
+    // The reader's message says why (no such file, permission denied); the
+    // contents, which may be a secret, are never part of an error.
+    return absl::InvalidArgumentError(
+        absl::StrCat("environment ", file_variable, ": cannot read '", path,
+                     "': ", contents.status().message()));
+  }
+  // Files written by editors and `echo` end in a newline that no DSN or
+  // password means to include; only one is removed.
+  std::string text = *std::move(contents);
+  if (absl::EndsWith(text, "\r\n")) {
+    text.resize(text.size() - 2);
+  } else if (absl::EndsWith(text, "\n")) {
+    text.pop_back();
+  }
+  return Assign(option, text,
+                absl::StrCat("environment ", file_variable, " ('", path, "')"));
+}
+
 absl::StatusOr<std::vector<std::string>> OptionSet::Parse(
-    const std::vector<std::string>& args, const EnvLookup& env) {
+    const std::vector<std::string>& args, const EnvLookup& env,
+    const FileReader& read_file) {
   for (const Option& option : options_) {
     if (option.env.empty()) continue;
-    const char* value = env(option.env.c_str());
-    if (value == nullptr) continue;
-    absl::Status status =
-        Assign(option, value, absl::StrCat("environment ", option.env));
+    absl::Status status = ApplyEnvironment(option, env, read_file);
     if (!status.ok()) return status;
   }
 
@@ -197,10 +257,18 @@ std::string OptionSet::Help() const {
                                    ? "(none)"
                                    : option.default_text;
     absl::StrAppend(&out, "      default: ", default_text);
-    if (!option.env.empty()) absl::StrAppend(&out, "; env: ", option.env);
+    if (!option.env.empty()) {
+      absl::StrAppend(&out, "; env: ", option.env, " or ", option.env, "_FILE");
+    }
     absl::StrAppend(&out, "\n");
   }
   absl::StrAppend(&out, "  --help, -h\n      Show this help and exit.\n");
+  absl::StrAppend(
+      &out,
+      "\nEvery environment variable X can instead be given as X_FILE=PATH:\n"
+      "the value is then the file's contents without one trailing newline\n"
+      "(for secrets mounted as files). Setting both X and X_FILE is an\n"
+      "error. Flags override the environment.\n");
   return out;
 }
 

@@ -11,6 +11,13 @@
 // Accepted forms: --name=value, --name value, and for booleans --name,
 // --name=true|false and --no-name. Unknown options and malformed values are
 // errors naming the option. Not thread-safe; use from main() only.
+//
+// Every environment variable X may instead be given as X_FILE=/path: the
+// value is the file's contents with one trailing newline removed, so a
+// secret can come from a file (a Kubernetes Secret or systemd credential
+// mounted as a file) rather than sit in the environment. Setting both X and
+// X_FILE, or naming a file that cannot be read, is an error naming the
+// variable (and the path, never the contents).
 #ifndef ENRICH_CDC_COMMON_OPTIONS_H_
 #define ENRICH_CDC_COMMON_OPTIONS_H_
 
@@ -26,6 +33,14 @@ namespace enrich {
 // Looks up an environment variable; nullptr when unset. Injected so tests do
 // not touch the process environment.
 using EnvLookup = std::function<const char*(const char*)>;
+
+// Reads a whole file (for X_FILE variables); an error says why it could not.
+// Injected so tests need no files.
+using FileReader =
+    std::function<absl::StatusOr<std::string>(const std::string& path)>;
+
+// The FileReader of the real file system.
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
 
 class OptionSet {
  public:
@@ -47,11 +62,13 @@ class OptionSet {
                  std::vector<std::string> choices, std::string help,
                  std::string* out);
 
-  // Applies the environment, then `args` (without the program name or
-  // subcommand). Returns the positional arguments. Sets help_requested()
-  // on --help/-h, in which case the caller should print Help() and exit 0.
+  // Applies the environment (X or X_FILE, see above), then `args` (without
+  // the program name or subcommand). Returns the positional arguments. Sets
+  // help_requested() on --help/-h, in which case the caller should print
+  // Help() and exit 0.
   absl::StatusOr<std::vector<std::string>> Parse(
-      const std::vector<std::string>& args, const EnvLookup& env);
+      const std::vector<std::string>& args, const EnvLookup& env,
+      const FileReader& read_file = ReadWholeFile);
 
   bool help_requested() const { return help_requested_; }
   std::string Help() const;
@@ -70,6 +87,9 @@ class OptionSet {
   };
   absl::Status Assign(const Option& option, const std::string& value,
                       const std::string& source);
+  // Applies option.env or option.env + "_FILE" when either is set.
+  absl::Status ApplyEnvironment(const Option& option, const EnvLookup& env,
+                                const FileReader& read_file);
   Option* Find(const std::string& name);
 
   std::string program_;

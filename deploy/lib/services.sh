@@ -70,9 +70,14 @@ pg_is_running() {
   as_pg_user "$(pg_bindir)/pg_ctl" -D "$data" status >/dev/null 2>&1
 }
 
-# pg_start STATE PORT [fsync on|off]
+# pg_start STATE PORT [fsync on|off] [EXTRA_CONF] [HBA] [FILES_DIR]
+# At the cluster's creation only: EXTRA_CONF (a file) is appended to
+# postgresql.conf, HBA (a file) replaces the loopback-trust pg_hba.conf, and
+# the files in FILES_DIR (TLS certificates and keys) are copied into the data
+# directory, owned by the server's user with mode 0600 as PostgreSQL
+# requires of a key. Tests use them for a server on TLS only.
 pg_start() {
-  local state=$1 port=$2 fsync=${3:-on} bin data
+  local state=$1 port=$2 fsync=${3:-on} extra_conf=${4:-} hba=${5:-} files=${6:-} bin data
   bin=$(pg_bindir)
   ensure_pg_os_user
   mkdir -p "$state"
@@ -102,11 +107,26 @@ fsync = $fsync
 full_page_writes = $fsync
 logging_collector = off
 CONF
-    cat >"$data/pg_hba.conf" <<HBA
+    if [[ -n "$extra_conf" ]]; then
+      cat "$extra_conf" >>"$data/postgresql.conf"
+    fi
+    if [[ -n "$hba" ]]; then
+      cp "$hba" "$data/pg_hba.conf"
+    else
+      cat >"$data/pg_hba.conf" <<HBA
 # enrich: local development and tests only, loopback with trust.
 host all         all 127.0.0.1/32 trust
 host replication all 127.0.0.1/32 trust
 HBA
+    fi
+    if [[ -n "$files" ]]; then
+      local f
+      for f in "$files"/*; do
+        install -m 0600 "$f" "$data/$(basename "$f")"
+        ((EUID == 0)) && chown "$ENRICH_PG_OS_USER" "$data/$(basename "$f")"
+      done
+    fi
+    ((EUID == 0)) && chown "$ENRICH_PG_OS_USER" "$data/pg_hba.conf"
   fi
   sed -i "/^port = /d" "$data/postgresql.conf"
   echo "port = $port" >>"$data/postgresql.conf"

@@ -6,6 +6,9 @@ there is one:
     ops/, monitoring/ and secrets.example.yaml is listed;
   * every ConfigMap and Secret a pod reads is defined (the Secrets in
     secrets.example.yaml);
+  * every container has its DSN as ENRICH_PG_DSN or ENRICH_PG_DSN_FILE
+    (not both), the file in a volume mounted from a defined Secret whose
+    example holds that key;
   * every container's metrics endpoint listens on 0.0.0.0 at the port its
     probes, its prometheus.io/port annotation (required of Deployments)
     and its Service use;
@@ -54,6 +57,9 @@ def main(k8s_dir):
     defined = {(d["kind"], d["metadata"]["name"]) for _, d in objects}
     config_maps = {d["metadata"]["name"]: d.get("data", {})
                    for _, d in objects if d["kind"] == "ConfigMap"}
+    secrets = {d["metadata"]["name"]: {**d.get("data", {}),
+                                       **d.get("stringData", {})}
+               for _, d in objects if d["kind"] == "Secret"}
     services = [d for _, d in objects if d["kind"] == "Service"]
     pdbs = [d for _, d in objects if d["kind"] == "PodDisruptionBudget"]
 
@@ -69,6 +75,7 @@ def main(k8s_dir):
             problems += check_container(where, c, defined, config_maps,
                                         annotations, image_names,
                                         rel in listed)
+            problems += check_dsn(where, c, pod, config_maps, secrets)
             problems += check_services(where, c, labels, services)
         if d["kind"] == "Deployment":
             if not any(selects(p["spec"]["selector"], labels) for p in pdbs):
@@ -77,6 +84,43 @@ def main(k8s_dir):
     for p in problems:
         print(f"check_k8s: {p}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def container_env(c, config_maps):
+    env = {}
+    for source in c.get("envFrom", []):
+        env.update(config_maps.get(source["configMapRef"]["name"], {}))
+    for e in c.get("env", []):
+        env[e["name"]] = e.get("value", "(from valueFrom)")
+    return env
+
+
+def check_dsn(where, c, pod, config_maps, secrets):
+    env = container_env(c, config_maps)
+    if "ENRICH_PG_DSN" in env and "ENRICH_PG_DSN_FILE" in env:
+        return [f"{where}: both ENRICH_PG_DSN and ENRICH_PG_DSN_FILE (the "
+                "executables refuse that)"]
+    if "ENRICH_PG_DSN" in env:
+        return []
+    path = env.get("ENRICH_PG_DSN_FILE")
+    if path is None:
+        return [f"{where}: no ENRICH_PG_DSN or ENRICH_PG_DSN_FILE"]
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    for m in c.get("volumeMounts", []):
+        prefix = m["mountPath"].rstrip("/") + "/"
+        if not path.startswith(prefix):
+            continue
+        secret = volumes.get(m["name"], {}).get("secret")
+        if secret is None:
+            return [f"{where}: {path} is not in a Secret volume"]
+        name = secret["secretName"]
+        if name not in secrets:
+            return [f"{where}: Secret {name} is not defined"]
+        key = path[len(prefix):]
+        if key not in secrets[name]:
+            return [f"{where}: Secret {name} has no key {key}"]
+        return []
+    return [f"{where}: ENRICH_PG_DSN_FILE {path} is in no mounted volume"]
 
 
 def check_container(where, c, defined, config_maps, annotations, image_names,
@@ -107,9 +151,6 @@ def check_container(where, c, defined, config_maps, annotations, image_names,
         ref = e.get("valueFrom", {}).get("secretKeyRef")
         if ref and ("Secret", ref["name"]) not in defined:
             problems.append(f"{where}: Secret {ref['name']} is not defined")
-    if "ENRICH_PG_DSN" not in env and not any(
-            e["name"] == "ENRICH_PG_DSN" for e in c.get("env", [])):
-        problems.append(f"{where}: no ENRICH_PG_DSN")
 
     ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
     serves = executable == "enrich-cdc" or command[1] in ("run", "replay")

@@ -4,13 +4,17 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
@@ -23,8 +27,9 @@ ServiceEndpoints* g_endpoints = nullptr;
 // The state dir of the services this binary started; empty when given.
 std::string* g_state_dir = nullptr;
 
-// Runs a shell command; its output (stdout and stderr) is in the error.
-absl::Status Run(const std::string& command) {
+// Runs a shell command; its output (stdout and stderr) is in the error, and
+// in *output when given.
+absl::Status Run(const std::string& command, std::string* output = nullptr) {
   std::FILE* pipe = popen(absl::StrCat(command, " 2>&1").c_str(), "r");
   if (pipe == nullptr) return absl::InternalError("popen failed");
   std::string out;
@@ -37,6 +42,27 @@ absl::Status Run(const std::string& command) {
     return absl::InternalError(
         absl::StrCat("failed (status ", rc, "): ", command, "\n", out));
   }
+  if (output != nullptr) *output = std::move(out);
+  return absl::OkStatus();
+}
+
+// A fresh directory the PostgreSQL OS user can reach.
+absl::StatusOr<std::string> MakeStateDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern =
+      absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/enrich-test-XXXXXX");
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return absl::InternalError(absl::StrCat("mkdtemp: ", strerror(errno)));
+  }
+  chmod(pattern.c_str(), 0755);
+  return pattern;
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
   return absl::OkStatus();
 }
 
@@ -84,6 +110,11 @@ std::string ReadFileOrDie(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+// Quotes for the shell; the harness's own paths only.
+std::string ShellQuoted(const std::string& text) {
+  return absl::StrCat("'", absl::StrReplaceAll(text, {{"'", "'\\''"}}), "'");
 }
 
 class ServicesEnvironment : public ::testing::Environment {
@@ -182,6 +213,49 @@ absl::Status StopKafka(bool kill) {
 }
 
 absl::Status StartKafka() { return ServiceFault("kafka-start"); }
+
+absl::StatusOr<std::unique_ptr<DedicatedPostgres>> DedicatedPostgres::Start(
+    const std::string& settings, const std::string& hba,
+    const std::string& files_dir) {
+  absl::StatusOr<std::string> state = MakeStateDir();
+  if (!state.ok()) return state.status();
+  const std::string conf_path = absl::StrCat(*state, "/extra.conf");
+  const std::string hba_path = absl::StrCat(*state, "/extra_hba.conf");
+  if (absl::Status s = WriteFile(conf_path, settings); !s.ok()) return s;
+  if (absl::Status s = WriteFile(hba_path, hba); !s.ok()) return s;
+  std::string out;
+  absl::Status started =
+      Run(absl::StrCat(
+              RepoRoot(), "/tests/support/test_services.sh pg-only-start ",
+              ShellQuoted(*state), " ", getpid(), " ", ShellQuoted(conf_path),
+              " ", ShellQuoted(hba_path), " ", ShellQuoted(files_dir)),
+          &out);
+  // From here the destructor cleans up, whatever happened.
+  std::unique_ptr<DedicatedPostgres> server(new DedicatedPostgres(*state, 0));
+  if (!started.ok()) return started;
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    if (absl::ConsumePrefix(&line, "ENRICH_TEST_PG_PORT=")) {
+      (void)absl::SimpleAtoi(line, &server->port_);
+    }
+  }
+  if (server->port_ == 0) {
+    return absl::InternalError(absl::StrCat("no port printed:\n", out));
+  }
+  return server;
+}
+
+DedicatedPostgres::~DedicatedPostgres() {
+  absl::Status stopped =
+      Run(absl::StrCat(RepoRoot(), "/tests/support/test_services.sh stop ",
+                       ShellQuoted(state_dir_)));
+  if (!stopped.ok()) std::fprintf(stderr, "%s\n", stopped.ToString().c_str());
+}
+
+bool CanStartDedicatedPostgres() {
+  return Run(absl::StrCat("bash -c 'source ", RepoRoot(),
+                          "/deploy/lib/services.sh && pg_bindir'"))
+      .ok();
+}
 
 std::string RepoRoot() { return ENRICH_SOURCE_DIR; }
 

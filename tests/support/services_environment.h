@@ -10,9 +10,11 @@
 #ifndef ENRICH_TESTS_SUPPORT_SERVICES_ENVIRONMENT_H_
 #define ENRICH_TESTS_SUPPORT_SERVICES_ENVIRONMENT_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace enrich::testing {
@@ -38,6 +40,38 @@ absl::Status StartPostgres();
 // `kill`: SIGKILL (no clean shutdown); else SIGTERM and wait for the exit.
 absl::Status StopKafka(bool kill);
 absl::Status StartKafka();
+
+// A PostgreSQL 15 of one test's own, beside the shared one, for settings the
+// shared server must not have (TLS only, password authentication):
+// `settings` is appended to its postgresql.conf, `hba` is its whole
+// pg_hba.conf, and the files of `files_dir` (a TLS certificate and key) are
+// copied into its data directory, readable by the server only. It listens
+// on 127.0.0.1:port() with the usual logical-replication settings and has a
+// database "enrich" (nothing applied). The destructor stops it and removes
+// its files; a reaper does if the test binary dies. Start-up needs the
+// server binaries here (not the case when only ENRICH_TEST_* were given,
+// e.g. inside compose, where the caller should skip).
+class DedicatedPostgres {
+ public:
+  static absl::StatusOr<std::unique_ptr<DedicatedPostgres>> Start(
+      const std::string& settings, const std::string& hba,
+      const std::string& files_dir);
+  ~DedicatedPostgres();
+  DedicatedPostgres(const DedicatedPostgres&) = delete;
+  DedicatedPostgres& operator=(const DedicatedPostgres&) = delete;
+
+  int port() const { return port_; }
+
+ private:
+  DedicatedPostgres(std::string state_dir, int port)
+      : state_dir_(std::move(state_dir)), port_(port) {}
+  std::string state_dir_;
+  int port_;
+};
+
+// Whether this machine can start a DedicatedPostgres (the PostgreSQL 15
+// server binaries are installed).
+bool CanStartDedicatedPostgres();
 
 // The repository root and the contract directory (../shared/contract, or
 // ENRICH_CONTRACT_DIR).

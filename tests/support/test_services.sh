@@ -5,6 +5,10 @@
 #
 #   test_services.sh start STATE_DIR OWNER_PID   prints KEY=VALUE lines
 #   test_services.sh stop STATE_DIR
+#   test_services.sh pg-only-start STATE_DIR OWNER_PID EXTRA_CONF HBA FILES_DIR
+#       a PostgreSQL alone, created with EXTRA_CONF appended to its
+#       postgresql.conf, HBA as its pg_hba.conf and FILES_DIR's files (TLS
+#       keys) in its data directory (pg_start); prints ENRICH_TEST_PG_PORT=
 #
 # Faults, for tests of what the pipeline survives (same port, same data):
 #   test_services.sh pg-stop STATE_DIR fast|immediate   pg_ctl stop -m MODE
@@ -37,6 +41,16 @@ case "$cmd" in
       exec "$2" stop "$3"' reaper "$owner" "$0" "$state" >/dev/null 2>&1 </dev/null &
     echo "ENRICH_TEST_PG_DSN=$(pg_dsn "$state")"
     echo "ENRICH_TEST_KAFKA_BROKERS=$(kafka_brokers "$state")"
+    ;;
+  pg-only-start)
+    owner=${3:?owner pid required}
+    mkdir -p "$state"
+    pg_start "$state" "$(free_port)" off "${4:?extra conf}" "${5:?hba}" \
+      "${6:?files dir}" >&2
+    setsid nohup bash -c '
+      while kill -0 "$1" 2>/dev/null; do sleep 1; done
+      exec "$2" stop "$3"' reaper "$owner" "$0" "$state" >/dev/null 2>&1 </dev/null &
+    echo "ENRICH_TEST_PG_PORT=$(pg_port "$state")"
     ;;
   stop)
     [[ -d "$state" ]] || exit 0

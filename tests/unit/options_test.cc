@@ -1,5 +1,7 @@
 #include "cdc/common/options.h"
 
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -18,6 +20,8 @@ struct Fixture {
   bool heartbeat = false;
   OptionSet opts{"enrich-test", "test program"};
   std::map<std::string, std::string> env;
+  // What the injected FileReader finds; other paths are unreadable.
+  std::map<std::string, std::string> files;
 
   Fixture() {
     opts.AddString("pg-dsn", "ENRICH_PG_DSN", "", "conninfo", &dsn,
@@ -32,10 +36,19 @@ struct Fixture {
   }
   absl::StatusOr<std::vector<std::string>> Parse(
       std::vector<std::string> args) {
-    return opts.Parse(args, [this](const char* name) -> const char* {
-      auto it = env.find(name);
-      return it == env.end() ? nullptr : it->second.c_str();
-    });
+    return opts.Parse(
+        args,
+        [this](const char* name) -> const char* {
+          auto it = env.find(name);
+          return it == env.end() ? nullptr : it->second.c_str();
+        },
+        [this](const std::string& path) -> absl::StatusOr<std::string> {
+          auto it = files.find(path);
+          if (it == files.end()) {
+            return absl::NotFoundError("No such file or directory");
+          }
+          return it->second;
+        });
   }
 };
 
@@ -96,6 +109,94 @@ TEST(OptionSetTest, HelpListsFlagsEnvAndDefaultsButHidesSecrets) {
   EXPECT_THAT(help, HasSubstr("default: localhost:9092"));
   EXPECT_THAT(help, HasSubstr("--snapshot=initial|never|always"));
   EXPECT_THAT(help, ::testing::Not(HasSubstr("hunter2")));
+}
+
+TEST(OptionSetTest, FileVariantReadsTheValueWithoutOneTrailingNewline) {
+  Fixture f;
+  f.files["/run/secrets/dsn"] = "host=db password=s3cret\n";
+  f.files["/run/secrets/partitions"] = "12\r\n";
+  f.env["ENRICH_PG_DSN_FILE"] = "/run/secrets/dsn";
+  f.env["ENRICH_PARTITIONS_FILE"] = "/run/secrets/partitions";
+  ASSERT_TRUE(f.Parse({}).ok());
+  EXPECT_EQ(f.dsn, "host=db password=s3cret");
+  EXPECT_EQ(f.partitions, 12);
+
+  // Only one newline goes: a value may itself end in whitespace.
+  Fixture g;
+  g.files["/run/secrets/dsn"] = "password=x\n\n";
+  g.env["ENRICH_PG_DSN_FILE"] = "/run/secrets/dsn";
+  ASSERT_TRUE(g.Parse({}).ok());
+  EXPECT_EQ(g.dsn, "password=x\n");
+}
+
+TEST(OptionSetTest, FlagsOverrideTheFileVariantToo) {
+  Fixture f;
+  f.files["/b"] = "env:1";
+  f.env["ENRICH_KAFKA_BROKERS_FILE"] = "/b";
+  ASSERT_TRUE(f.Parse({"--kafka-brokers=flag:2"}).ok());
+  EXPECT_EQ(f.brokers, "flag:2");
+}
+
+TEST(OptionSetTest, BothVariableAndFileVariantIsAnError) {
+  Fixture f;
+  f.files["/run/secrets/dsn"] = "host=file password=s3cret";
+  f.env["ENRICH_PG_DSN"] = "host=env password=hunter2";
+  f.env["ENRICH_PG_DSN_FILE"] = "/run/secrets/dsn";
+  absl::Status status = f.Parse({}).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("ENRICH_PG_DSN and "
+                                          "ENRICH_PG_DSN_FILE"));
+  EXPECT_THAT(status.message(), ::testing::Not(HasSubstr("s3cret")));
+  EXPECT_THAT(status.message(), ::testing::Not(HasSubstr("hunter2")));
+}
+
+TEST(OptionSetTest, UnreadableFileIsAnErrorNamingVariableAndPath) {
+  Fixture f;
+  f.env["ENRICH_PG_DSN_FILE"] = "/run/secrets/missing";
+  absl::Status status = f.Parse({}).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("ENRICH_PG_DSN_FILE"));
+  EXPECT_THAT(status.message(), HasSubstr("/run/secrets/missing"));
+  EXPECT_THAT(status.message(), HasSubstr("No such file"));
+}
+
+TEST(OptionSetTest, BadValueInAFileNamesTheVariableAndPath) {
+  Fixture f;
+  f.files["/p"] = "many";
+  f.env["ENRICH_PARTITIONS_FILE"] = "/p";
+  EXPECT_THAT(f.Parse({}).status().message(),
+              HasSubstr("environment ENRICH_PARTITIONS_FILE ('/p')"));
+}
+
+TEST(OptionSetTest, OptionsWithoutEnvironmentHaveNoFileVariant) {
+  Fixture f;  // --heartbeat has no environment variable
+  f.files["/h"] = "false";
+  f.env["_FILE"] = "/h";
+  ASSERT_TRUE(f.Parse({}).ok());
+  EXPECT_TRUE(f.heartbeat);
+}
+
+TEST(OptionSetTest, HelpNamesTheFileVariant) {
+  Fixture f;
+  std::string help = f.opts.Help();
+  EXPECT_THAT(help, HasSubstr("env: ENRICH_PG_DSN or ENRICH_PG_DSN_FILE"));
+  EXPECT_THAT(help, HasSubstr("X_FILE=PATH"));
+}
+
+TEST(ReadWholeFileTest, ReadsAFileAndExplainsAMissingOne) {
+  const std::string path = ::testing::TempDir() + "/options_test_secret";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "line one\nline two\n";
+  }
+  absl::StatusOr<std::string> read = ReadWholeFile(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, "line one\nline two\n");
+  std::remove(path.c_str());
+  read = ReadWholeFile(path);
+  EXPECT_FALSE(read.ok());
+  EXPECT_THAT(read.status().message(), HasSubstr("No such file"));
+  EXPECT_FALSE(ReadWholeFile(::testing::TempDir()).ok()) << "a directory";
 }
 
 }  // namespace

@@ -221,7 +221,8 @@ TEST_F(KafkaSaslSslTest, MissingCredentialsAreRefused) {
     // librdkafka's reason names the setting.
     SCOPED_TRACE("plaintext client");
     auto [exited, log] = RunUntilLogged(
-        CdcArgs(), "", "msg=\"kafka client error\" client=admin");
+        CdcArgs(), "",
+        "msg=\"kafka client error\" client=admin error=_TRANSPORT");
     bool named = false;
     for (absl::string_view line : absl::StrSplit(log, '\n')) {
       named |= absl::StrContains(line, "msg=\"kafka client error\"") &&

@@ -148,9 +148,20 @@ std::optional<int> PipelineWiring::StartDeadLetters() {
   auto dl_state =
       admin_->EnsureTopics({{dead_letter_topic_, 1, 1, {}}}, absl::Seconds(60));
   if (!dl_state.ok()) {
-    log_->Error("cannot create the dead-letter topic",
-                {{"topic", dead_letter_topic_},
-                 {"error", dl_state.status().ToString()}});
+    // The first request to Kafka: a refused login or TLS failure surfaces
+    // here, and knows its action (ActionFor's guesses by code are about the
+    // database).
+    const std::string action = OperatorAction(dl_state.status());
+    if (action.empty()) {
+      log_->Error("cannot create the dead-letter topic",
+                  {{"topic", dead_letter_topic_},
+                   {"error", StatusText(dl_state.status())}});
+    } else {
+      log_->Error("cannot create the dead-letter topic",
+                  {{"topic", dead_letter_topic_},
+                   {"error", StatusText(dl_state.status())},
+                   {"action", action}});
+    }
     return 1;
   }
   KafkaDeadLetterSink::Options dl_options;

@@ -7,15 +7,79 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "cdc/common/pg_error_class.h"
 #include "cdc/kafka/kafka_client_config.h"
 #include "cdc/kafka/producer_errors.h"
 #include "cdc/kafka/topic_naming.h"
 
 namespace enrich::kafka {
 
+namespace {
+
+// What librdkafka reported about the brokers (its error_cb), served by
+// rd_kafka_poll() on the thread that uses the admin: a metadata request to a
+// broker that refuses us only times out, and the why is here.
+struct BrokerErrors {
+  Logger* logger = nullptr;
+  // FailedPrecondition, with the operator's action, once a broker refused
+  // the client's credentials or TLS; OK otherwise.
+  absl::Status refused;
+  // The reason of the last error, for a timeout's message.
+  std::string last_reason;
+};
+
+// Authentication and TLS failures do not heal by retrying: the operator's
+// settings (--kafka-properties) or the broker's users and certificate must
+// change. OK for every other error.
+absl::Status RefusalFor(int code, absl::string_view reason) {
+  absl::Status status;
+  switch (code) {
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+      status = absl::FailedPreconditionError(
+          absl::StrCat("Kafka refused the client's credentials: ", reason));
+      SetOperatorAction(
+          &status,
+          "check sasl.mechanism, sasl.username and sasl.password in "
+          "--kafka-properties (ENRICH_KAFKA_PROPERTIES) against the broker's "
+          "SCRAM users, then restart");
+      return status;
+    case RD_KAFKA_RESP_ERR__SSL:
+      status = absl::FailedPreconditionError(
+          absl::StrCat("TLS with the Kafka broker failed: ", reason));
+      SetOperatorAction(
+          &status,
+          "check ssl.ca.location in --kafka-properties "
+          "(ENRICH_KAFKA_PROPERTIES): it must hold the authority that signed "
+          "the broker's certificate, and the certificate must name the host "
+          "in --kafka-brokers; then restart");
+      return status;
+    default:
+      return absl::OkStatus();
+  }
+}
+
+void OnBrokerError(rd_kafka_t*, int err, const char* reason, void* opaque) {
+  auto* errors = static_cast<BrokerErrors*>(opaque);
+  errors->last_reason = reason == nullptr ? "" : reason;
+  if (absl::Status refused = RefusalFor(err, errors->last_reason);
+      !refused.ok() && errors->refused.ok()) {
+    errors->refused = refused;
+  }
+  if (errors->logger != nullptr) {
+    errors->logger->Warn("kafka client error",
+                         {{"client", "admin"},
+                          {"error", ProducerErrorName(err)},
+                          {"reason", errors->last_reason}});
+  }
+}
+
+}  // namespace
+
 struct TopicAdmin::Handles {
   rd_kafka_t* rk = nullptr;
   rd_kafka_queue_t* queue = nullptr;
+  BrokerErrors errors;  // the error_cb's opaque: outlives rk
   ~Handles() {
     if (queue != nullptr) rd_kafka_queue_destroy(queue);
     if (rk != nullptr) rd_kafka_destroy(rk);
@@ -30,14 +94,29 @@ int TimeoutMs(absl::Duration d) {
 }
 
 // Partition counts of every topic the cluster reports (all topics, so that
-// asking never auto-creates anything).
+// asking never auto-creates anything). Asks in slices of a second and serves
+// the error callbacks in between, so that a refusal (credentials, TLS) ends
+// the wait at once instead of at the timeout.
 absl::StatusOr<absl::flat_hash_map<std::string, int32_t>> ReadMetadata(
-    rd_kafka_t* rk, absl::Duration timeout) {
+    rd_kafka_t* rk, const BrokerErrors& errors, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
   const rd_kafka_metadata_t* metadata = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, /*all_topics=*/1, nullptr,
-                                              &metadata, TimeoutMs(timeout));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return ProducerErrorToStatus(err, "read Kafka cluster metadata");
+  rd_kafka_resp_err_t err;
+  while (true) {
+    err = rd_kafka_metadata(
+        rk, /*all_topics=*/1, nullptr, &metadata,
+        TimeoutMs(std::min(deadline - absl::Now(), absl::Seconds(1))));
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+    rd_kafka_poll(rk, 0);
+    if (!errors.refused.ok()) return errors.refused;
+    if (absl::Now() >= deadline) {
+      absl::Status status =
+          ProducerErrorToStatus(err, "read Kafka cluster metadata");
+      if (errors.last_reason.empty()) return status;
+      return absl::Status(
+          status.code(), absl::StrCat(status.message(), "; last broker error: ",
+                                      errors.last_reason));
+    }
   }
   absl::flat_hash_map<std::string, int32_t> counts;
   for (int i = 0; i < metadata->topic_cnt; ++i) {
@@ -81,6 +160,9 @@ absl::StatusOr<std::unique_ptr<TopicAdmin>> TopicAdmin::Create(
     return configured;
   }
   auto handles = std::make_unique<Handles>();
+  handles->errors.logger = logger;
+  rd_kafka_conf_set_error_cb(conf, OnBrokerError);
+  rd_kafka_conf_set_opaque(conf, &handles->errors);
   handles->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
   if (handles->rk == nullptr) {
     rd_kafka_conf_destroy(conf);
@@ -96,7 +178,7 @@ absl::StatusOr<absl::flat_hash_map<std::string, int32_t>>
 TopicAdmin::PartitionCounts(const std::vector<std::string>& topics,
                             absl::Duration timeout) {
   absl::StatusOr<absl::flat_hash_map<std::string, int32_t>> all =
-      ReadMetadata(handles_->rk, timeout);
+      ReadMetadata(handles_->rk, handles_->errors, timeout);
   if (!all.ok()) return all.status();
   absl::flat_hash_map<std::string, int32_t> counts;
   for (const std::string& topic : topics) {
@@ -202,7 +284,7 @@ absl::StatusOr<std::vector<TopicState>> TopicAdmin::EnsureTopics(
   }
   const absl::Time deadline = absl::Now() + timeout;
   absl::StatusOr<absl::flat_hash_map<std::string, int32_t>> counts =
-      ReadMetadata(handles_->rk, timeout);
+      ReadMetadata(handles_->rk, handles_->errors, timeout);
   if (!counts.ok()) return counts.status();
 
   std::vector<const TopicSpec*> missing;
@@ -230,7 +312,7 @@ absl::StatusOr<std::vector<TopicState>> TopicAdmin::EnsureTopics(
           absl::FormatDuration(timeout)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    counts = ReadMetadata(handles_->rk, left);
+    counts = ReadMetadata(handles_->rk, handles_->errors, left);
     if (!counts.ok()) return counts.status();
   }
 

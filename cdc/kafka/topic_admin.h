@@ -45,7 +45,8 @@ struct TopicState {
 class TopicAdmin {
  public:
   // `extra_properties` are client settings (security, ...). `logger` may be
-  // null; otherwise it must outlive the admin.
+  // null; otherwise it must outlive the admin, and gets librdkafka's errors
+  // about the brokers as warnings (msg="kafka client error" client=admin).
   static absl::StatusOr<std::unique_ptr<TopicAdmin>> Create(
       const std::string& brokers, const KafkaProperties& extra_properties = {},
       Logger* logger = nullptr);
@@ -57,14 +58,17 @@ class TopicAdmin {
   // order, once each is visible in the cluster metadata with all its
   // partitions. Errors: InvalidArgument for a bad spec (topic name,
   // partitions < 1, replication < 1); FailedPrecondition when the cluster
-  // refuses (replication factor above the broker count, ACLs, policy);
-  // Unavailable / DeadlineExceeded when the cluster does not answer within
-  // `timeout`.
+  // refuses (replication factor above the broker count, ACLs, policy), and
+  // as soon as a broker refuses the client's credentials (SASL) or TLS fails
+  // (an untrusted certificate), then with the operator's action attached
+  // (OperatorAction(), cdc/common/pg_error_class.h); Unavailable /
+  // DeadlineExceeded when the cluster does not answer within `timeout`, with
+  // the last error librdkafka reported about the brokers in the message.
   absl::StatusOr<std::vector<TopicState>> EnsureTopics(
       const std::vector<TopicSpec>& specs, absl::Duration timeout);
 
   // Partition counts of the named topics that exist (missing ones are absent
-  // from the result). Never creates anything.
+  // from the result). Never creates anything. Errors as EnsureTopics's.
   absl::StatusOr<absl::flat_hash_map<std::string, int32_t>> PartitionCounts(
       const std::vector<std::string>& topics, absl::Duration timeout);
 

@@ -165,9 +165,19 @@ kafka_pid() {
 
 kafka_is_running() { kafka_pid "$1" >/dev/null; }
 
-# kafka_start STATE PORT CONTROLLER_PORT
+# kafka_start STATE PORT CONTROLLER_PORT [SETTINGS_FILE [FORMAT_ARG...]]
+#
+# SETTINGS_FILE holds broker properties that override ours (a property file
+# keeps the last value of a key), e.g. a SASL_SSL client listener on PORT
+# (tests/integration/security/kafka_sasl_ssl_broker.sh). It is kept in the
+# state dir, so a later start without it keeps the same settings. The
+# FORMAT_ARGs go to `kafka-storage format` when the log dir is new, e.g.
+# `--add-scram SCRAM-SHA-512=[name=u,password=p]`: in KRaft, SCRAM users
+# exist before the broker first starts only that way.
 kafka_start() {
   local state=$1 port=$2 cport=$3 dir="$1/kafka" libs cp pid i
+  local settings=${4:-}
+  local format_args=("${@:5}")
   if kafka_is_running "$state"; then
     echo "services: Kafka already running (pid $(kafka_pid "$state"))" >&2
     return 0
@@ -195,13 +205,21 @@ transaction.state.log.num.partitions=4
 group.initial.rebalance.delay.ms=0
 log.retention.hours=-1
 PROPS
+  if [[ -n "$settings" ]]; then
+    cp "$settings" "$dir/settings.properties"
+    chmod 600 "$dir/settings.properties"
+  fi
+  if [[ -f "$dir/settings.properties" ]]; then
+    cat "$dir/settings.properties" >>"$dir/server.properties"
+  fi
   local java_opts=(-Xms128m -Xmx512m -XX:+UseSerialGC -Djava.awt.headless=true
     "-Dlog4j.configuration=file:$ENRICH_REPO_ROOT/deploy/kafka/log4j.properties")
   if [[ ! -f "$dir/data/meta.properties" ]]; then
     local cluster_id
     cluster_id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
     java "${java_opts[@]}" -cp "$cp" kafka.tools.StorageTool format \
-      -t "$cluster_id" -c "$dir/server.properties" >"$dir/format.log" 2>&1 || {
+      -t "$cluster_id" -c "$dir/server.properties" "${format_args[@]}" \
+      >"$dir/format.log" 2>&1 || {
         cat "$dir/format.log" >&2; return 1; }
   fi
   setsid nohup java "${java_opts[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties" \

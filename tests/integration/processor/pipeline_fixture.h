@@ -26,6 +26,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -158,6 +159,7 @@ class PipelineTest : public ::testing::Test {
         "p_", ::testing::UnitTest::GetInstance()->current_test_info()->name());
     for (char& c : name_) c = std::tolower(c);
     group_ = name_;
+    kafka_brokers_ = Services().kafka_brokers;
   }
 
   void TearDown() override {
@@ -189,6 +191,15 @@ class PipelineTest : public ::testing::Test {
                         ++starts_, ".log");
   }
 
+  // The environment of enrich-cdc and enrich-processor: the harness's
+  // PostgreSQL, kafka_brokers_, and child_env_.
+  std::vector<std::string> ChildEnvironment() const {
+    std::vector<std::string> env = {"ENRICH_PG_DSN=" + Services().pg_dsn,
+                                    "ENRICH_KAFKA_BROKERS=" + kafka_brokers_};
+    env.insert(env.end(), child_env_.begin(), child_env_.end());
+    return env;
+  }
+
   // Starts enrich-cdc without waiting for it. `content`: its
   // --snapshot-content (boundary, rows).
   void LaunchCdc(const std::string& snapshot = "initial",
@@ -200,10 +211,7 @@ class PipelineTest : public ::testing::Test {
             "--metrics-addr=127.0.0.1:0", "--snapshot=" + snapshot,
             "--snapshot-content=" + content, "--heartbeat-interval-ms=300",
             absl::StrCat("--topic-partitions=", kPartitions)},
-        std::vector<std::string>{
-            "ENRICH_PG_DSN=" + Services().pg_dsn,
-            "ENRICH_KAFKA_BROKERS=" + Services().kafka_brokers},
-        Log("cdc"));
+        ChildEnvironment(), Log("cdc"));
   }
 
   // Starts enrich-cdc and waits until it streams.
@@ -227,10 +235,7 @@ class PipelineTest : public ::testing::Test {
             BinaryPath("enrich-processor"), "run", "--topic-prefix=" + name_,
             "--group-id=" + (group.empty() ? group_ : group),
             "--metrics-addr=127.0.0.1:0", "--batch-max-wait-ms=100"},
-        std::vector<std::string>{
-            "ENRICH_PG_DSN=" + Services().pg_dsn,
-            "ENRICH_KAFKA_BROKERS=" + Services().kafka_brokers},
-        Log("processor")));
+        ChildEnvironment(), Log("processor")));
     ChildProcess* p = processors_.back().get();
     EXPECT_TRUE(WaitFor(
         [&] {
@@ -250,10 +255,15 @@ class PipelineTest : public ::testing::Test {
     std::string error;
     std::unique_ptr<RdKafka::Conf> conf(
         RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    conf->set("bootstrap.servers", Services().kafka_brokers, error);
+    conf->set("bootstrap.servers", kafka_brokers_, error);
+    for (const auto& [key, value] : kafka_client_settings_) {
+      EXPECT_EQ(conf->set(key, value, error), RdKafka::Conf::CONF_OK) << key;
+    }
     std::unique_ptr<RdKafka::Producer> client(
         RdKafka::Producer::create(conf.get(), error));
+    EXPECT_NE(client, nullptr) << error;
     std::map<std::pair<std::string, int>, int64_t> out;
+    if (client == nullptr) return out;
     for (const char* table : kTables) {
       for (int p = 0; p < kPartitions; ++p) {
         int64_t low = 0, high = 0;
@@ -329,6 +339,13 @@ class PipelineTest : public ::testing::Test {
   }
 
   std::unique_ptr<PgTestConnection> sql_;
+  // The Kafka the pipeline and the test's own clients use: the harness's
+  // unless a test sets them after SetUp() (another broker, and the settings
+  // its clients need: child_env_ as NAME=value, e.g.
+  // ENRICH_KAFKA_PROPERTIES=..., and the same as librdkafka properties).
+  std::string kafka_brokers_;
+  std::vector<std::string> child_env_;
+  std::vector<std::pair<std::string, std::string>> kafka_client_settings_;
   std::string name_;
   std::string group_;
   int starts_ = 0;

@@ -290,10 +290,14 @@ start_pipeline() {
   local db=$1 tag=$2 snapshot=${3:-never} dsn pid i t0 addr first_t0
   dsn=$(dsn_of "$db")
   first_t0=$(now)
-  log "[$db] starting enrich-cdc (--snapshot=$snapshot)"
+  # Only with a snapshot, so binaries older than the option run the others.
+  local content_arg=()
+  [[ "$snapshot" == never ]] ||
+    content_arg=(--snapshot-content="${BENCH_SNAPSHOT_CONTENT:-boundary}")
+  log "[$db] starting enrich-cdc (--snapshot=$snapshot ${content_arg[*]})"
   ENRICH_PG_DSN="$dsn" "$cdc_bin" --kafka-brokers="$brokers" --slot="bench_$tag" \
     --publication="bench_$tag" --topic-prefix="bench-$tag" --snapshot="$snapshot" \
-    --snapshot-content="${BENCH_SNAPSHOT_CONTENT:-boundary}" --metrics-addr=127.0.0.1:0 >"$state/cdc-$tag.log" 2>&1 &
+    ${content_arg[@]+"${content_arg[@]}"} --metrics-addr=127.0.0.1:0 >"$state/cdc-$tag.log" 2>&1 &
   pid=$!; pids+=("$pid"); printf -v "${tag}_cdc_pid" %s "$pid"
   # With a snapshot the slot is idle until the snapshot is published: wait
   # only until it exists, so migrate and run start while it is published.

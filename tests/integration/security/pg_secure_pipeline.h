@@ -47,6 +47,7 @@ class SecurePipelineTest : public PipelineTest {
         "s_", ::testing::UnitTest::GetInstance()->current_test_info()->name());
     for (char& c : name_) c = std::tolower(c);
     group_ = name_;
+    kafka_brokers_ = Services().kafka_brokers;
     ASSERT_TRUE(sql_->Exec("TRUNCATE raw_support_conversations, "
                            "support_conversation_messages, "
                            "subscribers_insights, linear_issues, "

@@ -33,6 +33,18 @@ HBA
     "${psql[@]}" -d enrich -c "ALTER TABLE $t REPLICA IDENTITY FULL"
   done
   "${psql[@]}" -d enrich -f /enrich/contract/enriched_reference.sql >/dev/null
+  # The least-privilege login roles the pipeline runs as (sql/004 and
+  # sql/007 grant their groups what each needs when migrate runs; the groups
+  # are created here so the login roles can join them now), and the
+  # publication, which only the tables' owner can create.
+  "${psql[@]}" -d enrich <<'SQL'
+CREATE ROLE enrich_cdc NOLOGIN;
+CREATE ROLE enrich_processor NOLOGIN;
+CREATE ROLE enrich_cdc_svc LOGIN REPLICATION IN ROLE enrich_cdc;
+CREATE ROLE enrich_processor_svc LOGIN IN ROLE enrich_processor;
+CREATE PUBLICATION enrich_cdc FOR TABLE raw_support_conversations,
+  support_conversation_messages, subscribers_insights, linear_issues;
+SQL
   pg_ctl -D "$PGDATA" -m fast -w -t 60 stop >/dev/null
   echo "enrich-postgres: initialized $PGDATA (databases enrich, enrich_test)"
 fi

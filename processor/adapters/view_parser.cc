@@ -197,6 +197,15 @@ std::string ViewClassifier::FragmentAt(int location) const {
 
 absl::Status ViewClassifier::Refuse(int location, absl::string_view reason,
                                     absl::string_view supported) const {
+  // A statement's location is just after the previous `;`.
+  while (location >= 0 && static_cast<size_t>(location) < sql_.size() &&
+         absl::ascii_isspace(static_cast<unsigned char>(sql_[location]))) {
+    ++location;
+  }
+  if (location < 0) {  // a node PostgreSQL keeps no position for
+    return absl::InvalidArgumentError(
+        absl::StrCat(reason, "; supported: ", supported));
+  }
   return absl::InvalidArgumentError(
       absl::StrCat(reason, ": `", FragmentAt(location), "` (offset ", location,
                    "); supported: ", supported));
@@ -733,6 +742,22 @@ absl::StatusOr<AggregateFilter> ViewClassifier::FilterOf(
   return filter;
 }
 
+// The byte offset of the `characters`-th UTF-8 character of `text` (the
+// server encoding libpg_query assumes), or text.size() past the end.
+size_t ByteOffsetOfCharacter(absl::string_view text, int characters) {
+  size_t offset = 0;
+  for (; offset < text.size(); ++offset) {
+    bool starts_character =
+        (static_cast<unsigned char>(text[offset]) & 0xC0) != 0x80;
+    if (starts_character && characters-- == 0) break;
+  }
+  return offset;
+}
+
+absl::string_view FirstLine(absl::string_view text) {
+  return text.substr(0, text.find('\n'));
+}
+
 }  // namespace
 
 absl::StatusOr<ViewDefinition> ParseViewDefinition(absl::string_view sql) {
@@ -744,12 +769,15 @@ absl::StatusOr<ViewDefinition> ParseViewDefinition(absl::string_view sql) {
         pg_query_free_protobuf_parse_result(*r);
       });
   if (result.error != nullptr) {
-    // cursorpos counts characters from 1; 0 means no position.
+    // cursorpos counts characters (not bytes) from 1; 0 means no position.
     int position = result.error->cursorpos;
     std::string near;
-    if (position > 0 && static_cast<size_t>(position) <= text.size()) {
-      near = absl::StrCat(" at `", text.substr(position - 1, 40), "` (offset ",
-                          position - 1, ")");
+    if (position > 0) {
+      size_t offset = ByteOffsetOfCharacter(text, position - 1);
+      if (offset < text.size()) {
+        near = absl::StrCat(" at `", FirstLine(text.substr(offset, 40)),
+                            "` (offset ", offset, ")");
+      }
     }
     return absl::InvalidArgumentError(
         absl::StrCat("syntax error: ", result.error->message, near));

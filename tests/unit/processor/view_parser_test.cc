@@ -169,6 +169,33 @@ TEST(ViewParserTest, SyntaxErrorNamesPostgresMessageAndPosition) {
             "(offset 48)");
 }
 
+// PostgreSQL counts the error position in characters; the offset reported
+// is in bytes, so the fragment is cut at the right place after a multibyte
+// character.
+TEST(ViewParserTest, SyntaxErrorPositionCountsMultibyteCharacters) {
+  absl::StatusOr<ViewDefinition> view = ParseViewDefinition(
+      "CREATE VIEW v AS SELECT c.id AS \"caf\xC3\xA9\" FROM FROM c");
+  ASSERT_FALSE(view.ok());
+  EXPECT_EQ(std::string(view.status().message()),
+            "syntax error: syntax error at or near \"FROM\" at `FROM c` "
+            "(offset 45)");
+}
+
+// The whole message once, to pin its shape: reason, fragment, byte offset,
+// nearest supported form.
+TEST(ViewParserTest, RefusalMessageShape) {
+  absl::StatusOr<ViewDefinition> view = ParseViewDefinition(
+      "CREATE VIEW v AS SELECT c.id, rank() OVER w AS r FROM c "
+      "GROUP BY c.id");
+  ASSERT_FALSE(view.ok());
+  EXPECT_EQ(std::string(view.status().message()),
+            "a window function: `rank() OVER w` (offset 30); supported: a "
+            "plain column alias.column of the root or a lookup, or one of "
+            "count(*), count, sum, min, max, bool_or, bool_and, "
+            "array_agg(col ORDER BY ...) over a child column, optionally "
+            "with FILTER (WHERE simple predicate) and a cast");
+}
+
 struct Refusal {
   const char* name;
   std::string sql;
@@ -280,7 +307,22 @@ INSTANTIATE_TEST_SUITE_P(
                 "no GROUP BY", "c.id"},
         Refusal{"Union", absl::StrCat(kBase, " UNION SELECT 1, 2, 3"),
                 "UNION / INTERSECT / EXCEPT", "1"},
-        Refusal{"NotAView", "SELECT 1", "not a view definition", "SELECT 1"}),
+        Refusal{"NotAView", "SELECT 1", "not a view definition", "SELECT 1"},
+        Refusal{"TwoStatements", absl::StrCat(kBase, "; SELECT 2"),
+                "expected exactly one statement", "SELECT 2"},
+        Refusal{
+            "With",
+            absl::StrCat("CREATE VIEW v AS WITH x AS (SELECT 1) ", kBase + 17),
+            "a WITH clause", "WITH x"},
+        Refusal{"DuplicateColumnName",
+                Replace(kBase, "count(m.id) AS n", "c.name"),
+                "duplicate column name \"name\"", "c.name"},
+        Refusal{"MoreViewColumnNamesThanColumns",
+                Replace(kBase, "VIEW v", "VIEW v (a, b, c, d)"),
+                "more view column names than columns", "v (a, b, c, d)"},
+        Refusal{"AggregateWithoutChild",
+                "CREATE VIEW v AS SELECT c.id, count(*) FROM c GROUP BY c.id",
+                "an aggregate without a child table", "count(*)"}),
     [](const ::testing::TestParamInfo<Refusal>& info) {
       return std::string(info.param.name);
     });

@@ -58,6 +58,8 @@ const std::set<std::string>& VolatileFunctions() {
 
 // The leftmost `location` in a parse subtree (A_Expr's own location is its
 // operator's, so the subtree is what finds the start of `a < b`), or -1.
+// proto3 leaves out a location of 0, which is harmless: offset 0 of a view
+// definition is its CREATE keyword, never a node classified here.
 int StartOf(const google::protobuf::Message& message) {
   int start = INT_MAX;
   const google::protobuf::Reflection* reflection = message.GetReflection();
@@ -220,7 +222,8 @@ absl::StatusOr<ViewDefinition> ViewClassifier::Classify(
   }
   const pg_query::RawStmt& raw = tree.stmts(0);
   const pg_query::Node* query = nullptr;
-  const google::protobuf::RepeatedPtrField<pg_query::Node>* column_names;
+  const google::protobuf::RepeatedPtrField<pg_query::Node>* column_names =
+      nullptr;
   const pg_query::RangeVar* name = nullptr;
   if (raw.stmt().has_view_stmt()) {
     const pg_query::ViewStmt& stmt = raw.stmt().view_stmt();

@@ -17,6 +17,10 @@
 //                                        differences, report them
 //                                        (progress: ids, rate, ETA)
 //                                        (reconcile_command.h)
+//   enrich-processor check-view FILE     classify a view definition file
+//                                        or say why it is not supported;
+//                                        connects to nothing
+//                                        (check_view_command.h)
 //
 // This file parses the options (processor_flags.h) and dispatches; `run`
 // and `replay` share their wiring (pipeline_wiring.h).
@@ -30,6 +34,7 @@
 #include "absl/synchronization/mutex.h"
 #include "cdc/common/log.h"
 #include "cdc/common/options.h"
+#include "processor/check_view_command.h"
 #include "processor/migrate_command.h"
 #include "processor/processor_flags.h"
 #include "processor/reconcile_command.h"
@@ -51,7 +56,13 @@ int main(int argc, char** argv) {
       "enrich-processor",
       "consumes change events from Kafka and rewrites the affected rows of\n"
       "enriched_support_conversations.\n\nUsage: enrich-processor "
-      "migrate|run|replay|reconcile [options]");
+      "migrate|run|replay|reconcile [options]\n"
+      "       enrich-processor check-view FILE\n\n"
+      "check-view parses FILE, one CREATE [MATERIALIZED] VIEW ... AS SELECT,\n"
+      "with PostgreSQL's parser and prints its root table, lookups, child\n"
+      "and columns, or why it is outside the supported class (exit 1). It\n"
+      "reads only FILE and connects to nothing; the running pipeline does\n"
+      "not use the view yet (processor/core/VIEWS.md).");
   enrich::processor::AddProcessorFlags(&opts, &flags);
   std::vector<std::string> args(argv + 1, argv + argc);
   auto rest =
@@ -65,10 +76,19 @@ int main(int argc, char** argv) {
     std::fputs(opts.Help().c_str(), stdout);
     return 0;
   }
+  if (!rest->empty() && rest->front() == "check-view") {
+    if (rest->size() != 2) {
+      std::fprintf(stderr,
+                   "enrich-processor: check-view takes one FILE; see "
+                   "--help\n");
+      return 2;
+    }
+    return enrich::processor::CheckViewCommand((*rest)[1]);
+  }
   if (rest->size() != 1) {
     std::fprintf(stderr,
                  "enrich-processor: expected one subcommand "
-                 "(migrate|run|replay|reconcile); see --help\n");
+                 "(migrate|run|replay|reconcile|check-view); see --help\n");
     return 2;
   }
   enrich::Logger log("processor");

@@ -7,7 +7,7 @@
 enrich_build_packages=(
   build-essential cmake ninja-build pkg-config git
   libpq-dev librdkafka-dev libprotobuf-dev protobuf-compiler libabsl-dev
-  libgtest-dev libgmock-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev libcpp-httplib-dev libpg-query-dev
 )
 
 # install_packages PKG...: installs those not installed yet from Debian's

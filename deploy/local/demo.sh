@@ -55,8 +55,9 @@ start() {
   echo "demo: $name started (pid $(cat "$state/$name.pid"), log $state/$name.log)"
 }
 
-# Some history first: it reaches Kafka through enrich-cdc's snapshot and the
-# table through the migration's backfill.
+# Some history first: it reaches the table through the build of
+# enrich-processor run (enrich-cdc's snapshot is a boundary; the processor
+# rebuilds from the source there).
 if [[ $(psql "$ENRICH_PG_DSN" -X -qAt -c "SELECT count(*) FROM raw_support_conversations") == 0 ]]; then
   echo "demo: seeding $seed conversations"
   "$root/deploy/local/support_traffic.sh" seed "$seed"

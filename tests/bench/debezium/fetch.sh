@@ -5,6 +5,8 @@
 # repository, once. Prints the libs dir (one flat classpath: the worker runs
 # the connector from its classpath, no plugin.path). Used only by the
 # Debezium leg of tests/bench/cdc_throughput.sh (BENCH_DEBEZIUM=1).
+# DEBEZIUM_VERSION overrides the pom's debezium.version (each version gets
+# its own cache dir, and the benchmark prints the one it ran).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)

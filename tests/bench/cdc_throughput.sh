@@ -61,6 +61,41 @@
 #   ENRICH_CONTRACT_DIR           [../shared/contract beside the repo, or
 #                                 beside the checkout it was cloned from]
 #   ENRICH_PG_DSN, ENRICH_KAFKA_BROKERS   use these servers instead of starting
+#   BENCH_DEBEZIUM [0]            1: also measure Debezium (see below)
+#   BENCH_RUN [0]                 run index: even runs measure enrich-cdc then
+#                                 Debezium, odd runs Debezium then enrich-cdc
+#   BENCH_DEBEZIUM_JAVA_OPTS      the Connect worker's JVM options [those of
+#                                 Kafka's connect-standalone.sh: -Xms256M -Xmx2G,
+#                                 G1 with MaxGCPauseMillis=20, ...]
+#   BENCH_DEBEZIUM_PG_PASSWORD    Debezium's database password (when the
+#                                 server asks for one; libpq's PGPASSWORD
+#                                 serves psql and enrich-cdc)
+#
+# The Debezium leg (BENCH_DEBEZIUM=1; it adds a JVM start, the connector's
+# start-up and its run to every run, so it is opt-in): Debezium's PostgreSQL
+# connector on a Kafka Connect standalone worker of the broker's version,
+# both fetched from Maven Central into the cache dir by
+# tests/bench/debezium/fetch.sh (versions in tests/bench/debezium/pom.xml),
+# draining the same WAL from a third slot created in the same statement as
+# the other two (snapshot.mode=no_data: it streams from the slot, no
+# snapshot), through the same publication into the same broker, topics
+# "bench-dbz-<run>.public.<table>" created by the worker with enrich-cdc's
+# partition count (6). JSON converter without schemas; producer settings
+# equal to enrich-cdc's: acks=all, enable.idempotence=true,
+# compression.type=lz4, linger.ms=20, batch.size=1000000 and 5 requests in
+# flight (the most idempotence allows; Connect's own default is 1). Its leg
+# runs right before or right after the enrich-cdc leg (BENCH_RUN), and ends
+# when the end offsets of its topics (polled every 0.25 s by one JVM running
+# tests/bench/debezium/EndOffsets.java, started before the leg's clock) have
+# grown by the number of changes. Figures: seconds from the JVM's start and
+# from the connector's "Starting streaming" log line (the gap is Debezium's
+# start-up; JIT warm-up is inside the streaming seconds, not hidden by a
+# warm-up run), changes/s, CPU seconds and peak RSS of the worker JVM, and
+# bytes per record of its topics' log segments on disk (a private broker
+# only). The enrich-cdc leg is then also timed by the end offsets of its
+# topics (the same poller runs beside it), and its bytes per record are
+# printed too. The worker's log, configs and the offsets trace are in
+# $state/debezium (BENCH_KEEP=1 keeps them).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -116,7 +151,14 @@ slot_cdc="${run}_cdc"
 slot_warm="${run}_warmup"
 publication="${run}_pub"
 topic_prefix="bench-$run"
+slot_dbz="${run}_debezium"
+dbz_prefix="bench-dbz-$run"
+debezium=${BENCH_DEBEZIUM:-0}
+bench_run=${BENCH_RUN:-0}
+[[ "$debezium" =~ ^[01]$ ]] || { echo "bench: BENCH_DEBEZIUM is 0 or 1" >&2; exit 2; }
+[[ "$bench_run" =~ ^[0-9]+$ ]] || { echo "bench: BENCH_RUN must be a whole number" >&2; exit 2; }
 started_pg=0 started_kafka=0 cdc_pid="" recv_pid="" pg_dsn="" brokers=""
+dbz_pid="" offsets_pid=""
 
 log() { echo "bench: $*" >&2; }
 now() { date +%s.%N; }
@@ -160,13 +202,17 @@ cleanup() {
   set +e
   trap - EXIT INT TERM
   [[ -n "$recv_pid" ]] && kill -TERM "$recv_pid" 2>/dev/null && wait "$recv_pid" 2>/dev/null
+  [[ -n "$offsets_pid" ]] && kill -TERM "$offsets_pid" 2>/dev/null && wait "$offsets_pid" 2>/dev/null
+  if [[ -n "$dbz_pid" ]] && kill -0 "$dbz_pid" 2>/dev/null; then
+    kill -TERM "$dbz_pid"; wait "$dbz_pid" 2>/dev/null
+  fi
   if [[ -n "$cdc_pid" ]] && kill -0 "$cdc_pid" 2>/dev/null; then
     kill -TERM "$cdc_pid"; wait "$cdc_pid" 2>/dev/null
   fi
   if ((started_pg == 0)) && [[ -n "$pg_dsn" ]]; then
     # Servers we do not own: leave nothing that pins WAL or keeps our rows.
     psql_q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-               WHERE slot_name IN ('$slot_recv', '$slot_cdc', '$slot_warm') AND NOT active" \
+               WHERE slot_name IN ('$slot_recv', '$slot_cdc', '$slot_warm', '$slot_dbz') AND NOT active" \
            -c "DROP PUBLICATION IF EXISTS \"$publication\"" \
            -c "DELETE FROM raw_support_conversations WHERE source = 'bench-$run'" \
            -c "DELETE FROM subscribers_insights WHERE distinct_id LIKE '$run-user-%'" \
@@ -253,12 +299,22 @@ if ((warmup_tx > 0)); then
   log "warm-up: done"
 fi
 psql_q -c "CHECKPOINT" >/dev/null 2>&1 || true
-# Both slots in one statement: no change can land between them.
-slot_lsns=$(psql_val "SELECT a.lsn || ' ' || b.lsn FROM
-  pg_create_logical_replication_slot('$slot_recv', 'pgoutput') a,
-  pg_create_logical_replication_slot('$slot_cdc', 'pgoutput') b")
-read -r start_lsn_recv start_lsn_cdc <<<"$slot_lsns"
-log "slots created: $slot_recv at $start_lsn_recv, $slot_cdc at $start_lsn_cdc"
+# All slots in one statement: no change can land between them.
+if ((debezium)); then
+  dbz_libs=$("$bench_dir/debezium/fetch.sh")   # before any measured work
+  slot_lsns=$(psql_val "SELECT a.lsn || ' ' || b.lsn || ' ' || c.lsn FROM
+    pg_create_logical_replication_slot('$slot_recv', 'pgoutput') a,
+    pg_create_logical_replication_slot('$slot_cdc', 'pgoutput') b,
+    pg_create_logical_replication_slot('$slot_dbz', 'pgoutput') c")
+  read -r start_lsn_recv start_lsn_cdc start_lsn_dbz <<<"$slot_lsns"
+  log "slots created: $slot_recv at $start_lsn_recv, $slot_cdc at $start_lsn_cdc, $slot_dbz at $start_lsn_dbz"
+else
+  slot_lsns=$(psql_val "SELECT a.lsn || ' ' || b.lsn FROM
+    pg_create_logical_replication_slot('$slot_recv', 'pgoutput') a,
+    pg_create_logical_replication_slot('$slot_cdc', 'pgoutput') b")
+  read -r start_lsn_recv start_lsn_cdc <<<"$slot_lsns"
+  log "slots created: $slot_recv at $start_lsn_recv, $slot_cdc at $start_lsn_cdc"
+fi
 
 # --- 3. the measured WAL -----------------------------------------------------
 first_half=$((small_tx / 2)); second_half=$((small_tx - first_half))
@@ -278,6 +334,159 @@ t1=$(now)
 wal_bytes=$(psql_val "SELECT pg_wal_lsn_diff('$end_lsn', '$wal_before')::bigint")
 changes=$((small_tx * small_rows + large_tx))
 log "workload: $changes changes in $(elapsed "$t0" "$t1") s, $((wal_bytes / 1048576)) MiB of WAL, end LSN $end_lsn"
+
+# --- Debezium leg helpers (BENCH_DEBEZIUM=1) ---------------------------------
+# Bytes of the log segments of the topics named PREFIX* on the private
+# broker's disk ("" when the broker is not ours: its disk is not ours to read).
+topic_log_bytes() {
+  ((started_kafka)) || return 0
+  find "$state/kafka/data" -path "$state/kafka/data/$1*" -name '*.log' -printf '%s\n' 2>/dev/null |
+    awk '{ s += $1 } END { printf "%d", s }'
+}
+# Starts the end-offsets poller on topics PREFIX* writing to FILE; returns
+# once it has printed its first line (the baseline), so its JVM start and
+# compilation stay outside the leg's clock.
+start_offsets_poller() {
+  local prefix=$1 out=$2 i
+  java -Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$dbz_libs/*" \
+    -Dlog4j.configuration=file:"$bench_dir/debezium/log4j-poller.properties" \
+    "$bench_dir/debezium/EndOffsets.java" "$brokers" "$prefix" 250 \
+    >"$out" 2>"$out.err" &
+  offsets_pid=$!
+  for i in $(seq 1 240); do
+    [[ -s "$out" ]] && return 0
+    kill -0 "$offsets_pid" 2>/dev/null || break
+    sleep 0.25
+  done
+  log "the end-offsets poller did not start:"; cat "$out.err" >&2; exit 1
+}
+stop_offsets_poller() {
+  [[ -n "$offsets_pid" ]] || return 0
+  kill -TERM "$offsets_pid" 2>/dev/null; wait "$offsets_pid" 2>/dev/null || true
+  offsets_pid=""
+}
+# Last "<time> <sum>" line of a poller's output.
+offsets_last() { tail -n 1 "$1" | awk '{ print $1, $2 }'; }
+# Seconds from T0 to the first poll whose sum reached TARGET ("" if none).
+offsets_reached() {
+  awk -v t0="$2" -v n="$3" '$2 >= n { printf "%.2f", $1 - t0; found = 1; exit }' "$1"
+}
+
+debezium_leg() {
+  local dir="$state/debezium" rest_port host port user db
+  mkdir -p "$dir"
+  read -r host port user db <<<"$(psql_val "SELECT coalesce(host(inet_server_addr()), '127.0.0.1')
+    || ' ' || coalesce(inet_server_port(), 5432) || ' ' || current_user || ' ' || current_database()")"
+  rest_port=$(free_port)
+  cat >"$dir/worker.properties" <<PROPS
+bootstrap.servers=$brokers
+key.converter=org.apache.kafka.connect.json.JsonConverter
+value.converter=org.apache.kafka.connect.json.JsonConverter
+key.converter.schemas.enable=false
+value.converter.schemas.enable=false
+offset.storage.file.filename=$dir/offsets.dat
+listeners=http://127.0.0.1:$rest_port
+producer.acks=all
+producer.enable.idempotence=true
+producer.compression.type=lz4
+producer.linger.ms=20
+producer.batch.size=1000000
+producer.max.in.flight.requests.per.connection=5
+PROPS
+  cat >"$dir/connector.properties" <<PROPS
+name=bench-debezium
+connector.class=io.debezium.connector.postgresql.PostgresConnector
+tasks.max=1
+plugin.name=pgoutput
+database.hostname=$host
+database.port=$port
+database.user=$user
+database.password=${BENCH_DEBEZIUM_PG_PASSWORD:-${PGPASSWORD:-}}
+database.dbname=$db
+slot.name=$slot_dbz
+slot.drop.on.stop=false
+publication.name=$publication
+publication.autocreate.mode=disabled
+snapshot.mode=no_data
+topic.prefix=$dbz_prefix
+table.include.list=public.raw_support_conversations,public.support_conversation_messages,public.subscribers_insights,public.linear_issues
+topic.creation.default.replication.factor=1
+topic.creation.default.partitions=6
+PROPS
+  local java_opts
+  read -r -a java_opts <<<"${BENCH_DEBEZIUM_JAVA_OPTS:--Xms256M -Xmx2G -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true}"
+  log "measuring Debezium (slot $slot_dbz, until its topics' end offsets grow by $changes)"
+  local offsets="$dir/end-offsets.txt" base
+  start_offsets_poller "$dbz_prefix" "$offsets"
+  base=$(offsets_last "$offsets" | cut -d' ' -f2)
+  local bytes0; bytes0=$(topic_log_bytes "$dbz_prefix")
+  sync; sleep 1
+  local ticks0 t0 t1 ticks1 deadline reached=0 ws last sum
+  ticks0=$(machine_ticks)
+  t0=$(now)
+  java "${java_opts[@]}" -Dlog4j.configuration=file:"$bench_dir/debezium/log4j.properties" \
+    -cp "$dbz_libs/*" org.apache.kafka.connect.cli.ConnectStandalone \
+    "$dir/worker.properties" "$dir/connector.properties" >"$dir/connect.log" 2>&1 &
+  dbz_pid=$!
+  dbz_ws_cpu="" dbz_ws_sched=""
+  deadline=$(($(date +%s) + leg_timeout))
+  echo -e "seconds\trecords\trss_mb\tjvm_cpu_s\twalsender_cpu_s" >"$dir/progress.tsv"
+  while :; do
+    ws=$(psql_val "SELECT coalesce(active_pid, 0) FROM pg_replication_slots
+                   WHERE slot_name = '$slot_dbz'" 2>/dev/null || echo 0)
+    if ((started_pg)) && [[ "$ws" =~ ^[1-9][0-9]*$ ]]; then
+      c=$(cpu_seconds "$ws"); [[ -n "$c" ]] && dbz_ws_cpu=$c
+      c=$(sched_seconds "$ws"); [[ -n "$c" ]] && dbz_ws_sched=$c
+    fi
+    sum=$(offsets_last "$offsets" | cut -d' ' -f2)
+    echo -e "$(elapsed "$t0" "$(now)")\t$((sum - base))\t$(awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$dbz_pid/status" 2>/dev/null)\t$(cpu_seconds "$dbz_pid")\t${dbz_ws_cpu:-}" >>"$dir/progress.tsv"
+    ((sum - base >= changes)) && { reached=1; break; }
+    kill -0 "$dbz_pid" 2>/dev/null || break
+    (($(date +%s) < deadline)) || break
+    sleep 0.25
+  done
+  t1=$(now)
+  ticks1=$(machine_ticks)
+  # The poll that saw the target, not the loop's wake-up, is the time.
+  dbz_secs=$(offsets_reached "$offsets" "$t0" "$((base + changes))")
+  [[ -n "$dbz_secs" ]] || dbz_secs=$(elapsed "$t0" "$t1")
+  dbz_hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$dbz_pid/status" 2>/dev/null || echo 0)
+  dbz_cpu=$(cpu_seconds "$dbz_pid")
+  dbz_load=$(machine_load "$ticks0" "$ticks1" "$(elapsed "$t0" "$t1")")
+  # Anything past the target after a short wait would be duplicates.
+  sleep 2
+  dbz_records=$(( $(offsets_last "$offsets" | cut -d' ' -f2) - base ))
+  stop_offsets_poller
+  local rc=0
+  if kill -0 "$dbz_pid" 2>/dev/null; then
+    kill -TERM "$dbz_pid"; wait "$dbz_pid" || rc=$?
+  else
+    wait "$dbz_pid" || rc=$?
+    log "the Connect worker exited by itself (exit $rc)"
+  fi
+  dbz_pid=""
+  if ((!reached)); then
+    log "Debezium did not deliver $changes records ($((sum - base)) in $(elapsed "$t0" "$t1") s); its log ends with:"
+    grep -v ' DEBUG ' "$dir/connect.log" | tail -n 30 >&2
+    exit 1
+  fi
+  local bytes1; bytes1=$(topic_log_bytes "$dbz_prefix")
+  dbz_bytes_per_record=""
+  [[ -n "$bytes1" ]] && dbz_bytes_per_record=$(awk -v a="$bytes0" -v b="$bytes1" -v n="$dbz_records" \
+    'BEGIN { printf "%.0f", (n > 0 ? (b - a) / n : 0) }')
+  local streaming_ts
+  streaming_ts=$(grep -m1 'Starting streaming' "$dir/connect.log" | cut -d' ' -f1)
+  dbz_stream_secs="" dbz_startup_secs=""
+  if [[ -n "$streaming_ts" ]]; then
+    local ts; ts=$(date -d "$(sed 's/\(\.[0-9]*\)\([+-][0-9][0-9]\)\([0-9][0-9]\)$/\1\2:\3/' <<<"$streaming_ts")" +%s.%N)
+    dbz_startup_secs=$(elapsed "$t0" "$ts")
+    dbz_stream_secs=$(awk -v a="$dbz_secs" -v b="$dbz_startup_secs" 'BEGIN { printf "%.2f", a - b }')
+  fi
+  dbz_errors=$(grep -c ' ERROR ' "$dir/connect.log" || true)
+  dbz_warnings=$(grep -c ' WARN ' "$dir/connect.log" || true)
+  dbz_exit=$rc
+  log "Debezium: $dbz_secs s ($dbz_records records)"
+}
 
 # --- 4a. pg_recvlogical ------------------------------------------------------
 log "measuring pg_recvlogical (slot $slot_recv, --endpos $end_lsn)"
@@ -313,9 +522,16 @@ read -r recv_user recv_sys recv_maxrss_kb <"$state/recvlogical.time"
 recv_cpu=$(awk -v u="$recv_user" -v s="$recv_sys" 'BEGIN { printf "%.2f", u + s }')
 log "pg_recvlogical: $recv_secs s, $(($(stat -c %s "$recv_out") / 1048576)) MiB written"
 
-# --- 4b. enrich-cdc ----------------------------------------------------------
+# --- 4b. enrich-cdc (and Debezium before or after it) -------------------------
+if ((debezium && bench_run % 2 == 1)); then debezium_leg; fi
 log "measuring enrich-cdc (slot $slot_cdc, until confirmed_flush_lsn >= $end_lsn)"
 mkdir -p "$state/spill"
+cdc_offsets="$state/enrich-cdc.end-offsets.txt" cdc_bytes0=""
+if ((debezium)); then
+  # The same poller as Debezium's leg, so both legs carry its cost.
+  start_offsets_poller "$topic_prefix" "$cdc_offsets"
+  cdc_bytes0=$(topic_log_bytes "$topic_prefix")
+fi
 sync; sleep 1
 cdc_log="$state/enrich-cdc.log"
 read -r -a extra_args <<<"${BENCH_CDC_ARGS:-}"
@@ -389,6 +605,20 @@ if ((!reached)); then
   tail -n 30 "$cdc_log" >&2
   exit 1
 fi
+cdc_offsets_secs="" cdc_offsets_records="" cdc_bytes_per_record=""
+if ((debezium)); then
+  sleep 1
+  cdc_offsets_base=$(head -n 1 "$cdc_offsets" | cut -d' ' -f2)
+  cdc_offsets_final=$(offsets_last "$cdc_offsets" | cut -d' ' -f2)
+  stop_offsets_poller
+  cdc_offsets_records=$((cdc_offsets_final - cdc_offsets_base))
+  # When the last record landed: the first poll that saw the final sum.
+  cdc_offsets_secs=$(offsets_reached "$cdc_offsets" "$t0" "$cdc_offsets_final")
+  cdc_bytes1=$(topic_log_bytes "$topic_prefix")
+  [[ -n "$cdc_bytes1" ]] && cdc_bytes_per_record=$(awk -v a="$cdc_bytes0" -v b="$cdc_bytes1" \
+    -v n="$cdc_offsets_records" 'BEGIN { printf "%.0f", (n > 0 ? (b - a) / n : 0) }')
+  if ((bench_run % 2 == 0)); then debezium_leg; fi
+fi
 
 # --- 5. checks and the table -------------------------------------------------
 recv_counts=$(python3 "$bench_dir/count_pgoutput.py" "$recv_out" 2>&1) || {
@@ -452,6 +682,44 @@ timing: pg_recvlogical from start to its exit at --endpos; enrich-cdc from proce
         (connect, topic creation) until pg_replication_slots.confirmed_flush_lsn >= end LSN,
         polled every 0.25 s (its status updates go out every second).
 EOF
+if ((debezium)); then
+  dbz_rate=$(rate "$changes" "$dbz_secs")
+  dbz_stream_rate=""
+  [[ -n "$dbz_stream_secs" ]] && dbz_stream_rate=$(rate "$changes" "$dbz_stream_secs")
+  cdc_off_rate=""
+  [[ -n "$cdc_offsets_secs" ]] && cdc_off_rate=$(rate "$changes" "$cdc_offsets_secs")
+  cdc_startup=""
+  [[ -n "$stream_secs" ]] && cdc_startup=$(awk -v a="$cdc_secs" -v b="$stream_secs" 'BEGIN { printf "%.2f", a - b }')
+  cdc_stream_off=""
+  [[ -n "$cdc_offsets_secs" && -n "$cdc_startup" ]] && cdc_stream_off=$(awk -v a="$cdc_offsets_secs" -v b="$cdc_startup" 'BEGIN { printf "%.2f", a - b }')
+  dbz_hwm_mb=$(awk -v k="$dbz_hwm_kb" 'BEGIN { printf "%.1f", k / 1024 }')
+  if ((bench_run % 2)); then order="Debezium first, then enrich-cdc"; else order="enrich-cdc first, then Debezium"; fi
+  ratio2() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else printf "?" }'; }
+  cat <<EOF
+
+Debezium $(basename "$(dirname "$dbz_libs")" | sed 's/^debezium-//') against enrich-cdc, same WAL, same broker
+(BENCH_RUN=$bench_run: $order; each from its own slot created at the same point; "in Kafka" = the end offsets of its topics)
+
+| consumer                 | changes | s to all in Kafka | of which start-up | s streaming | changes/s | changes/s streaming | CPU s | peak RSS MB | bytes/record on disk |
+|--------------------------|---------|-------------------|-------------------|-------------|-----------|---------------------|-------|-------------|----------------------|
+$(printf '| %-24s | %7s | %17s | %17s | %11s | %9s | %19s | %5s | %11s | %20s |' "enrich-cdc -> Kafka" "$changes" "${cdc_offsets_secs:-?}" "${cdc_startup:-?}" "${cdc_stream_off:-?}" "${cdc_off_rate:-?}" "$(rate "$changes" "${cdc_stream_off:-0}")" "${cdc_cpu:-?}" "$hwm_mb" "${cdc_bytes_per_record:-?}")
+$(printf '| %-24s | %7s | %17s | %17s | %11s | %9s | %19s | %5s | %11s | %20s |' "Debezium -> Kafka" "$changes" "$dbz_secs" "${dbz_startup_secs:-?}" "${dbz_stream_secs:-?}" "$dbz_rate" "${dbz_stream_rate:-?}" "${dbz_cpu:-?}" "$dbz_hwm_mb" "${dbz_bytes_per_record:-?}")
+
+ratios (within this run): changes/s enrich-cdc / Debezium $(ratio2 "$cdc_off_rate" "$dbz_rate") from process start, $(ratio2 "$(rate "$changes" "${cdc_stream_off:-0}")" "${dbz_stream_rate:-0}") streaming;
+  CPU s Debezium / enrich-cdc $(ratio2 "$dbz_cpu" "$cdc_cpu"); peak RSS Debezium / enrich-cdc $(ratio2 "$dbz_hwm_mb" "$hwm_mb")
+walsender CPU s: for enrich-cdc ${cdc_ws_cpu:-?}, for Debezium ${dbz_ws_cpu:-?}; walsender for Debezium on CPU / waiting s ${dbz_ws_sched:-?}
+machine during the Debezium leg: $dbz_load
+checks: Debezium records $dbz_records (expected $changes; more = duplicates), enrich-cdc records $cdc_offsets_records
+        (tombstones and fan-out included), worker log: $dbz_warnings warning(s), $dbz_errors error(s), exit after SIGTERM $dbz_exit
+timing: from the JVM's (process's) start to the first 0.25 s poll of end offsets that saw every record;
+        start-up = to Debezium's "Starting streaming" log line (enrich-cdc: its "streaming" line);
+        CPU s and peak RSS are the whole process (worker JVM: all threads, GC and JIT included)
+        until that poll; bytes/record = growth of the topics' .log segments / records.
+EOF
+  if [[ "$dbz_records" != "$changes" ]]; then
+    log "WARNING: Debezium's topics grew by $dbz_records records, expected $changes"
+  fi
+fi
 if [[ -n "$recv_changes" && "$recv_changes" != "$changes" ]]; then
   log "WARNING: pg_recvlogical's file holds $recv_changes changes, expected $changes"
 fi

@@ -10,12 +10,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cdc/common/options.h"
+#include "cdc/kafka/kafka_client_config.h"
+#include "cdc/kafka/kafka_properties.h"
 #include "proto/change_event.pb.h"
 
 namespace enrich::cdc {
 
 int RunInspect(const std::vector<std::string>& args) {
-  std::string brokers, topic, group;
+  std::string brokers, topic, group, kafka_properties;
   bool from_beginning = false;
   int64_t limit = 0, idle_ms = 0;
   OptionSet opts("enrich-cdc inspect",
@@ -23,6 +25,10 @@ int RunInspect(const std::vector<std::string>& args) {
                  "enrich-cdc inspect --topic T [--from-beginning] [--limit N]");
   opts.AddString("kafka-brokers", "ENRICH_KAFKA_BROKERS", "localhost:9092",
                  "Kafka bootstrap servers.", &brokers);
+  opts.AddString("kafka-properties", "ENRICH_KAFKA_PROPERTIES", "",
+                 "Extra librdkafka properties, key=value;key2=value2 (e.g. "
+                 "TLS and SASL settings).",
+                 &kafka_properties);
   opts.AddString("topic", "", "", "Topic to read (required).", &topic);
   opts.AddBool("from-beginning", "", false,
                "Start at the oldest record instead of the newest.",
@@ -46,16 +52,30 @@ int RunInspect(const std::vector<std::string>& args) {
     std::fputs("enrich-cdc inspect: --topic is required\n", stderr);
     return 2;
   }
+  absl::StatusOr<kafka::KafkaProperties> extra =
+      kafka::ParseKafkaProperties(kafka_properties);
+  if (!extra.ok()) {
+    std::fprintf(stderr, "enrich-cdc inspect: --kafka-properties: %s\n",
+                 std::string(extra.status().message()).c_str());
+    return 2;
+  }
   std::string error;
   std::unique_ptr<RdKafka::Conf> conf(
       RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  conf->set("bootstrap.servers", brokers, error);
   // A throwaway group: inspecting never moves anyone's committed offsets.
-  conf->set("group.id",
-            absl::StrCat("enrich-inspect-", absl::ToUnixNanos(absl::Now())),
-            error);
-  conf->set("enable.auto.commit", "false", error);
-  conf->set("auto.offset.reset", from_beginning ? "earliest" : "latest", error);
+  absl::Status configured = kafka::ConfigureKafkaClient(
+      conf->c_ptr_global(),
+      {{"bootstrap.servers", brokers},
+       {"group.id",
+        absl::StrCat("enrich-inspect-", absl::ToUnixNanos(absl::Now()))},
+       {"enable.auto.commit", "false"},
+       {"auto.offset.reset", from_beginning ? "earliest" : "latest"}},
+      *extra, kafka::KafkaClient::kConsumer);
+  if (!configured.ok()) {
+    std::fprintf(stderr, "enrich-cdc inspect: %s\n",
+                 std::string(configured.message()).c_str());
+    return 2;
+  }
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
       RdKafka::KafkaConsumer::create(conf.get(), error));
   if (!consumer) {

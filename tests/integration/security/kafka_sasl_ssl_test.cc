@@ -194,6 +194,18 @@ TEST_F(KafkaSaslSslTest, PipelineConvergesToTheReference) {
   // enrich-cdc logs its extra settings, with the secret hidden.
   EXPECT_TRUE(absl::StrContains(cdc_->log(), "sasl.password=<redacted>"))
       << cdc_->log();
+  // `inspect` reads the topics through the same settings.
+  std::vector<std::string> env = child_env_;
+  env.push_back("ENRICH_KAFKA_BROKERS=" + kafka_brokers_);
+  ChildProcess inspect({BinaryPath("enrich-cdc"), "inspect",
+                        "--topic=" + Topic("raw_support_conversations"),
+                        "--from-beginning", "--limit=1"},
+                       env, Log("inspect"));
+  EXPECT_EQ(inspect.Wait(absl::Seconds(60)), 0) << inspect.log();
+  EXPECT_TRUE(absl::StrContains(inspect.log(),
+                                "\"table\":\"raw_support_conversations\""))
+      << inspect.log();
+  EXPECT_FALSE(absl::StrContains(inspect.log(), g_broker->password));
 }
 
 TEST_F(KafkaSaslSslTest, WrongPasswordIsRefusedWithTheSettingsToCheck) {

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,20 +38,10 @@ std::vector<std::string> SplitList(const std::string& text) {
   return absl::StrSplit(text, ',', absl::SkipWhitespace());
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  // Debian builds abseil without NDEBUG, which leaves Mutex deadlock
-  // detection on: a lock-order graph update on every lock, measurable on the
-  // per-event path. It is a debugging aid; the tests keep it.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (!args.empty() && args[0] == "inspect") {
-    return enrich::cdc::RunInspect(
-        std::vector<std::string>(args.begin() + 1, args.end()));
-  }
-
-  enrich::cdc::CdcConfig config;
+// Fills `config` from `args` and the environment. An exit code when the
+// process should stop here (--help: 0; a bad option: 2), nullopt otherwise.
+std::optional<int> ParseConfig(const std::vector<std::string>& args,
+                               enrich::cdc::CdcConfig& config) {
   std::string tables;
   int64_t partitions, replication, tx_memory, heartbeat_ms;
   enrich::OptionSet opts(
@@ -148,6 +139,24 @@ int main(int argc, char** argv) {
   config.topic_replication = replication;
   config.transaction_memory_mb = tx_memory;
   config.heartbeat_interval_ms = heartbeat_ms;
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Debian builds abseil without NDEBUG, which leaves Mutex deadlock
+  // detection on: a lock-order graph update on every lock, measurable on the
+  // per-event path. It is a debugging aid; the tests keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "inspect") {
+    return enrich::cdc::RunInspect(
+        std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+
+  enrich::cdc::CdcConfig config;
+  if (std::optional<int> exit = ParseConfig(args, config)) return *exit;
 
   enrich::Logger log("cdc");
   enrich::MetricsRegistry metrics;

@@ -2,13 +2,39 @@
 
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <sstream>
+#include <string>
 
 #include "absl/status/statusor.h"
+#include "cdc/postgres/pg_connection.h"
+#include "processor/adapters/view_catalog.h"
 #include "processor/adapters/view_parser.h"
 #include "processor/core/view_definition.h"
 
 namespace enrich::processor {
+namespace {
+
+void PrintError(const std::string& subject, const absl::Status& status) {
+  std::fprintf(stderr, "enrich-processor check-view: %s: %s\n", subject.c_str(),
+               std::string(status.message()).c_str());
+}
+
+// What the catalog lacks, printed; whether the view can be maintained.
+bool ReportCatalog(const CatalogCheck& check) {
+  for (const std::string& problem : check.problems) {
+    std::fprintf(stderr, "enrich-processor check-view: refused: %s\n",
+                 problem.c_str());
+  }
+  if (check.problems.empty()) std::puts("catalog: keys are unique");
+  for (const std::string& statement : check.missing_indexes) {
+    std::printf("catalog: a join column has no index; create it: %s;\n",
+                statement.c_str());
+  }
+  return check.problems.empty();
+}
+
+}  // namespace
 
 int CheckViewCommand(const std::string& path) {
   std::ifstream in(path);
@@ -21,12 +47,38 @@ int CheckViewCommand(const std::string& path) {
   text << in.rdbuf();
   absl::StatusOr<ViewDefinition> view = ParseViewDefinition(text.str());
   if (!view.ok()) {
-    std::fprintf(stderr, "enrich-processor check-view: %s: %s\n", path.c_str(),
-                 std::string(view.status().message()).c_str());
+    PrintError(path, view.status());
     return 1;
   }
   std::fputs(DescribeViewDefinition(*view).c_str(), stdout);
   return 0;
+}
+
+int CheckCatalogViewCommand(const std::string& pg_dsn,
+                            const std::string& name) {
+  absl::StatusOr<std::unique_ptr<pg::PgConnection>> conn =
+      pg::PgConnection::Connect(pg_dsn, "enrich-processor");
+  if (!conn.ok()) {
+    PrintError(name, conn.status());
+    return 2;
+  }
+  absl::StatusOr<std::string> sql = ReadViewDefinition(**conn, name);
+  if (!sql.ok()) {
+    PrintError(name, sql.status());
+    return 2;
+  }
+  absl::StatusOr<ViewDefinition> view = ParseViewDefinition(*sql);
+  if (!view.ok()) {
+    PrintError(name, view.status());
+    return 1;
+  }
+  std::fputs(DescribeViewDefinition(*view).c_str(), stdout);
+  absl::StatusOr<CatalogCheck> check = CheckCatalog(**conn, *view);
+  if (!check.ok()) {
+    PrintError(name, check.status());
+    return 2;
+  }
+  return ReportCatalog(*check) ? 0 : 1;
 }
 
 }  // namespace enrich::processor

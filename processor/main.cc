@@ -20,6 +20,10 @@
 //   enrich-processor check-view FILE     classify a view definition file
 //                                        or say why it is not supported;
 //                                        connects to nothing
+//   enrich-processor check-view --catalog-view NAME
+//                                        the same for a view in the
+//                                        database, with its keys and join
+//                                        indexes checked in the catalog
 //                                        (check_view_command.h)
 //
 // This file parses the options (processor_flags.h) and dispatches; `run`
@@ -57,11 +61,15 @@ int main(int argc, char** argv) {
       "consumes change events from Kafka and rewrites the affected rows of\n"
       "enriched_support_conversations.\n\nUsage: enrich-processor "
       "migrate|run|replay|reconcile [options]\n"
-      "       enrich-processor check-view FILE\n\n"
+      "       enrich-processor check-view FILE\n"
+      "       enrich-processor check-view --catalog-view NAME [--pg-dsn D]\n\n"
       "check-view parses FILE, one CREATE [MATERIALIZED] VIEW ... AS SELECT,\n"
       "with PostgreSQL's parser and prints its root table, lookups, child\n"
       "and columns, or why it is outside the supported class (exit 1). It\n"
-      "reads only FILE and connects to nothing; the running pipeline does\n"
+      "reads only FILE and connects to nothing. With --catalog-view it\n"
+      "reads view NAME from the database instead, and also checks that the\n"
+      "keys it joins on are unique (exit 1 when not) and lists the CREATE\n"
+      "INDEX statements its join columns lack. The running pipeline does\n"
       "not use the view yet (processor/core/VIEWS.md).");
   enrich::processor::AddProcessorFlags(&opts, &flags);
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -77,13 +85,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!rest->empty() && rest->front() == "check-view") {
-    if (rest->size() != 2) {
+    const bool from_catalog = !flags.catalog_view.empty();
+    if (rest->size() != (from_catalog ? 1 : 2)) {
       std::fprintf(stderr,
-                   "enrich-processor: check-view takes one FILE; see "
-                   "--help\n");
+                   "enrich-processor: check-view takes one FILE or "
+                   "--catalog-view NAME; see --help\n");
       return 2;
     }
-    return enrich::processor::CheckViewCommand((*rest)[1]);
+    return from_catalog ? enrich::processor::CheckCatalogViewCommand(
+                              flags.pg_dsn, flags.catalog_view)
+                        : enrich::processor::CheckViewCommand((*rest)[1]);
   }
   if (rest->size() != 1) {
     std::fprintf(stderr,

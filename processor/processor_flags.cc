@@ -75,6 +75,15 @@ void AddReplayFlags(OptionSet* opts, ProcessorFlags* flags) {
                   &flags->from_offsets);
 }
 
+void AddCheckViewFlags(OptionSet* opts, ProcessorFlags* flags) {
+  opts->AddString("catalog-view", "", "",
+                  "check-view: read this view or materialized view's "
+                  "definition from the database of --pg-dsn and check its "
+                  "keys and join indexes against the catalog (instead of "
+                  "FILE).",
+                  &flags->catalog_view);
+}
+
 }  // namespace
 
 void AddProcessorFlags(OptionSet* opts, ProcessorFlags* flags) {
@@ -82,6 +91,7 @@ void AddProcessorFlags(OptionSet* opts, ProcessorFlags* flags) {
   AddBatchFlags(opts, flags);
   AddReconcileFlags(opts, flags);
   AddReplayFlags(opts, flags);
+  AddCheckViewFlags(opts, flags);
 }
 
 }  // namespace enrich::processor

@@ -37,6 +37,8 @@ struct ProcessorFlags {
   bool from_beginning = false;
   std::string from_timestamp;
   std::string from_offsets;
+  // check-view only
+  std::string catalog_view;
 };
 
 // Adds every option to `opts`, writing into `flags`; both must outlive

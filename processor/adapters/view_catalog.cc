@@ -1,0 +1,121 @@
+#include "processor/adapters/view_catalog.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "cdc/common/status_macros.h"
+#include "processor/core/view_requirements.h"
+
+namespace enrich::processor {
+namespace {
+
+// $1 a relation name as written: its kind, its qualified name and its
+// view definition (NULL unless a view); no row when nothing has the name.
+constexpr char kViewDefinitionSql[] =
+    "SELECT c.relkind::text, format('%I.%I', n.nspname, c.relname),"
+    "       CASE WHEN c.relkind IN ('v', 'm')"
+    "            THEN pg_get_viewdef(c.oid, true) END"
+    "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.oid = to_regclass($1)";
+
+// $1 a table name as written, $2 a column, $3 whether the index must be a
+// unique one on exactly that column: whether the table exists, whether
+// the column does, whether a valid, non-partial index on it (as first key
+// column) exists, and the statement that would create one.
+constexpr char kRequirementSql[] =
+    "WITH rel AS (SELECT to_regclass($1) AS oid),"
+    " col AS (SELECT a.attnum FROM pg_attribute a, rel"
+    "          WHERE a.attrelid = rel.oid AND a.attname = $2"
+    "            AND a.attnum > 0 AND NOT a.attisdropped)"
+    " SELECT rel.oid IS NOT NULL, EXISTS (SELECT 1 FROM col),"
+    "        EXISTS (SELECT 1 FROM pg_index i, col"
+    "                 WHERE i.indrelid = rel.oid AND i.indisvalid"
+    "                   AND i.indpred IS NULL AND i.indkey[0] = col.attnum"
+    "                   AND (NOT $3::bool"
+    "                        OR (i.indisunique AND i.indnkeyatts = 1))),"
+    "        format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON %s (%I)',"
+    "               left((SELECT relname FROM pg_class WHERE oid = rel.oid)"
+    "                    || '_' || $2 || '_idx', 63),"
+    "               rel.oid::regclass::text, $2)"
+    "   FROM rel";
+
+std::string RelationKindName(const std::string& relkind) {
+  if (relkind == "r" || relkind == "p") return "a table";
+  if (relkind == "i" || relkind == "I") return "an index";
+  if (relkind == "S") return "a sequence";
+  if (relkind == "f") return "a foreign table";
+  return absl::StrCat("a relation of kind '", relkind, "'");
+}
+
+// Adds what `requirement` lacks in the catalog to `check`.
+absl::Status CheckOne(pg::PgConnection& conn,
+                      const CatalogRequirement& requirement,
+                      CatalogCheck* check) {
+  const bool unique = requirement.kind == CatalogRequirement::Kind::kUniqueKey;
+  ASSIGN_OR_RETURN(
+      std::vector<pg::Row> rows,
+      conn.QueryParams(
+          kRequirementSql,
+          {requirement.table, requirement.column, unique ? "true" : "false"},
+          "reading the catalog for a view's keys and indexes"));
+  const pg::Row& row = rows.at(0);
+  const std::string place =
+      absl::StrCat(requirement.table, ".", requirement.column);
+  if (pg::TextOrEmpty(row, 0) != "t") {
+    check->problems.push_back(absl::StrCat("table ", requirement.table,
+                                           " does not exist (needed for ",
+                                           requirement.why, ")"));
+  } else if (pg::TextOrEmpty(row, 1) != "t") {
+    check->problems.push_back(absl::StrCat("column ", place,
+                                           " does not exist (needed for ",
+                                           requirement.why, ")"));
+  } else if (pg::TextOrEmpty(row, 2) != "t") {
+    if (unique) {
+      check->problems.push_back(absl::StrCat(
+          place, " is neither the primary key nor a unique index of ",
+          requirement.table, ", but the view needs ", requirement.why,
+          "; add one (ALTER TABLE ", requirement.table, " ADD PRIMARY KEY (",
+          requirement.column, ")) or join on a key"));
+    } else {
+      check->missing_indexes.push_back(pg::TextOrEmpty(row, 3));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadViewDefinition(pg::PgConnection& conn,
+                                               const std::string& name) {
+  ASSIGN_OR_RETURN(std::vector<pg::Row> rows,
+                   conn.QueryParams(kViewDefinitionSql, {name},
+                                    "reading a view's definition"));
+  if (rows.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("no view or materialized view named ", name,
+                     " in the database (names resolve through the "
+                     "search_path; qualify it as schema.name)"));
+  }
+  const std::string relkind = pg::TextOrEmpty(rows[0], 0);
+  const std::string qualified = pg::TextOrEmpty(rows[0], 1);
+  if (relkind != "v" && relkind != "m") {
+    return absl::FailedPreconditionError(
+        absl::StrCat(qualified, " is ", RelationKindName(relkind),
+                     ", not a view or materialized view"));
+  }
+  return absl::StrCat("CREATE ", relkind == "m" ? "MATERIALIZED " : "", "VIEW ",
+                      qualified, " AS\n", pg::TextOrEmpty(rows[0], 2));
+}
+
+absl::StatusOr<CatalogCheck> CheckCatalog(pg::PgConnection& conn,
+                                          const ViewDefinition& view) {
+  CatalogCheck check;
+  for (const CatalogRequirement& requirement : CatalogRequirements(view)) {
+    RETURN_IF_ERROR(CheckOne(conn, requirement, &check));
+  }
+  return check;
+}
+
+}  // namespace enrich::processor

@@ -197,8 +197,31 @@ cleanup() {
     kill -TERM "$child" 2>/dev/null
     wait "$child" 2>/dev/null
   fi
-  # A leg stops its own servers on exit; these are the ones a leg killed
-  # before its trap ran left behind (pid files, never names).
+  # A leg stops its own processes and servers on exit; what a leg killed
+  # before its trap ran left behind is found by this run's own paths: the
+  # clients by the state dir in their command line (binaries are run from
+  # copies there; the Connect worker's configs live there), the servers by
+  # their pid files. Never by name.
+  local pids=() pid servers=" $$ "
+  for s in "$state_root"/enrich-*; do
+    [[ -d "$s" ]] || continue
+    servers+="$(kafka_pid "$s" 2>/dev/null) "
+    [[ -f "$s/pg.location" ]] &&
+      servers+="$(head -n 1 "$(pg_datadir "$s")/postmaster.pid" 2>/dev/null) "
+  done
+  for pid in $(grep -lsF "$state_root/" /proc/[0-9]*/cmdline | cut -d/ -f3); do
+    [[ "$servers" == *" $pid "* ]] || pids+=("$pid")
+  done
+  if ((${#pids[@]})); then
+    kill -TERM "${pids[@]}" 2>/dev/null
+    for _ in $(seq 1 50); do
+      kill -0 "${pids[@]}" 2>/dev/null || break
+      sleep 0.2
+    done
+    for pid in "${pids[@]}"; do
+      grep -qsF "$state_root/" "/proc/$pid/cmdline" && kill -KILL "$pid" 2>/dev/null
+    done
+  fi
   for s in "$state_root"/enrich-*; do
     [[ -d "$s" ]] || continue
     kafka_stop "$s"

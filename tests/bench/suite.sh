@@ -24,15 +24,15 @@ Usage: tests/bench/suite.sh [options]
 Builds enrich-cdc and enrich-processor in Release (cmake into --build-dir),
 unless --bin-dir is given; then runs, --runs times, each leg:
   cdc        tests/bench/cdc_throughput.sh: pg_recvlogical and enrich-cdc (and
-             Debezium with --with-debezium; run N puts Debezium first when N is
-             odd, so the order alternates) draining the same WAL;
+             Debezium with --with-debezium: run 1 has enrich-cdc first, run 2
+             Debezium first, and so on) draining the same WAL;
   processor  tests/bench/processor_bench.sh: data from the seeded generator
              (processor_data.sql), first start, burst against REFRESH and
              REFRESH CONCURRENTLY, fan-out, sustained rates, rebuild by replay.
 Every leg of every run starts its own PostgreSQL 15 and Kafka (random free
-ports, state under a temp dir; never the local stack's 25432/29092) and stops
-them when it ends; the data is loaded afresh for every run. The suite stops
-whatever a leg left running if it is interrupted.
+ports, never the local stack's 25432/29092/29093; state under a temp dir) and
+stops them when it ends; the data is loaded afresh for every run. If a leg
+dies or the suite is interrupted, the suite stops whatever it left running.
 
 Writes a Markdown report (machine, versions, git commit, the command line,
 median and min-max of every figure, per-run ratios and their median); the
@@ -359,4 +359,10 @@ Each leg's table, log and figures, per run: \`$raw/\` (runN.LEG.txt, .log,
 .figures). What each figure measures: the header of
 \`tests/bench/cdc_throughput.sh\` and of \`tests/bench/processor_bench.sh\`.
 EOF
+if ((debezium)); then
+  cat >>"$out" <<'EOF'
+Order within the cdc leg: Debezium first in the runs where
+`debezium_first` is 1 (even runs), enrich-cdc first in the others.
+EOF
+fi
 log "report: $out"

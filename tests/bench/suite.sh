@@ -34,9 +34,10 @@ ports, never the local stack's 25432/29092/29093; state under a temp dir) and
 stops them when it ends; the data is loaded afresh for every run. If a leg
 dies or the suite is interrupted, the suite stops whatever it left running.
 
-Writes a Markdown report (machine, versions, git commit, the command line,
-median and min-max of every figure, per-run ratios and their median); the
-output and log of every leg of every run are kept beside it in FILE.d/.
+Writes a Markdown report: the command line (with the BENCH_* variables set
+in the environment), the machine, versions and git commit, the median and
+min-max of every figure, per-run ratios and their median. The output and log
+of every leg of every run are kept beside it in FILE.d/.
 
 Options (each also an environment variable; the option wins):
   --scale small|200k|2m   BENCH_SUITE_SCALE [200k]
@@ -88,7 +89,13 @@ build_dir=${BENCH_SUITE_BUILD_DIR:-$root/build/release}
 bin_dir=${BENCH_SUITE_BIN_DIR:-}
 jobs=${BENCH_SUITE_JOBS:-$(nproc)}
 keep=${BENCH_SUITE_KEEP:-0}
-command_line="tests/bench/suite.sh"
+# The command as given, with the environment variables that change what
+# runs (the suite's own and those it passes to the scripts).
+command_line=""
+for v in $(compgen -e | grep -E '^(BENCH_|DEBEZIUM_VERSION$)' | sort); do
+  command_line+="$v=$(printf '%q' "${!v}") "
+done
+command_line+="tests/bench/suite.sh"
 for a in "$@"; do command_line+=" $(printf '%q' "$a")"; done
 
 while (($#)); do

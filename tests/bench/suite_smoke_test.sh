@@ -21,7 +21,7 @@ failures=0
 fail() { echo "bench_smoke: $*" >&2; failures=$((failures + 1)); }
 [[ -s "$report" ]] || { echo "bench_smoke: no report at $report" >&2; exit 1; }
 
-grep -qF 'Command: `tests/bench/suite.sh --scale small --runs 1 --bin-dir' "$report" ||
+grep -q '^Command: `.*tests/bench/suite.sh --scale small --runs 1 --bin-dir' "$report" ||
   fail "the report does not start with the command line"
 for fact in "git commit" cores memory kernel PostgreSQL Kafka compiler "processor scale" \
             "cdc workload"; do

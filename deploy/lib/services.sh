@@ -39,10 +39,14 @@ port_in_use() {
 
 # Prints a port nobody listens on. Random in a high range, so concurrent test
 # binaries rarely collide; a collision makes the server fail to start loudly.
+# Never one of the local stack's ports (deploy/local/stack.sh), even while it
+# is down, so private servers cannot keep it from starting.
 free_port() {
   local p i
+  local stack=" ${ENRICH_LOCAL_PG_PORT:-25432} ${ENRICH_LOCAL_KAFKA_PORT:-29092} ${ENRICH_LOCAL_KAFKA_CONTROLLER_PORT:-29093} "
   for i in $(seq 1 200); do
     p=$((20000 + RANDOM % 30000))
+    [[ "$stack" == *" $p "* ]] && continue
     port_in_use "$p" || { echo "$p"; return 0; }
   done
   echo "services: no free port found" >&2

@@ -70,6 +70,9 @@
 #   BENCH_DEBEZIUM_PG_PASSWORD    Debezium's database password (when the
 #                                 server asks for one; libpq's PGPASSWORD
 #                                 serves psql and enrich-cdc)
+#   BENCH_FIGURES [""]            a file: also write each figure there as one
+#                                 `name=value` line (the number alone, no unit),
+#                                 for tests/bench/suite.sh
 #
 # The Debezium leg (BENCH_DEBEZIUM=1; it adds a JVM start, the connector's
 # start-up and its run to every run, so it is opt-in): Debezium's PostgreSQL
@@ -728,5 +731,38 @@ if [[ -n "$cdc_events" && "$cdc_events" != "$changes" ]]; then
 fi
 if [[ -n "$streaming_from" && "$streaming_from" != "$start_lsn_cdc" ]]; then
   log "WARNING: enrich-cdc streamed from $streaming_from, not the slot's $start_lsn_cdc"
+fi
+# --- machine-readable figures (BENCH_FIGURES=FILE) --------------------------
+# One `name=value` line per figure printed above, the number alone (units
+# dropped). Names are stable: tests/bench/suite.sh reads them.
+if [[ -n "${BENCH_FIGURES:-}" ]]; then
+  fig() { if [[ -n "${2:-}" ]]; then printf '%s=%s\n' "$1" "$2"; fi; }
+  {
+    fig changes "$changes"; fig wal_mib "$((wal_bytes / 1048576))"
+    fig recvlogical_s "$recv_secs"; fig recvlogical_changes_per_s "$recv_rate"
+    fig recvlogical_cpu_s "$recv_cpu"; fig recvlogical_walsender_cpu_s "$recv_ws_cpu"
+    fig recvlogical_rss_mb "$recv_rss_mb"
+    fig cdc_s "$cdc_secs"; fig cdc_changes_per_s "$cdc_rate"
+    fig cdc_cpu_s "$cdc_cpu"; fig cdc_walsender_cpu_s "$cdc_ws_cpu"
+    fig cdc_rss_mb "$hwm_mb"
+    fig cdc_streaming_s "$stream_secs"; fig cdc_streaming_changes_per_s "$stream_rate"
+    fig cdc_events "$cdc_events"; fig cdc_reconnects "$reconnects"
+    fig kafka_cpu_s "$kafka_cpu"
+    if ((debezium)); then
+      fig debezium_first "$((bench_run % 2))"
+      fig cdc_kafka_s "$cdc_offsets_secs"; fig cdc_kafka_startup_s "$cdc_startup"
+      fig cdc_kafka_streaming_s "$cdc_stream_off"; fig cdc_kafka_changes_per_s "$cdc_off_rate"
+      [[ -z "$cdc_stream_off" ]] ||
+        fig cdc_kafka_streaming_changes_per_s "$(rate "$changes" "$cdc_stream_off")"
+      fig cdc_kafka_records "$cdc_offsets_records"
+      fig cdc_bytes_per_record "$cdc_bytes_per_record"
+      fig debezium_s "$dbz_secs"; fig debezium_startup_s "$dbz_startup_secs"
+      fig debezium_streaming_s "$dbz_stream_secs"; fig debezium_changes_per_s "$dbz_rate"
+      fig debezium_streaming_changes_per_s "$dbz_stream_rate"
+      fig debezium_cpu_s "$dbz_cpu"; fig debezium_walsender_cpu_s "$dbz_ws_cpu"
+      fig debezium_rss_mb "$dbz_hwm_mb"; fig debezium_records "$dbz_records"
+      fig debezium_bytes_per_record "$dbz_bytes_per_record"
+    fi
+  } >"$BENCH_FIGURES"
 fi
 exit 0

@@ -87,6 +87,9 @@
 #   BENCH_FIRST_START [1]         (BENCH_FIRST_START=0: skip (f))
 #   BENCH_VERIFY_FULL [1]         BENCH_FSYNC [on]          BENCH_TIMEOUT [300]
 #   BENCH_KEEP [0]                1: keep the state dir (logs, metrics)
+#   BENCH_FIGURES [""]            a file: also write each figure there as one
+#                                 `name=value` line (the number alone, no unit),
+#                                 for tests/bench/suite.sh
 #   ENRICH_CDC_BIN, ENRICH_PROCESSOR_BIN   binaries [build-pbench/bin, else
 #                                 build/bin]; copied into the state dir first
 #   ENRICH_CONTRACT_DIR           [../shared/contract beside the repo, or
@@ -782,4 +785,58 @@ if [[ -n "$e_row" ]]; then
   printf "%-66s %s / %s s\n" "(e) 1/$small_factor data: REFRESH / CONCURRENTLY" "$e_refresh" "$e_refresh_conc"
   printf "%-66s %s\n" "(e) 1/$small_factor data: rows differing (burst 1)" "$e_diff"
   printf "%-66s %s MB / %s MB\n" "(e) 1/$small_factor data: peak RSS processor / cdc" "${small_proc_rss:-?}" "${small_cdc_rss:-?}"
+fi
+
+# --- machine-readable figures (BENCH_FIGURES=FILE) ------------------------------------
+# One `name=value` line per figure: the first word of what the table prints
+# (a quantile's bucket bounds and units dropped), so ">5" or "n/a" stay
+# visible as such. Names are stable: tests/bench/suite.sh reads them.
+if [[ -n "${BENCH_FIGURES:-}" ]]; then
+  fig() { if [[ -n "${2:-}" ]]; then printf '%s=%s\n' "$1" "${2%% *}"; fi; }
+  # pcts "processor 12%, cdc 3%, ...": the five percentages, space-separated.
+  pcts() { grep -o '[0-9.]*%' <<<"$1" | tr -d '%' | tr '\n' ' '; }
+  {
+    fig conversations "$conversations"; fig messages "$messages"
+    fig generate_s "${results[enrich.generate_s]}"
+    fig migrate_s "${results[enrich.migrate_s]}"
+    fig migrate_rss_mb "${results[enrich.migrate_rss_mb]}"
+    fig enriched_rows "$main_rows"
+    fig burst_conversations "$burst"
+    fig burst_write_s "$a_write"; fig burst_applied_s "$a_applied"
+    fig burst2_applied_s "$a2_applied"
+    fig burst_rows_differing "$a_diff"; fig burst2_rows_differing "$a2_diff"
+    fig refresh_s "$a_refresh"; fig refresh_concurrently_s "$a_refresh_conc"
+    fig fanout_conversations "$d_n"; fig fanout_applied_s "$d_applied"
+    fig fanout_rows_differing "$d_diff"
+    fig ceiling_precomputed_s "$c_pre"; fig ceiling_reaggregated_s "$c_agg"
+    for r in $rates; do
+      [[ -n "${b_tps[$r]:-}" ]] || continue
+      fig "rate_${r}_achieved_changes_per_s" "${b_tps[$r]}"
+      fig "rate_${r}_events" "${b_events[$r]}"
+      fig "rate_${r}_freshness_p50_s" "${b_p50[$r]}"
+      fig "rate_${r}_freshness_p99_s" "${b_p99[$r]}"
+      fig "rate_${r}_freshness_p999_s" "${b_p999[$r]}"
+      fig "rate_${r}_max_last_freshness_s" "${b_lag[$r]}"
+      fig "rate_${r}_drain_s" "${b_drain[$r]}"
+      read -r p_proc p_cdc p_kafka p_pg p_machine <<<"$(pcts "${b_cpu[$r]}")"
+      fig "rate_${r}_cpu_processor_pct" "${p_proc:-}"; fig "rate_${r}_cpu_cdc_pct" "${p_cdc:-}"
+      fig "rate_${r}_cpu_kafka_pct" "${p_kafka:-}"; fig "rate_${r}_cpu_postgres_pct" "${p_pg:-}"
+      fig "rate_${r}_machine_busy_pct" "${p_machine:-}"
+    done
+    [[ -z "${rates// /}" ]] || fig highest_rate_p99_under_1s "$b_best"
+    fig full_rows_differing "$full_diff"
+    fig processor_rss_mb "$main_proc_rss"; fig cdc_rss_mb "$main_cdc_rss"
+    if ((first_start)); then fig first_start_s "${results[enrich.first_start_s]}"; fi
+    if [[ -n "$c_row" ]]; then
+      fig snapshot_publish_s "$c_snapshot"; fig replay_s "$c_replay"
+      fig replay_events "${c_replayed#events=}"; fig replay_write_s "$c_write"
+      fig replay_rows_differing "$c_diff"; fig refresh_after_replay_s "$c_refresh"
+      fig refresh_lz4_s "$c_refresh_lz4"; fig replay_rss_mb "$c_rss"
+    fi
+    if [[ -n "$e_row" ]]; then
+      fig small_burst_applied_s "$e_applied"; fig small_burst2_applied_s "$e2_applied"
+      fig small_refresh_s "$e_refresh"; fig small_refresh_concurrently_s "$e_refresh_conc"
+      fig small_rows_differing "$e_diff"
+    fi
+  } >"$BENCH_FIGURES"
 fi

@@ -153,6 +153,22 @@ std::string List(const std::vector<std::string>& names,
                        });
 }
 
+// Renames the child's alias to `alias` wherever the view names it: the
+// child's columns appear only inside aggregates.
+void RenameChild(ViewDefinition& view, const std::string& alias) {
+  auto rename = [&](ViewColumnRef& ref) {
+    if (ref.table_alias == view.child->table.alias) ref.table_alias = alias;
+  };
+  for (ViewOutputColumn& column : view.columns) {
+    auto* aggregate = std::get_if<ViewAggregate>(&column.value);
+    if (aggregate == nullptr) continue;
+    if (aggregate->argument.has_value()) rename(*aggregate->argument);
+    for (AggregateOrderKey& key : aggregate->order_by) rename(key.column);
+    if (aggregate->filter.has_value()) rename(aggregate->filter->column);
+  }
+  view.child->table.alias = alias;
+}
+
 }  // namespace
 
 absl::StatusOr<CompiledView> CompiledView::Compile(const ViewDefinition& view,
@@ -169,6 +185,11 @@ absl::StatusOr<CompiledView> CompiledView::Compile(const ViewDefinition& view,
   CompiledView compiled(view);
   compiled.facts_ = facts;
   absl::flat_hash_set<std::string> taken = NamesInUse(view);
+  if (view.child.has_value()) {
+    const std::string alias = FreshName("s" + view.child->table.alias, taken);
+    RenameChild(compiled.view_, alias);
+    taken.insert(alias);
+  }
   for (ViewOutputColumn& column : compiled.view_.columns) {
     if (const auto* projected = std::get_if<ProjectedColumn>(&column.value)) {
       if (projected->source.table_alias == view.root.table.alias &&
@@ -184,7 +205,7 @@ absl::StatusOr<CompiledView> CompiledView::Compile(const ViewDefinition& view,
       return absl::InvalidArgumentError(
           absl::StrCat("view ", view.name, ": array_agg without a child"));
     }
-    const ViewColumnRef child_key{view.child->table.alias,
+    const ViewColumnRef child_key{compiled.view_.child->table.alias,
                                   facts.child_key_column};
     if (aggregate.order_by.empty() ||
         !(aggregate.order_by.back().column == child_key)) {

@@ -25,6 +25,11 @@
 // latest_titles -> latest_title_ids. A plural column name gives a plural
 // name of the keys; a name that collides with another column is refused.
 //
+// The child is read under an alias of its own: "s" then the view's alias
+// (today's messages: `sm`, the name the hand-written statements gave them
+// and the plan checks of tests/integration/processor look for), with
+// underscores appended while it collides with another alias or column.
+//
 // Immutable after Compile; thread-safe.
 #ifndef ENRICH_PROCESSOR_CORE_COMPILED_VIEW_H_
 #define ENRICH_PROCESSOR_CORE_COMPILED_VIEW_H_
@@ -74,7 +79,8 @@ class CompiledView {
   const std::string& table() const { return view_.name; }
   const std::string& key_column() const { return key_output_; }
   const std::string& key_type() const { return facts_.root_key_type; }
-  // The definition as compiled: array_agg tie-breakers appended.
+  // The definition as compiled: array_agg tie-breakers appended, the
+  // child's alias renamed (below).
   const ViewDefinition& definition() const { return view_; }
   // The view's output columns, in its order.
   std::vector<std::string> OutputColumns() const;

@@ -69,18 +69,18 @@ TEST(CompiledViewTest, TodaysColumnsAreTheViewsThenTheMessageIds) {
 TEST(CompiledViewTest, TodaysArrayKeepsItsTieBreakerAndGetsItsKeys) {
   const std::string sql =
       EnrichedSupportConversationsView().RecomputePerIdSelect();
-  EXPECT_THAT(sql, HasSubstr("array_agg(m.body ORDER BY m.created_at, m.id) "
-                             "FILTER (WHERE m.body IS NOT NULL) AS "
+  EXPECT_THAT(sql, HasSubstr("array_agg(sm.body ORDER BY sm.created_at, sm.id) "
+                             "FILTER (WHERE sm.body IS NOT NULL) AS "
                              "all_messages"));
-  EXPECT_THAT(sql, HasSubstr("array_agg(m.id ORDER BY m.created_at, m.id) "
-                             "FILTER (WHERE m.body IS NOT NULL) AS "
+  EXPECT_THAT(sql, HasSubstr("array_agg(sm.id ORDER BY sm.created_at, sm.id) "
+                             "FILTER (WHERE sm.body IS NOT NULL) AS "
                              "all_message_ids"));
-  EXPECT_THAT(sql, Not(HasSubstr("m.id, m.id")));
-  EXPECT_THAT(sql, HasSubstr("count(m.id)::pg_catalog.int4 AS message_count"));
+  EXPECT_THAT(sql, Not(HasSubstr("sm.id, sm.id")));
+  EXPECT_THAT(sql, HasSubstr("count(sm.id)::pg_catalog.int4 AS message_count"));
   // Every message aggregate per conversation, over its messages only: no
   // aggregate here counts a conversation without messages.
-  EXPECT_THAT(sql, HasSubstr("FROM support_conversation_messages m WHERE "
-                             "m.conversation_id = c.id) agg"));
+  EXPECT_THAT(sql, HasSubstr("FROM support_conversation_messages sm WHERE "
+                             "sm.conversation_id = c.id) agg"));
   EXPECT_THAT(sql, HasSubstr("(SELECT * FROM linear_issues li WHERE li.id = "
                              "c.linear_issue_id OFFSET 0) li ON true"));
 }
@@ -90,8 +90,8 @@ TEST(CompiledViewTest, TodaysSetRecomputeGroupsTheMessagesOfAllIds) {
       EnrichedSupportConversationsView().RecomputeSetSelect(1);
   EXPECT_THAT(sql, HasSubstr("coalesce(agg.message_count, 0) AS "
                              "message_count"));
-  EXPECT_THAT(sql, HasSubstr("WHERE m.conversation_id = ANY($1::uuid[]) "
-                             "GROUP BY m.conversation_id"));
+  EXPECT_THAT(sql, HasSubstr("WHERE sm.conversation_id = ANY($1::uuid[]) "
+                             "GROUP BY sm.conversation_id"));
   EXPECT_THAT(sql, HasSubstr("LEFT JOIN subscribers_insights u ON "
                              "u.distinct_id = c.user_id"));
   EXPECT_THAT(sql, HasSubstr("WHERE c.id = ANY($1::uuid[])"));
@@ -125,13 +125,14 @@ TEST(CompiledViewTest, RollupCompilesWithTieBreakerAndInnerLookup) {
   EXPECT_EQ(view.RewrittenColumns().back(), "latest_title_ids");
   EXPECT_THAT(view.JoinedColumns(), ElementsAre("name", "team_name"));
   const std::string per_id = view.RecomputePerIdSelect();
-  EXPECT_THAT(per_id, HasSubstr("array_agg(k.title ORDER BY k.opened_at DESC, "
-                                "k.id) FILTER (WHERE k.title IS NOT NULL)"));
   EXPECT_THAT(per_id,
-              HasSubstr("count(k.id) FILTER (WHERE k.status = 'open')"));
+              HasSubstr("array_agg(sk.title ORDER BY sk.opened_at DESC, "
+                        "sk.id) FILTER (WHERE sk.title IS NOT NULL)"));
+  EXPECT_THAT(per_id,
+              HasSubstr("count(sk.id) FILTER (WHERE sk.status = 'open')"));
   // count(*) counts the NULL-extended row of a user without tickets.
-  EXPECT_THAT(per_id, HasSubstr("(SELECT) AS agg_one LEFT JOIN tickets k ON "
-                                "k.user_id = u.id"));
+  EXPECT_THAT(per_id, HasSubstr("(SELECT) AS agg_one LEFT JOIN tickets sk ON "
+                                "sk.user_id = u.id"));
   EXPECT_THAT(per_id, HasSubstr("CROSS JOIN LATERAL (SELECT * FROM teams t"));
   const std::string set = view.RecomputeSetSelect(1);
   EXPECT_THAT(set, HasSubstr(" JOIN teams t ON t.id = u.team_id"));

@@ -7,134 +7,33 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "processor/adapters/declared_views.h"
+#include "processor/core/compiled_view.h"
 
 namespace enrich::processor::enriched_statements {
 namespace {
 
-// The reference view's columns after id, in its order.
-constexpr const char* kValueColumns[] = {
-    "source",
-    "external_id",
-    "title",
-    "description",
-    "status",
-    "priority",
-    "created_at",
-    "updated_at",
-    "resolved_at",
-    "user_uuid",
-    "user_id",
-    "assignee_id",
-    "tags",
-    "custom_fields",
-    "raw_data",
-    "synced_at",
-    "has_linear_ticket",
-    "linear_issue_id",
-    "linear_custom_field_id",
-    "income",
-    "net_worth",
-    "investing_activity",
-    "total_copies",
-    "total_subscriptions",
-    "app_sessions",
-    "message_count",
-    "last_message_at",
-    "all_messages",
-    "linear_identifier",
-    "linear_title",
-    "linear_state_name",
-    "linear_url",
-};
+// Today's view, compiled from its definition file
+// (sql/views/enriched_support_conversations.sql).
+const CompiledView& View() { return EnrichedSupportConversationsView(); }
 
-// The bookkeeping column every full rewrite sets with the reference's
-// columns (sql/005_message_ids.sql): the ids behind all_messages, in order.
-constexpr char kMessageIdsColumn[] = "all_message_ids";
-
-// The columns a full rewrite sets from the source tables, after id: the
-// reference view's, then all_message_ids.
+// The columns a full rewrite sets from the source tables other than the
+// key (RewrittenColumns() but id), each with `prefix`.
 std::string Columns(absl::string_view prefix) {
-  return absl::StrCat(
-      absl::StrJoin(std::begin(kValueColumns), std::end(kValueColumns), ", ",
-                    [&](std::string* out, const char* c) {
-                      absl::StrAppend(out, prefix, c);
-                    }),
-      ", ", prefix, kMessageIdsColumn);
+  std::vector<std::string> columns;
+  for (std::string& c : View().RewrittenColumns()) {
+    if (c != View().key_column()) columns.push_back(std::move(c));
+  }
+  return absl::StrJoin(columns, ", ", [&](std::string* out, const auto& c) {
+    absl::StrAppend(out, prefix, c);
+  });
 }
 
-// The reference's columns between id and the message aggregate, and after
-// it, over the aliases c (conversation), u (subscriber) and li (Linear
-// issue): with them the joined columns.
-constexpr char kConversationColumns[] =
-    " c.source, c.external_id, c.title, c.description,"
-    " c.status, c.priority, c.created_at, c.updated_at, c.resolved_at,"
-    " c.user_uuid, c.user_id, c.assignee_id, c.tags, c.custom_fields,"
-    " c.raw_data, c.synced_at, c.has_linear_ticket, c.linear_issue_id,"
-    " c.linear_custom_field_id,"
-    " u.income, u.net_worth, u.investing_activity,"
-    " u.total_copies, u.total_subscriptions, u.app_sessions,";
-constexpr char kLinearColumns[] =
-    " li.identifier AS linear_identifier, li.title AS linear_title,"
-    " li.state_name AS linear_state_name, li.url AS linear_url";
-// The messages aggregate over sm (support_conversation_messages): the
-// reference's three columns and all_message_ids, in the same order as
-// all_messages.
-constexpr char kMessageAggregates[] =
-    " count(sm.id)::integer AS message_count,"
-    " max(sm.created_at) AS last_message_at,"
-    " array_agg(sm.body ORDER BY sm.created_at, sm.id)"
-    "   FILTER (WHERE sm.body IS NOT NULL) AS all_messages,"
-    " array_agg(sm.id ORDER BY sm.created_at, sm.id)"
-    "   FILTER (WHERE sm.body IS NOT NULL) AS all_message_ids";
-
-// The reference's 33 columns and all_message_ids for the ids of a relation
-// named `ids`. Every
-// join is a per-conversation lookup (OFFSET 0 fences keep them nested loops
-// over indexes); the messages aggregate is the reference view's, per
+// The per-id recompute (VIEWS.md): a lookup per id, the child aggregate per
 // conversation.
 const std::string& RecomputeSelectSql() {
-  static const std::string* sql = new std::string(absl::StrCat(
-      " SELECT c.id,", kConversationColumns,
-      " m.message_count, m.last_message_at, m.all_messages,", kLinearColumns,
-      ", m.all_message_ids"
-      " FROM ids"
-      " CROSS JOIN LATERAL (SELECT * FROM raw_support_conversations rc"
-      "   WHERE rc.id = ids.id OFFSET 0) c"
-      " LEFT JOIN LATERAL (SELECT * FROM subscribers_insights si"
-      "   WHERE si.distinct_id = c.user_id OFFSET 0) u ON true"
-      " LEFT JOIN LATERAL (SELECT * FROM linear_issues l"
-      "   WHERE l.id = c.linear_issue_id OFFSET 0) li ON true"
-      " CROSS JOIN LATERAL (SELECT",
-      kMessageAggregates,
-      "     FROM support_conversation_messages sm"
-      "    WHERE sm.conversation_id = c.id) m"));
-  return *sql;
-}
-
-// The same 33 columns for a large set of ids ($1, a sorted uuid[]),
-// set-based: the conversations, subscribers and issues by hash joins, and
-// the messages aggregated in one pass over their conversation_id index (an
-// index scan with = ANY returns them in conversation_id order, so the
-// GROUP BY needs no sort), instead of one lookup and one small aggregate per
-// conversation. The reference view's expressions; a conversation without
-// messages gets count 0 and NULL max and array, as COUNT, MAX and
-// ARRAY_AGG ... FILTER give over the view's LEFT JOIN.
-const std::string& RecomputeSetSelectSql() {
-  static const std::string* sql = new std::string(absl::StrCat(
-      " SELECT c.id,", kConversationColumns,
-      " coalesce(m.message_count, 0) AS message_count, m.last_message_at,"
-      " m.all_messages,",
-      kLinearColumns,
-      ", m.all_message_ids"
-      " FROM raw_support_conversations c"
-      " LEFT JOIN subscribers_insights u ON u.distinct_id = c.user_id"
-      " LEFT JOIN linear_issues li ON li.id = c.linear_issue_id"
-      " LEFT JOIN (SELECT sm.conversation_id,",
-      kMessageAggregates,
-      "     FROM support_conversation_messages sm"
-      "    WHERE sm.conversation_id = ANY($1::uuid[])"
-      "    GROUP BY sm.conversation_id) m ON m.conversation_id = c.id"
-      " WHERE c.id = ANY($1::uuid[])"));
+  static const std::string* sql =
+      new std::string(View().RecomputePerIdSelect());
   return *sql;
 }
 
@@ -150,38 +49,42 @@ std::string BookkeepingValues(int n) {
                       "clock_timestamp()");
 }
 
-// Step 4: recompute (RecomputeSelectSql, or RecomputeSetSelectSql for the
-// bulk path), upsert what differs, delete what is gone; one statement, so
-// one snapshot.
-// `gone` is the condition, on ids.id, of the ids to delete (no
-// conversation).
+// Step 4: recompute (the compiled per-id or set-based SELECT), upsert what
+// differs, delete what is gone; one statement, so one snapshot. `gone` is
+// the condition, on ids.id, of the ids to delete (CompiledView::
+// GoneCondition). The insert names every rewritten column in the
+// recompute's order, so `f.*` matches it.
 std::string RewriteSqlWith(const std::string& recompute, bool materialized,
                            const std::string& gone) {
+  const CompiledView& view = View();
+  const std::string& key = view.key_column();
   return absl::StrCat(
-      "WITH ids AS (SELECT DISTINCT id FROM unnest($1::uuid[]) AS a(id)), "
-      "fresh AS ",
-      materialized ? "MATERIALIZED " : "", "(", recompute,
+      "WITH ids AS (SELECT DISTINCT id FROM unnest($1::", view.key_type(),
+      "[]) AS a(id)), fresh AS ", materialized ? "MATERIALIZED " : "", "(",
+      recompute,
       "), "
       "upserted AS ("
-      " INSERT INTO enriched_support_conversations AS e (id, ",
-      Columns(""), ", ", kBookkeepingColumns, ") SELECT f.*, ",
-      BookkeepingValues(2),
+      " INSERT INTO ",
+      view.table(), " AS e (", absl::StrJoin(view.RewrittenColumns(), ", "),
+      ", ", kBookkeepingColumns, ") SELECT f.*, ", BookkeepingValues(2),
       " FROM fresh f"
-      " ON CONFLICT (id) DO UPDATE SET (",
-      Columns(""), ", ", kBookkeepingColumns, ") = (", Columns("EXCLUDED."),
+      " ON CONFLICT (",
+      key, ") DO UPDATE SET (", Columns(""), ", ", kBookkeepingColumns, ") = (",
+      Columns("EXCLUDED."),
       ", EXCLUDED.source_commit_lsn, EXCLUDED.source_commit_at,"
       " EXCLUDED.enriched_at)"
       " WHERE (",
       Columns("e."), ") IS DISTINCT FROM (", Columns("EXCLUDED."),
-      ") RETURNING e.id), "
+      ") RETURNING e.", key,
+      "), "
       // The ids to delete as an array: an index condition whatever the
       // planner estimates (a join on the ids may become a sequential scan).
       "deleted AS ("
-      " DELETE FROM enriched_support_conversations e"
-      " WHERE e.id = ANY(ARRAY(SELECT ids.id FROM ids WHERE ",
-      gone,
-      "))"
-      " RETURNING e.id) "
+      " DELETE FROM ",
+      view.table(), " e WHERE e.", key,
+      " = ANY(ARRAY(SELECT ids.id FROM ids WHERE ", gone, ")) RETURNING e.",
+      key,
+      ") "
       "SELECT (SELECT count(*) FROM upserted), (SELECT count(*) FROM "
       "deleted)");
 }
@@ -225,35 +128,16 @@ std::string MessageChangeSql(absl::string_view place_sql,
       "   WHERE place IS NULL OR body IS NULL ORDER BY conversation_id), ',')");
 }
 
-// The reference's columns that come from the conversation, subscriber and
-// Linear rows: all but id and the message aggregate, in the view's order.
-std::vector<std::string> JoinedColumns() {
-  std::vector<std::string> columns;
-  for (const char* c : kValueColumns) {
-    const absl::string_view name(c);
-    if (name != "message_count" && name != "last_message_at" &&
-        name != "all_messages") {
-      columns.emplace_back(name);
-    }
-  }
-  return columns;
-}
-
 }  // namespace
 
-// Step 1: fan-out keys to conversation ids. Each key is looked up on its own
-// (LATERAL ... OFFSET 0 keeps the planner from turning the lookups into a
-// hash join over the whole table), through the contract's indexes.
+// Step 1: fan-out keys to conversation ids, compiled: each key is looked
+// up on its own (LATERAL ... OFFSET 0 keeps the planner from turning the
+// lookups into a hash join over the whole table), through the contract's
+// indexes on user_id and linear_issue_id; $1 and $2 in the view's lookup
+// order (subscribers, then Linear issues).
 const WriterStatement& ResolveFanOut() {
-  static const auto* statement = new WriterStatement{
-      "resolve_fan_out",
-      "SELECT c.id::text FROM unnest($1::text[]) AS k(user_id) "
-      "CROSS JOIN LATERAL (SELECT id FROM raw_support_conversations "
-      "WHERE user_id = k.user_id OFFSET 0) c "
-      "UNION "
-      "SELECT c.id::text FROM unnest($2::text[]) AS k(linear_issue_id) "
-      "CROSS JOIN LATERAL (SELECT id FROM raw_support_conversations "
-      "WHERE linear_issue_id = k.linear_issue_id OFFSET 0) c"};
+  static const auto* statement =
+      new WriterStatement{"resolve_fan_out", View().ResolveFanOutSql()};
   return *statement;
 }
 
@@ -282,7 +166,7 @@ const WriterStatement& RewriteRows() {
   static const auto* statement = new WriterStatement{
       "rewrite_rows",
       RewriteSqlWith(RecomputeSelectSql(), /*materialized=*/true,
-                     "NOT EXISTS (SELECT 1 FROM fresh f WHERE f.id = ids.id)")};
+                     View().GoneCondition(/*set_based=*/false))};
   return *statement;
 }
 
@@ -338,48 +222,12 @@ const WriterStatement& AppendMessages() {
 // no complete row yet: a placeholder has a NULL message_count), which Apply
 // rewrites in full.
 const WriterStatement& RewriteJoinedColumns() {
-  static const auto* statement = [] {
-    const std::vector<std::string> columns = JoinedColumns();
-    auto list = [&columns](absl::string_view prefix) {
-      return absl::StrJoin(columns, ", ",
-                           [prefix](std::string* out, const std::string& c) {
-                             absl::StrAppend(out, prefix, c);
-                           });
-    };
-    return new WriterStatement{
-        "rewrite_joined_columns",
-        absl::StrCat(
-            "WITH fresh AS MATERIALIZED ("
-            " SELECT x.id AS conversation_id, c.id IS NOT NULL AS found,"
-            "        p.complete,",
-            kConversationColumns, kLinearColumns,
-            "   FROM unnest($1::uuid[]) AS x(id)"
-            "   LEFT JOIN LATERAL (SELECT * FROM raw_support_conversations rc"
-            "     WHERE rc.id = x.id OFFSET 0) c ON true"
-            "   LEFT JOIN LATERAL (SELECT * FROM subscribers_insights si"
-            "     WHERE si.distinct_id = c.user_id OFFSET 0) u ON true"
-            "   LEFT JOIN LATERAL (SELECT * FROM linear_issues l"
-            "     WHERE l.id = c.linear_issue_id OFFSET 0) li ON true"
-            "   LEFT JOIN LATERAL (SELECT e.message_count IS NOT NULL AS "
-            "complete"
-            "     FROM enriched_support_conversations e"
-            "     WHERE e.id = x.id OFFSET 0) p ON true), "
-            "updated AS ("
-            " UPDATE enriched_support_conversations e SET (",
-            list(""), ") = (", list("f."), "), (", kBookkeepingColumns, ") = (",
-            BookkeepingValues(2),
-            ")"
-            "   FROM fresh f"
-            "  WHERE e.id = f.conversation_id AND f.found AND f.complete"
-            "    AND (",
-            list("e."), ") IS DISTINCT FROM (", list("f."),
-            ") RETURNING e.id) "
-            "SELECT (SELECT count(*) FROM updated),"
-            " array_to_string(ARRAY(SELECT conversation_id FROM fresh"
-            "   WHERE NOT found OR complete IS NOT TRUE ORDER BY "
-            "conversation_id),"
-            " ',')")};
-  }();
+  static const auto* statement =
+      new WriterStatement{"rewrite_joined_columns",
+                          View().RewriteJoinedColumnsSql(
+                              absl::StrCat("(", kBookkeepingColumns, ") = (",
+                                           BookkeepingValues(2), ")"),
+                              "source_commit_lsn")};
   return *statement;
 }
 
@@ -434,32 +282,24 @@ const WriterStatement& BulkSettings() {
 const WriterStatement& RewriteRowsBulk() {
   static const auto* statement = new WriterStatement{
       "rewrite_rows_bulk",
-      RewriteSqlWith(RecomputeSetSelectSql(), /*materialized=*/false,
-                     "NOT EXISTS (SELECT 1 FROM raw_support_conversations rc "
-                     "WHERE rc.id = ids.id)")};
+      RewriteSqlWith(View().RecomputeSetSelect(1), /*materialized=*/false,
+                     View().GoneCondition(/*set_based=*/true))};
   return *statement;
 }
 
 // Truncate-driven rebuilds: the ids a truncated table reached.
 WriterStatement ListRebuildIds(const TruncatedTables& truncated) {
-  constexpr char kName[] = "list_rebuild_ids";
-  if (truncated.conversations || truncated.messages) {
-    return {kName,
-            "SELECT id::text FROM raw_support_conversations UNION "
-            "SELECT id::text FROM enriched_support_conversations"};
+  RebuildScope scope;
+  scope.root_or_child = truncated.conversations || truncated.messages;
+  const std::vector<LookupJoin>& lookups = View().definition().lookups;
+  for (size_t i = 0; i < lookups.size(); ++i) {
+    const std::string& table = lookups[i].table.name;
+    if ((table == "subscribers_insights" && truncated.subscribers_insights) ||
+        (table == "linear_issues" && truncated.linear_issues)) {
+      scope.lookups.push_back(i);
+    }
   }
-  std::vector<std::string> parts;
-  if (truncated.subscribers_insights) {
-    parts.push_back(
-        "SELECT id::text FROM raw_support_conversations "
-        "WHERE user_id IS NOT NULL");
-  }
-  if (truncated.linear_issues) {
-    parts.push_back(
-        "SELECT id::text FROM raw_support_conversations "
-        "WHERE linear_issue_id IS NOT NULL");
-  }
-  return {kName, absl::StrJoin(parts, " UNION ")};
+  return {"list_rebuild_ids", View().ListRebuildIdsSql(scope)};
 }
 
 // Snapshot rebuilds (header): how many of the snapshots $2 (pg_lsn[]) the
@@ -536,16 +376,10 @@ const WriterStatement& SetToastCompression() {
   return *statement;
 }
 
-std::vector<std::string> ReferenceColumns() {
-  std::vector<std::string> columns = {"id"};
-  for (const char* c : kValueColumns) columns.push_back(c);
-  return columns;
-}
+std::vector<std::string> ReferenceColumns() { return View().OutputColumns(); }
 
 std::vector<std::string> RewrittenColumns() {
-  std::vector<std::string> columns = ReferenceColumns();
-  columns.push_back(kMessageIdsColumn);
-  return columns;
+  return View().RewrittenColumns();
 }
 
 const std::string& RecomputeSql() { return RecomputeSelectSql(); }

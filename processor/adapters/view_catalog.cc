@@ -41,6 +41,37 @@ constexpr char kRequirementSql[] =
     "               rel.oid::regclass::text, $2)"
     "   FROM rel";
 
+// $1 a table name as written, $2 a column: the column's type as SQL
+// names it; no row when either is missing.
+constexpr char kColumnTypeSql[] =
+    "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a"
+    " WHERE a.attrelid = to_regclass($1) AND a.attname = $2"
+    "   AND a.attnum > 0 AND NOT a.attisdropped";
+
+// $1 a table name as written: the column of its single-column primary key;
+// no row when it has none.
+constexpr char kPrimaryKeyColumnSql[] =
+    "SELECT a.attname FROM pg_index i"
+    "  JOIN pg_attribute a ON a.attrelid = i.indrelid"
+    "   AND a.attnum = i.indkey[0]"
+    " WHERE i.indrelid = to_regclass($1) AND i.indisprimary"
+    "   AND i.indnkeyatts = 1";
+
+absl::StatusOr<std::string> ColumnType(pg::PgConnection& conn,
+                                       const std::string& table,
+                                       const std::string& column) {
+  ASSIGN_OR_RETURN(std::vector<pg::Row> rows,
+                   conn.QueryParams(kColumnTypeSql, {table, column},
+                                    "reading a view column's type"));
+  if (rows.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("column ", table, ".", column,
+                     " does not exist (the view joins on "
+                     "it)"));
+  }
+  return pg::TextOrEmpty(rows[0], 0);
+}
+
 std::string RelationKindName(const std::string& relkind) {
   if (relkind == "r" || relkind == "p") return "a table";
   if (relkind == "i" || relkind == "I") return "an index";
@@ -86,6 +117,32 @@ absl::Status CheckOne(pg::PgConnection& conn,
 }
 
 }  // namespace
+
+absl::StatusOr<ViewKeyFacts> ReadViewKeyFacts(pg::PgConnection& conn,
+                                              const ViewDefinition& view) {
+  ViewKeyFacts facts;
+  ASSIGN_OR_RETURN(facts.root_key_type, ColumnType(conn, view.root.table.name,
+                                                   view.root.key_column));
+  for (const LookupJoin& lookup : view.lookups) {
+    ASSIGN_OR_RETURN(std::string type, ColumnType(conn, view.root.table.name,
+                                                  lookup.root_column));
+    facts.lookup_join_types.push_back(std::move(type));
+  }
+  if (!view.child.has_value()) return facts;
+  const std::string& child = view.child->table.name;
+  ASSIGN_OR_RETURN(std::vector<pg::Row> rows,
+                   conn.QueryParams(kPrimaryKeyColumnSql, {child},
+                                    "reading a view child's primary key"));
+  if (rows.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(child,
+                     " has no single-column primary key: the view's arrays are "
+                     "ordered and edited in place by it; add one (ALTER TABLE ",
+                     child, " ADD PRIMARY KEY (...))"));
+  }
+  facts.child_key_column = pg::TextOrEmpty(rows[0], 0);
+  return facts;
+}
 
 absl::StatusOr<std::string> ReadViewDefinition(pg::PgConnection& conn,
                                                const std::string& name) {

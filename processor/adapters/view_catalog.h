@@ -7,6 +7,9 @@
 //   ASSIGN_OR_RETURN(CatalogCheck check, CheckCatalog(conn, view));
 //   // check.problems empty: the keys hold; check.missing_indexes: the
 //   // CREATE INDEX statements the view's joins need.
+//   ASSIGN_OR_RETURN(ViewKeyFacts facts, ReadViewKeyFacts(conn, view));
+//   ASSIGN_OR_RETURN(CompiledView compiled, CompiledView::Compile(view,
+//                                                                 facts));
 //
 // Table names are resolved as PostgreSQL resolves the view's text
 // (to_regclass, the session's search_path); a name that needed quotes
@@ -19,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "cdc/postgres/pg_connection.h"
+#include "processor/core/compiled_view.h"
 #include "processor/core/view_definition.h"
 
 namespace enrich::processor {
@@ -45,6 +49,16 @@ struct CatalogCheck {
 // connection's; what the catalog lacks is in the result.
 absl::StatusOr<CatalogCheck> CheckCatalog(pg::PgConnection& conn,
                                           const ViewDefinition& view);
+
+// What CompiledView needs that the view's text does not say
+// (compiled_view.h): the type of the root's key and of each root column a
+// lookup joins on (format_type, e.g. "uuid", "character varying(20)"), and
+// the child's primary key column. FailedPrecondition when a table or
+// column is missing or the child has no single-column primary key (the
+// arrays' tie-breaker and the in-place paths address its rows by it);
+// otherwise the connection's errors.
+absl::StatusOr<ViewKeyFacts> ReadViewKeyFacts(pg::PgConnection& conn,
+                                              const ViewDefinition& view);
 
 }  // namespace enrich::processor
 

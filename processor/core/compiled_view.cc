@@ -209,7 +209,8 @@ absl::StatusOr<CompiledView> CompiledView::Compile(const ViewDefinition& view,
                                   facts.child_key_column};
     if (aggregate.order_by.empty() ||
         !(aggregate.order_by.back().column == child_key)) {
-      aggregate.order_by.push_back(AggregateOrderKey{child_key});
+      aggregate.order_by.push_back(
+          AggregateOrderKey{child_key, /*descending=*/false, std::nullopt});
     }
     std::string keys = KeyArrayName(column.name, facts.child_key_column);
     if (!taken.insert(keys).second) {

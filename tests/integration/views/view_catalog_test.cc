@@ -15,7 +15,9 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "processor/adapters/declared_views.h"
 #include "processor/adapters/view_parser.h"
+#include "processor/core/compiled_view.h"
 #include "tests/integration/processor/source_workload.h"
 #include "tests/support/child_process.h"
 #include "tests/support/pg_test_connection.h"
@@ -175,6 +177,65 @@ TEST_F(ViewCatalogTest, PartialAndWiderIndexesDoNotCount) {
   EXPECT_EQ(check->missing_indexes.size(), 2u);
 }
 
+// The facts stated by hand beside today's view file are the catalog's.
+TEST_F(ViewCatalogTest, KeyFactsOfTodaysViewAreTheOnesItsFileStates) {
+  absl::StatusOr<ViewKeyFacts> facts = ReadViewKeyFacts(
+      *conn_, FromCatalog("enriched_support_conversations_reference"));
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  const ViewKeyFacts stated = EnrichedSupportConversationsKeyFacts();
+  EXPECT_EQ(facts->root_key_type, stated.root_key_type);
+  EXPECT_EQ(facts->child_key_column, stated.child_key_column);
+  EXPECT_EQ(facts->lookup_join_types, stated.lookup_join_types);
+}
+
+// From the catalog alone to the table's rows: a materialized view read
+// back, its facts read, compiled, and the compiled set-based recompute of
+// every account equals the materialized view's own contents, both ways.
+TEST_F(ViewCatalogTest, AViewFromTheCatalogCompilesToItsOwnRows) {
+  ASSERT_TRUE(
+      sql_->Exec("INSERT INTO view_catalog_test.regions VALUES"
+                 " ('eu', 'Europe'), ('us', NULL);"
+                 "INSERT INTO view_catalog_test.accounts VALUES"
+                 " (1, 'eu', 'a'), (2, 'us', NULL), (3, NULL, 'c'),"
+                 " (4, 'xx', 'd'), (5, 'eu', 'e');"
+                 "INSERT INTO view_catalog_test.invoices VALUES"
+                 " (10, 1, 5.5), (11, 1, NULL), (12, 2, 7), (13, 4, 1),"
+                 " (14, 99, 3), (15, NULL, 2);"
+                 "REFRESH MATERIALIZED VIEW view_catalog_test.account_totals")
+          .ok());
+  const ViewDefinition view = FromCatalog("view_catalog_test.account_totals");
+  absl::StatusOr<ViewKeyFacts> facts = ReadViewKeyFacts(*conn_, view);
+  ASSERT_TRUE(facts.ok()) << facts.status();
+  EXPECT_EQ(facts->root_key_type, "integer");
+  EXPECT_EQ(facts->child_key_column, "id");
+  absl::StatusOr<CompiledView> compiled = CompiledView::Compile(view, *facts);
+  ASSERT_TRUE(compiled.ok()) << compiled.status();
+  auto differing = conn_->QueryParams(
+      absl::StrCat(
+          "WITH fresh AS (", compiled->RecomputeSetSelect(1),
+          "), mv AS (SELECT * FROM view_catalog_test.account_totals)"
+          " SELECT (SELECT count(*) FROM (SELECT * FROM fresh EXCEPT ALL"
+          "   SELECT * FROM mv) a) + (SELECT count(*) FROM (SELECT * FROM mv"
+          "   EXCEPT ALL SELECT * FROM fresh) b),"
+          " (SELECT count(*) FROM fresh)"),
+      {"{1,2,3,4,5}"}, "comparing");
+  ASSERT_TRUE(differing.ok()) << differing.status();
+  EXPECT_EQ(pg::TextOrEmpty(differing->at(0), 0), "0");
+  EXPECT_EQ(pg::TextOrEmpty(differing->at(0), 1), "5");
+}
+
+TEST_F(ViewCatalogTest, AChildWithoutAPrimaryKeyIsNamed) {
+  ASSERT_TRUE(sql_->Exec("ALTER TABLE view_catalog_test.invoices "
+                         "DROP CONSTRAINT invoices_pkey")
+                  .ok());
+  absl::StatusOr<ViewKeyFacts> facts =
+      ReadViewKeyFacts(*conn_, FromCatalog("view_catalog_test.account_totals"));
+  EXPECT_EQ(facts.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(facts.status().message(),
+              HasSubstr("view_catalog_test.invoices has no single-column "
+                        "primary key"));
+}
+
 TEST_F(ViewCatalogTest, NamesThatAreNotViewsAreRefusedByKind) {
   absl::StatusOr<std::string> table =
       ReadViewDefinition(*conn_, "raw_support_conversations");
@@ -203,6 +264,8 @@ TEST_F(ViewCatalogTest, ExecutableRefusesAMissingKeyAndListsIndexes) {
       CheckViewExecutable("view_catalog_test.account_totals");
   EXPECT_EQ(supported, 0) << supported_log;
   EXPECT_THAT(supported_log, HasSubstr("catalog: keys are unique"));
+  EXPECT_THAT(supported_log,
+              HasSubstr("compiled: key id (integer), 5 rewritten columns"));
 
   auto [not_a_view, not_a_view_log] = CheckViewExecutable("no_such_view");
   EXPECT_EQ(not_a_view, 2) << not_a_view_log;

@@ -63,5 +63,6 @@ if [[ -f "$build/asan/summary.txt" ]]; then
   cat "$build/asan/summary.txt"
 fi
 echo
+bash "$root/tests/support/failed_output.sh" "$build/ctest.log"
 grep -E "tests passed|tests failed" "$build/ctest.log" | tail -n 1 || true
 exit "$rc"

@@ -46,7 +46,9 @@ std::string HttpGet(int port, const std::string& path) {
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
     const std::string request =
         absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-    if (write(fd, request.data(), request.size()) ==
+    // send, not write: a peer that already closed must fail the call
+    // (EPIPE), not kill the test binary with SIGPIPE.
+    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
         static_cast<ssize_t>(request.size())) {
       char buffer[4096];
       ssize_t n;

@@ -116,9 +116,11 @@ class ViewClassifier {
     int location;
   };
 
-  // The source text of the expression starting at `location`: up to the
-  // first `,`, unbalanced `)`, `;` or clause keyword outside parentheses
-  // and quotes.
+  // The source text of the expression starting at `location`, exactly as
+  // written: up to the first `,`, unbalanced `)`, `;` or clause keyword
+  // outside parentheses and quotes, without trailing white space.
+  absl::string_view ExpressionAt(int location) const;
+  // ExpressionAt for a message: on one line, cut to 160 characters.
   std::string FragmentAt(int location) const;
   absl::Status Refuse(int location, absl::string_view reason,
                       absl::string_view supported) const;
@@ -156,7 +158,7 @@ class ViewClassifier {
   std::vector<PendingJoin> joins_;
 };
 
-std::string ViewClassifier::FragmentAt(int location) const {
+absl::string_view ViewClassifier::ExpressionAt(int location) const {
   if (location < 0 || static_cast<size_t>(location) >= sql_.size()) {
     return "";
   }
@@ -184,8 +186,11 @@ std::string ViewClassifier::FragmentAt(int location) const {
     }
     ++end;
   }
-  std::string fragment(
-      absl::StripTrailingAsciiWhitespace(sql_.substr(begin, end - begin)));
+  return absl::StripTrailingAsciiWhitespace(sql_.substr(begin, end - begin));
+}
+
+std::string ViewClassifier::FragmentAt(int location) const {
+  std::string fragment(ExpressionAt(location));
   // One line per refusal: the fragment's own line breaks become spaces.
   for (char& c : fragment) {
     if (c == '\n' || c == '\r' || c == '\t') c = ' ';
@@ -741,7 +746,9 @@ absl::StatusOr<AggregateFilter> ViewClassifier::FilterOf(
   if (!column.ok()) return column.status();
   filter.column = *std::move(column);
   filter.op = op->second;
-  filter.constant = FragmentAt(StartOf(expr.rexpr()));
+  // The constant as written, verbatim: the display form FragmentAt gives
+  // would turn a line break into a space and cut a long text.
+  filter.constant = std::string(ExpressionAt(StartOf(expr.rexpr())));
   return filter;
 }
 

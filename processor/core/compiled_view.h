@@ -68,9 +68,9 @@ struct RebuildScope {
 class CompiledView {
  public:
   // InvalidArgument when the view cannot be maintained as declared: its
-  // root key is not an output column, facts do not match its lookups, an
-  // alias the statements reserve ("ids") is taken, or a key-array name
-  // collides.
+  // root key is not an output column (as is: a cast one does not count),
+  // facts do not match its lookups, an alias the statements reserve ("ids")
+  // is taken, or a key-array name collides.
   static absl::StatusOr<CompiledView> Compile(const ViewDefinition& view,
                                               const ViewKeyFacts& facts);
 

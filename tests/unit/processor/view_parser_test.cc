@@ -157,6 +157,28 @@ TEST(ViewParserTest, MaterializedViewAndOtherSupportedFormsParse) {
   EXPECT_EQ(base->lookups[0].kind, LookupJoinKind::kInner);
 }
 
+// Found by view_differential_test: the constant was the display fragment,
+// with its line break turned into a space and cut after 160 characters.
+TEST(ViewParserTest, FilterConstantsAreKeptVerbatim) {
+  const std::string long_text(300, 'x');
+  absl::StatusOr<ViewDefinition> view = ParseViewDefinition(absl::StrCat(
+      "CREATE VIEW v AS SELECT c.id, "
+      "count(*) FILTER (WHERE m.body < 'two\nlines'::text) AS a, "
+      "count(*) FILTER (WHERE m.body = '",
+      long_text,
+      "') AS b, count(*) FILTER (WHERE m.body <> 'it''s, (a) from') AS c "
+      "FROM conversations c LEFT JOIN messages m ON c.id = m.conversation_id "
+      "GROUP BY c.id"));
+  ASSERT_TRUE(view.ok()) << view.status();
+  ASSERT_EQ(view->columns.size(), 4u);
+  auto constant = [&](int i) {
+    return std::get<ViewAggregate>(view->columns[i].value).filter->constant;
+  };
+  EXPECT_EQ(constant(1), "'two\nlines'::text");
+  EXPECT_EQ(constant(2), absl::StrCat("'", long_text, "'"));
+  EXPECT_EQ(constant(3), "'it''s, (a) from'");
+}
+
 // BY is an unreserved keyword, so PostgreSQL reads the second BY as a
 // column and stumbles on the `c` after it.
 TEST(ViewParserTest, SyntaxErrorNamesPostgresMessageAndPosition) {

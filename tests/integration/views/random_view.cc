@@ -547,12 +547,15 @@ std::vector<std::string> RandomView::MissingRootKeys(
 std::vector<std::string> RandomView::FanOutKeys(std::mt19937_64& rng,
                                                 size_t i) const {
   const RandomTable& table = lookups_[i].table;
-  std::vector<std::string> keys = {"NULL"};
+  std::set<int> ordinals;
   for (int n = Pick(rng, 6); n > 0; --n) {
-    keys.push_back(
-        KeyLiteral(table.key.type, Chance(rng, 60) && !table.present.empty()
-                                       ? PresentOrdinal(rng, table)
-                                       : MissingOrdinal(rng, table)));
+    ordinals.insert(Chance(rng, 60) && !table.present.empty()
+                        ? PresentOrdinal(rng, table)
+                        : MissingOrdinal(rng, table));
+  }
+  std::vector<std::string> keys = {"NULL"};
+  for (int ordinal : ordinals) {
+    keys.push_back(KeyLiteral(table.key.type, ordinal));
   }
   return keys;
 }

@@ -102,8 +102,8 @@ class RandomView {
   std::string ChangeSql(std::mt19937_64& rng);
   // Literals of root keys that have no root row.
   std::vector<std::string> MissingRootKeys(std::mt19937_64& rng) const;
-  // Literals of lookup `i`'s key type: present keys, keys the root names
-  // that have no lookup row, keys nothing names, and NULL.
+  // Distinct literals of lookup `i`'s key type: present keys, keys without
+  // a lookup row (which roots may name), and NULL.
   std::vector<std::string> FanOutKeys(std::mt19937_64& rng, size_t i) const;
 
  private:

@@ -16,6 +16,12 @@ std::string Ref(const ViewColumnRef& column) {
   return absl::StrCat(column.table_alias, ".", column.column);
 }
 
+// `(expression)::type`, or `expression` when `type` is empty.
+std::string Cast(const std::string& expression, const std::string& type) {
+  if (type.empty()) return expression;
+  return absl::StrCat("(", expression, ")::", type);
+}
+
 const char* FilterOperator(AggregateFilter::Op op) {
   switch (op) {
     case AggregateFilter::Op::kIsNull:
@@ -84,15 +90,17 @@ std::string AggregateSql(const ViewAggregate& aggregate,
   absl::StrAppend(&text, ")");
   if (aggregate.filter.has_value()) {
     const AggregateFilter& f = *aggregate.filter;
-    absl::StrAppend(&text, " FILTER (WHERE ", Ref(f.column), " ",
-                    FilterOperator(f.op), f.constant.empty() ? "" : " ",
-                    f.constant, ")");
+    absl::StrAppend(
+        &text, " FILTER (WHERE ", Cast(Ref(f.column), f.column_cast), " ",
+        FilterOperator(f.op), f.constant.empty() ? "" : " ", f.constant, ")");
   }
   return text;
 }
 
 std::string ArgumentSql(const ViewAggregate& aggregate) {
-  return aggregate.argument.has_value() ? Ref(*aggregate.argument) : "*";
+  return aggregate.argument.has_value()
+             ? Cast(Ref(*aggregate.argument), aggregate.argument_cast)
+             : "*";
 }
 
 // Whether the NULL-extended row the view's LEFT JOIN gives a root without

@@ -75,6 +75,8 @@ std::string Value(std::mt19937_64& rng, SqlType type) {
       return absl::StrCat("'2024-02-0", 1 + Pick(rng, 4), "'");
     case SqlType::kUuid:
       return KeyLiteral(SqlType::kUuid, Pick(rng, 6));
+    case SqlType::kVarchar:
+      return KeyLiteral(SqlType::kVarchar, Pick(rng, 6));
   }
   return "NULL";
 }
@@ -96,7 +98,8 @@ std::string FilterConstant(std::mt19937_64& rng, SqlType type) {
 
 SqlType KeyType(std::mt19937_64& rng) {
   return OneOf(rng, std::vector<SqlType>{SqlType::kInteger, SqlType::kBigint,
-                                         SqlType::kUuid, SqlType::kText});
+                                         SqlType::kUuid, SqlType::kText,
+                                         SqlType::kVarchar});
 }
 
 SqlType PayloadType(std::mt19937_64& rng) {
@@ -114,6 +117,19 @@ bool Summable(SqlType type) {
 // min and max exist for these (not boolean, not uuid in PostgreSQL 15).
 bool Ordered(SqlType type) {
   return type != SqlType::kBoolean && type != SqlType::kUuid;
+}
+
+// A type that holds every value of `type`, for a foreign key declared
+// wider than the key it names.
+SqlType Wider(SqlType type) {
+  switch (type) {
+    case SqlType::kInteger:
+      return SqlType::kBigint;
+    case SqlType::kVarchar:
+      return SqlType::kText;
+    default:
+      return type;
+  }
 }
 
 std::vector<RandomColumn> PayloadColumns(std::mt19937_64& rng,
@@ -165,6 +181,8 @@ const char* SqlTypeName(SqlType type) {
       return "date";
     case SqlType::kUuid:
       return "uuid";
+    case SqlType::kVarchar:
+      return "varchar(16)";
   }
   return "?";
 }
@@ -182,6 +200,7 @@ std::string KeyLiteral(SqlType type, int ordinal) {
       return text;
     }
     case SqlType::kText:
+    case SqlType::kVarchar:
       switch (ordinal % 4) {
         case 0:
           return Quote(absl::StrCat("k", ordinal));
@@ -213,11 +232,16 @@ RandomView RandomView::Generate(std::mt19937_64& rng, const std::string& name) {
                         KeyType(rng)};
     lookup.table.columns = PayloadColumns(rng, absl::StrCat("l", i, "v"), 1, 3);
     lookup.inner = Chance(rng, 30);
-    // Now and then a lookup joins on another lookup's root column.
+    // Now and then a lookup joins on another lookup's root column, or on
+    // the root's key (one row of it per root, or none).
     for (const RandomLookup& earlier : view.lookups_) {
       if (earlier.table.key.type == lookup.table.key.type && Chance(rng, 30)) {
         lookup.root_column = earlier.root_column;
       }
+    }
+    if (lookup.root_column.empty() && Chance(rng, 10)) {
+      lookup.table.key.type = view.root_.key.type;
+      lookup.root_column = view.root_.key.name;
     }
     if (lookup.root_column.empty()) {
       lookup.root_column = absl::StrCat("l", i, "_ref");
@@ -235,7 +259,9 @@ RandomView RandomView::Generate(std::mt19937_64& rng, const std::string& name) {
     view.child_.key = {OneOf(rng, std::vector<std::string>{"id", "cid"}),
                        KeyType(rng)};
     view.child_fk_ = OneOf(rng, std::vector<std::string>{"root_id", "parent"});
-    view.child_.columns.push_back({view.child_fk_, view.root_.key.type});
+    view.child_.columns.push_back(
+        {view.child_fk_,
+         Chance(rng, 15) ? Wider(view.root_.key.type) : view.root_.key.type});
     for (RandomColumn& column : PayloadColumns(rng, "cv", 2, 5)) {
       view.child_.columns.push_back(std::move(column));
     }
@@ -378,7 +404,8 @@ std::string RandomView::SchemaSql() const {
   std::set<std::string> indexed;
   for (const RandomLookup& lookup : lookups_) {
     create(lookup.table);
-    if (indexed.insert(lookup.root_column).second) {
+    if (lookup.root_column != root_.key.name &&
+        indexed.insert(lookup.root_column).second) {
       absl::StrAppend(&sql, "CREATE INDEX ON ", root_.name, " (",
                       lookup.root_column, ");\n");
     }

@@ -10,17 +10,18 @@
 //   conn.Exec(view.InsertSql(rng));    // the first rows
 //   conn.Exec(view.ChangeSql(rng));    // updates, deletes, inserts
 //
-// The shape: a root table keyed by integer, bigint, uuid or text; 0-3 lookup
-// tables joined LEFT or INNER on their primary key to a root column (two
-// lookups may share one); an optional child with a foreign key to the root
-// and a primary key of its own. Output columns: the root's key, root and
-// lookup columns (some cast to text), and over the child count(*), count,
-// sum, min, max, bool_or, bool_and and array_agg with random ORDER BY keys
-// (DESC, NULLS FIRST/LAST, ties often left open), FILTERs of every simple
-// form and casts on counts and sums. Data: NULLs in every nullable column,
-// few distinct values (ties), roots without children, dangling lookup and
-// child foreign keys, TOASTed text (5000 random letters), quotes,
-// backslashes, line breaks and non-ASCII text.
+// The shape: a root table keyed by integer, bigint, uuid, text or
+// varchar(16); 0-3 lookup tables joined LEFT or INNER on their primary key
+// to a root column (two lookups may share one; one may join on the root's
+// own key); an optional child with a foreign key to the root (now and then
+// of a wider type than the root's key) and a primary key of its own. Output
+// columns: the root's key, root and lookup columns (some cast to text), and
+// over the child count(*), count, sum, min, max, bool_or, bool_and and
+// array_agg with random ORDER BY keys (DESC, NULLS FIRST/LAST, ties often left
+// open), FILTERs of every simple form and casts on counts and sums. Data: NULLs
+// in every nullable column, few distinct values (ties), roots without children,
+// dangling lookup and child foreign keys, TOASTed text (5000 random letters),
+// quotes, backslashes, line breaks and non-ASCII text.
 //
 // Tables are named without a schema (create them under a search_path).
 // Everything follows from the rng's state: one seed reproduces a run.
@@ -44,7 +45,8 @@ enum class SqlType {
   kBoolean,
   kTimestamptz,
   kDate,
-  kUuid
+  kUuid,
+  kVarchar  // varchar(16), for keys only
 };
 
 // The type's name as in a column definition ("timestamptz").

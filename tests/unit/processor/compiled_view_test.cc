@@ -167,6 +167,24 @@ TEST(CompiledViewTest, CastsOnProjectionsAndCountsAreKept) {
               HasSubstr("(t.name)::text AS team"));
 }
 
+// Casts the parser kept on an aggregate's argument and a FILTER column
+// (pg_get_viewdef's form for varchar) are in the statements as written.
+TEST(CompiledViewTest, CastsOnAggregateArgumentsAndFiltersAreKept) {
+  const CompiledView view = CompileOrDie(
+      "CREATE VIEW v AS SELECT u.id, min((k.v)::text) AS mn, "
+      "count(k.v) FILTER (WHERE ((k.v)::text = 'x'::text)) AS cnt "
+      "FROM users u LEFT JOIN tickets k ON (u.id)::text = (k.user_id)::text "
+      "GROUP BY u.id",
+      ViewKeyFacts{"character varying(16)", "id", {}});
+  const std::string per_id = view.RecomputePerIdSelect();
+  EXPECT_THAT(per_id, HasSubstr("min((sk.v)::text) AS mn"));
+  EXPECT_THAT(per_id, HasSubstr("count(sk.v) FILTER (WHERE (sk.v)::text = "
+                                "'x'::text)"));
+  EXPECT_THAT(per_id, HasSubstr("sk.user_id = u.id"));
+  EXPECT_THAT(view.RecomputeSetSelect(1),
+              HasSubstr("$1::character varying(16)[]"));
+}
+
 // The key column is compared with ids of the key's type: a cast one is
 // not the key.
 TEST(CompiledViewTest, ACastKeyIsNotTheKey) {

@@ -252,6 +252,10 @@ absl::StatusOr<CompiledView> CompiledView::Compile(const ViewDefinition& view,
         view.root.table.alias, ".", view.root.key_column, ", ..."));
   }
   compiled.agg_alias_ = FreshName("agg", taken);
+  taken.insert(compiled.agg_alias_);
+  // A column of the set-based aggregate relation beside the output and key
+  // array columns, so it must not be named like one.
+  compiled.group_key_ = FreshName(compiled.agg_alias_ + "_key", taken);
   return compiled;
 }
 
@@ -410,7 +414,7 @@ std::string CompiledView::RecomputeSetSelect(int param) const {
     const ChildJoin& child = *view_.child;
     const std::string child_fk =
         absl::StrCat(child.table.alias, ".", child.foreign_key_column);
-    const std::string group_key = agg_alias_ + "_key";
+    const std::string& group_key = group_key_;
     const std::string aggregates = ChildAggregatesSql(
         view_, key_arrays_,
         absl::StrCat(child.table.alias, ".", facts_.child_key_column));

@@ -134,6 +134,7 @@ class CompiledView {
   std::string key_output_;
   std::vector<std::string> key_arrays_;  // per array_agg column, in order
   std::string agg_alias_;                // the child aggregate's relation
+  std::string group_key_;                // its root key column, set-based
 };
 
 }  // namespace enrich::processor

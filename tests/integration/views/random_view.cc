@@ -1,5 +1,6 @@
 #include "tests/integration/views/random_view.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <random>
@@ -378,6 +379,29 @@ RandomView RandomView::Generate(std::mt19937_64& rng, const std::string& name) {
   std::vector<Output> all = std::move(projected);
   for (Output& output : aggregates) all.push_back(std::move(output));
   Shuffle(rng, all);
+  // Now and then a column takes a name the compiled statements use for
+  // their own relations and columns.
+  static const std::vector<std::string> kTaken = {"agg",
+                                                  "agg_key",
+                                                  "agg_one",
+                                                  "agg_ids",
+                                                  "k",
+                                                  "x",
+                                                  "p",
+                                                  "fresh",
+                                                  "fresh_id",
+                                                  "found",
+                                                  "complete",
+                                                  "id",
+                                                  "s" + view.child_.alias};
+  for (Output& output : all) {
+    if (!Chance(rng, 6)) continue;
+    const std::string& name = OneOf(rng, kTaken);
+    if (std::none_of(all.begin(), all.end(),
+                     [&](const Output& other) { return other.name == name; })) {
+      output.name = name;
+    }
+  }
   view.outputs_ = std::move(all);
 
   view.group_by_.push_back(Ref(view.root_, view.root_.key.name));

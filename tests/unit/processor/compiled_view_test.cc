@@ -185,6 +185,19 @@ TEST(CompiledViewTest, CastsOnAggregateArgumentsAndFiltersAreKept) {
               HasSubstr("$1::character varying(16)[]"));
 }
 
+// Found by view_differential_test: an output column named agg_key made the
+// set-based recompute's join on the grouped key ambiguous.
+TEST(CompiledViewTest, GroupKeyAvoidsTheViewsColumnNames) {
+  const CompiledView view = CompileOrDie(
+      "CREATE VIEW v AS SELECT u.id, count(k.id) AS agg_key, "
+      "count(*) AS agg_key_ FROM users u "
+      "LEFT JOIN tickets k ON u.id = k.user_id GROUP BY u.id",
+      ViewKeyFacts{"bigint", "id", {}});
+  const std::string set = view.RecomputeSetSelect(1);
+  EXPECT_THAT(set, HasSubstr("agg_ids.id AS agg_key__,"));
+  EXPECT_THAT(set, HasSubstr("agg.agg_key__ = u.id"));
+}
+
 // The key column is compared with ids of the key's type: a cast one is
 // not the key.
 TEST(CompiledViewTest, ACastKeyIsNotTheKey) {

@@ -5,7 +5,8 @@
 // ParseViewDefinition, ReadViewKeyFacts), compiled, and the compiled
 // statements must give the materialized view's rows, EXCEPT ALL both ways:
 // the per-id recompute over every root id and a few ids without a root, the
-// set-based recompute over the same ids; each key array as long as its array
+// set-based recompute over the same ids; the gone conditions of both hold
+// for exactly the ids without a row; each key array as long as its array
 // and naming its elements; the fan-out of random lookup keys the roots that
 // join them. Then every table changes (deletes, inserts, updates of keys
 // and foreign keys: children move to other roots), both views are
@@ -239,6 +240,21 @@ class ViewDifferentialTest : public ::testing::Test {
     ExpectKeyArraysAddressTheirArrays(when + ", set-based recompute", "",
                                       set_based, compiled,
                                       facts.child_key_column);
+    // The gone conditions hold for exactly the ids without a view row (no
+    // root, or no INNER lookup row), after the per-id recompute as `fresh`
+    // and on their own (set-based).
+    const std::string gone =
+        absl::StrCat("SELECT id FROM ids EXCEPT ALL SELECT ",
+                     compiled.key_column(), " FROM ", tie_broken);
+    ExpectSameRows(when + ", per-id gone condition",
+                   absl::StrCat(ids, "fresh AS (", per_id, "), "),
+                   absl::StrCat("SELECT id FROM ids WHERE ",
+                                compiled.GoneCondition(false)),
+                   absl::StrCat("(", gone, ") g"), {"id"});
+    ExpectSameRows(
+        when + ", set-based gone condition", ids,
+        absl::StrCat("SELECT id FROM ids WHERE ", compiled.GoneCondition(true)),
+        absl::StrCat("(", gone, ") g"), {"id"});
 
     if (definition.lookups.empty()) return;
     std::string fan_out = compiled.ResolveFanOutSql();

@@ -18,7 +18,9 @@
 // columns: the root's key, root and lookup columns (some cast to text), and
 // over the child count(*), count, sum, min, max, bool_or, bool_and and
 // array_agg with random ORDER BY keys (DESC, NULLS FIRST/LAST, ties often left
-// open), FILTERs of every simple form and casts on counts and sums. Data: NULLs
+// open), FILTERs of every simple form and casts on counts and sums; now and
+// then a column is named like the compiled statements' own relations and
+// columns (agg, agg_key, k...). Data: NULLs
 // in every nullable column, few distinct values (ties), roots without children,
 // dangling lookup and child foreign keys, TOASTed text (5000 random letters),
 // quotes, backslashes, line breaks and non-ASCII text.

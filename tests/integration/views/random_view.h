@@ -20,10 +20,10 @@
 // array_agg with random ORDER BY keys (DESC, NULLS FIRST/LAST, ties often left
 // open), FILTERs of every simple form and casts on counts and sums; now and
 // then a column is named like the compiled statements' own relations and
-// columns (agg, agg_key, k...). Data: NULLs
-// in every nullable column, few distinct values (ties), roots without children,
-// dangling lookup and child foreign keys, TOASTed text (5000 random letters),
-// quotes, backslashes, line breaks and non-ASCII text.
+// columns (agg, agg_key, k...). Data: NULLs in every nullable column, few
+// distinct values (ties), roots without children, dangling lookup and child
+// foreign keys, TOASTed text (5000 random letters), quotes, backslashes,
+// line breaks and non-ASCII text.
 //
 // Tables are named without a schema (create them under a search_path).
 // Everything follows from the rng's state: one seed reproduces a run.

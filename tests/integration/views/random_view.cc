@@ -394,11 +394,26 @@ RandomView RandomView::Generate(std::mt19937_64& rng, const std::string& name) {
                                                   "complete",
                                                   "id",
                                                   "s" + view.child_.alias};
+  // The compiler names each array's key array (compiled_view.h) and
+  // refuses a view where that name is taken; such names are not generated.
+  auto key_array = [&](const std::string& name) {
+    std::string stem = name;
+    if (!stem.empty() && stem.back() == 's') stem.pop_back();
+    return absl::StrCat(stem, "_", view.child_.key.name, "s");
+  };
+  auto taken = [&](const std::string& name) {
+    for (const Output& other : all) {
+      if (other.name == name ||
+          (other.array_agg && key_array(other.name) == name)) {
+        return true;
+      }
+    }
+    return false;
+  };
   for (Output& output : all) {
     if (!Chance(rng, 6)) continue;
     const std::string& name = OneOf(rng, kTaken);
-    if (std::none_of(all.begin(), all.end(),
-                     [&](const Output& other) { return other.name == name; })) {
+    if (!taken(name) && !(output.array_agg && taken(key_array(name)))) {
       output.name = name;
     }
   }

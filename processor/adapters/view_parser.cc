@@ -100,6 +100,35 @@ bool IsClauseKeyword(absl::string_view word) {
   return words->count(absl::AsciiStrToLower(word)) > 0;
 }
 
+// The type a cast names, as PostgreSQL's grammar spells it ("text",
+// "pg_catalog.int4").
+std::string TypeNameOf(const pg_query::TypeName& type) {
+  std::vector<std::string> parts;
+  for (const pg_query::Node& part : type.names()) {
+    parts.push_back(part.string().sval());
+  }
+  return absl::StrJoin(parts, ".");
+}
+
+// `node`'s column when it is a column cast to a plain type name
+// (`(c.v)::text`), with that type in `*cast`; else `node` itself and no
+// cast.
+const pg_query::Node& UncastColumn(const pg_query::Node& node,
+                                   std::string* cast) {
+  cast->clear();
+  if (!node.has_type_cast() || !node.type_cast().arg().has_column_ref()) {
+    return node;
+  }
+  const pg_query::TypeName& type = node.type_cast().type_name();
+  if (type.typmods_size() > 0 || type.array_bounds_size() > 0) return node;
+  *cast = TypeNameOf(type);
+  return node.type_cast().arg();
+}
+
+bool IsText(const std::string& type) {
+  return type == "text" || type == "pg_catalog.text";
+}
+
 class ViewClassifier {
  public:
   explicit ViewClassifier(absl::string_view sql) : sql_(sql) {}
@@ -116,9 +145,11 @@ class ViewClassifier {
     int location;
   };
 
-  // The source text of the expression starting at `location`: up to the
-  // first `,`, unbalanced `)`, `;` or clause keyword outside parentheses
-  // and quotes.
+  // The source text of the expression starting at `location`, exactly as
+  // written: up to the first `,`, unbalanced `)`, `;` or clause keyword
+  // outside parentheses and quotes, without trailing white space.
+  absl::string_view ExpressionAt(int location) const;
+  // ExpressionAt for a message: on one line, cut to 160 characters.
   std::string FragmentAt(int location) const;
   absl::Status Refuse(int location, absl::string_view reason,
                       absl::string_view supported) const;
@@ -156,7 +187,7 @@ class ViewClassifier {
   std::vector<PendingJoin> joins_;
 };
 
-std::string ViewClassifier::FragmentAt(int location) const {
+absl::string_view ViewClassifier::ExpressionAt(int location) const {
   if (location < 0 || static_cast<size_t>(location) >= sql_.size()) {
     return "";
   }
@@ -184,8 +215,11 @@ std::string ViewClassifier::FragmentAt(int location) const {
     }
     ++end;
   }
-  std::string fragment(
-      absl::StripTrailingAsciiWhitespace(sql_.substr(begin, end - begin)));
+  return absl::StripTrailingAsciiWhitespace(sql_.substr(begin, end - begin));
+}
+
+std::string ViewClassifier::FragmentAt(int location) const {
+  std::string fragment(ExpressionAt(location));
   // One line per refusal: the fragment's own line breaks become spaces.
   for (char& c : fragment) {
     if (c == '\n' || c == '\r' || c == '\t') c = ' ';
@@ -399,16 +433,29 @@ absl::Status ViewClassifier::WalkFrom(const pg_query::Node& item) {
   bool is_equality = quals.has_a_expr() &&
                      quals.a_expr().kind() == pg_query::AEXPR_OP &&
                      quals.a_expr().name_size() == 1 &&
-                     quals.a_expr().name(0).string().sval() == "=" &&
-                     quals.a_expr().lexpr().has_column_ref() &&
-                     quals.a_expr().rexpr().has_column_ref();
-  if (!is_equality) {
+                     quals.a_expr().name(0).string().sval() == "=";
+  // pg_get_viewdef prints a join of a varchar column with a varchar or
+  // text one with the varchar side cast to text (the operator is text's):
+  // the comparison PostgreSQL picks without the cast too. (For other
+  // types, a side that needed its cast makes the statements fail to plan
+  // rather than compare differently; both sides cast from numeric, whose
+  // text tells 1.5 from 1.50, is the exception: LookupJoin's note.)
+  const pg_query::Node* lexpr = &quals.a_expr().lexpr();
+  const pg_query::Node* rexpr = &quals.a_expr().rexpr();
+  if (is_equality) {
+    std::string cast;
+    const pg_query::Node& l = UncastColumn(*lexpr, &cast);
+    if (IsText(cast)) lexpr = &l;
+    const pg_query::Node& r = UncastColumn(*rexpr, &cast);
+    if (IsText(cast)) rexpr = &r;
+  }
+  if (!is_equality || !lexpr->has_column_ref() || !rexpr->has_column_ref()) {
     return Refuse(quals, "a join condition other than one column equality",
                   kJoinForm);
   }
-  absl::StatusOr<ViewColumnRef> left = ColumnOf(quals.a_expr().lexpr());
+  absl::StatusOr<ViewColumnRef> left = ColumnOf(*lexpr);
   if (!left.ok()) return left.status();
-  absl::StatusOr<ViewColumnRef> right = ColumnOf(quals.a_expr().rexpr());
+  absl::StatusOr<ViewColumnRef> right = ColumnOf(*rexpr);
   if (!right.ok()) return right.status();
   if (right->table_alias != table->alias) std::swap(*left, *right);
   const std::string& root_alias = view_.root.table.alias;
@@ -545,11 +592,7 @@ absl::StatusOr<ViewOutputColumn> ViewClassifier::OutputColumnOf(
       return Refuse(*value, "a cast with type modifiers or array bounds",
                     "a cast to a plain type name, e.g. ::integer");
     }
-    std::vector<std::string> parts;
-    for (const pg_query::Node& part : type.names()) {
-      parts.push_back(part.string().sval());
-    }
-    output.cast_type = absl::StrJoin(parts, ".");
+    output.cast_type = TypeNameOf(type);
     value = &value->type_cast().arg();
   }
   if (value->has_column_ref()) {
@@ -641,7 +684,8 @@ absl::StatusOr<ViewAggregate> ViewClassifier::AggregateOf(
                     kColumnForm);
     }
     absl::StatusOr<ViewColumnRef> argument =
-        ChildColumnOf(call.args(0), "the aggregate's argument");
+        ChildColumnOf(UncastColumn(call.args(0), &aggregate.argument_cast),
+                      "the aggregate's argument");
     if (!argument.ok()) return argument.status();
     aggregate.argument = *std::move(argument);
   }
@@ -736,12 +780,14 @@ absl::StatusOr<AggregateFilter> ViewClassifier::FilterOf(
     return Refuse(node, "a FILTER condition that is not a simple predicate",
                   kFilterForm);
   }
-  absl::StatusOr<ViewColumnRef> column =
-      ChildColumnOf(expr.lexpr(), "the FILTER column");
+  absl::StatusOr<ViewColumnRef> column = ChildColumnOf(
+      UncastColumn(expr.lexpr(), &filter.column_cast), "the FILTER column");
   if (!column.ok()) return column.status();
   filter.column = *std::move(column);
   filter.op = op->second;
-  filter.constant = FragmentAt(StartOf(expr.rexpr()));
+  // The constant as written, verbatim: the display form FragmentAt gives
+  // would turn a line break into a space and cut a long text.
+  filter.constant = std::string(ExpressionAt(StartOf(expr.rexpr())));
   return filter;
 }
 

@@ -16,6 +16,12 @@ std::string Ref(const ViewColumnRef& column) {
   return absl::StrCat(column.table_alias, ".", column.column);
 }
 
+// `(expression)::type`, or `expression` when `type` is empty.
+std::string Cast(const std::string& expression, const std::string& type) {
+  if (type.empty()) return expression;
+  return absl::StrCat("(", expression, ")::", type);
+}
+
 const char* FilterOperator(AggregateFilter::Op op) {
   switch (op) {
     case AggregateFilter::Op::kIsNull:
@@ -84,15 +90,17 @@ std::string AggregateSql(const ViewAggregate& aggregate,
   absl::StrAppend(&text, ")");
   if (aggregate.filter.has_value()) {
     const AggregateFilter& f = *aggregate.filter;
-    absl::StrAppend(&text, " FILTER (WHERE ", Ref(f.column), " ",
-                    FilterOperator(f.op), f.constant.empty() ? "" : " ",
-                    f.constant, ")");
+    absl::StrAppend(
+        &text, " FILTER (WHERE ", Cast(Ref(f.column), f.column_cast), " ",
+        FilterOperator(f.op), f.constant.empty() ? "" : " ", f.constant, ")");
   }
   return text;
 }
 
 std::string ArgumentSql(const ViewAggregate& aggregate) {
-  return aggregate.argument.has_value() ? Ref(*aggregate.argument) : "*";
+  return aggregate.argument.has_value()
+             ? Cast(Ref(*aggregate.argument), aggregate.argument_cast)
+             : "*";
 }
 
 // Whether the NULL-extended row the view's LEFT JOIN gives a root without
@@ -117,9 +125,24 @@ const ViewAggregate* AggregateOf(const ViewOutputColumn& column) {
   return std::get_if<ViewAggregate>(&column.value);
 }
 
+// A projected column as the view selects it, with its cast
+// (`(r.code)::text AS code`).
 std::string ProjectionSql(const ViewOutputColumn& column) {
-  return absl::StrCat(Ref(std::get<ProjectedColumn>(column.value).source),
-                      " AS ", column.name);
+  const std::string ref = Ref(std::get<ProjectedColumn>(column.value).source);
+  if (column.cast_type.empty()) return absl::StrCat(ref, " AS ", column.name);
+  return absl::StrCat("(", ref, ")::", column.cast_type, " AS ", column.name);
+}
+
+// What a count column holds for a root without child rows, where the
+// set-based join has no aggregate row: the count of nothing, 0, in the
+// column's type. A bare 0 takes the type of the cast-free count or of an
+// integer or numeric cast inside coalesce; any other cast (::text) is
+// applied to the count's own type, as the view applies it.
+std::string ZeroCount(const ViewOutputColumn& column) {
+  static const auto* kNumeric = new absl::flat_hash_set<std::string>{
+      "", "pg_catalog.int4", "pg_catalog.int8", "pg_catalog.numeric"};
+  if (kNumeric->contains(column.cast_type)) return "0";
+  return absl::StrCat("(0::pg_catalog.int8)::", column.cast_type);
 }
 
 // `base`, with underscores appended until no name in `taken` is equal.
@@ -192,9 +215,10 @@ absl::StatusOr<CompiledView> CompiledView::Compile(const ViewDefinition& view,
   }
   for (ViewOutputColumn& column : compiled.view_.columns) {
     if (const auto* projected = std::get_if<ProjectedColumn>(&column.value)) {
+      // The key column holds the key as is: ids are compared with it.
       if (projected->source.table_alias == view.root.table.alias &&
           projected->source.column == view.root.key_column &&
-          compiled.key_output_.empty()) {
+          column.cast_type.empty() && compiled.key_output_.empty()) {
         compiled.key_output_ = column.name;
       }
       continue;
@@ -224,10 +248,14 @@ absl::StatusOr<CompiledView> CompiledView::Compile(const ViewDefinition& view,
     return absl::InvalidArgumentError(absl::StrCat(
         "view ", view.name, " does not select its root's key ",
         view.root.table.alias, ".", view.root.key_column,
-        "; supported: select it, e.g. SELECT ", view.root.table.alias, ".",
-        view.root.key_column, ", ..."));
+        " (without a cast); supported: select it, e.g. SELECT ",
+        view.root.table.alias, ".", view.root.key_column, ", ..."));
   }
   compiled.agg_alias_ = FreshName("agg", taken);
+  taken.insert(compiled.agg_alias_);
+  // A column of the set-based aggregate relation beside the output and key
+  // array columns, so it must not be named like one.
+  compiled.group_key_ = FreshName(compiled.agg_alias_ + "_key", taken);
   return compiled;
 }
 
@@ -320,8 +348,8 @@ std::string RecomputeList(const ViewDefinition& view,
     if (aggregate == nullptr) {
       items.push_back(ProjectionSql(column));
     } else if (coalesce_counts && IsCount(*aggregate)) {
-      items.push_back(absl::StrCat("coalesce(", agg, ".", column.name,
-                                   ", 0) AS ", column.name));
+      items.push_back(absl::StrCat("coalesce(", agg, ".", column.name, ", ",
+                                   ZeroCount(column), ") AS ", column.name));
     } else {
       items.push_back(absl::StrCat(agg, ".", column.name));
     }
@@ -386,7 +414,7 @@ std::string CompiledView::RecomputeSetSelect(int param) const {
     const ChildJoin& child = *view_.child;
     const std::string child_fk =
         absl::StrCat(child.table.alias, ".", child.foreign_key_column);
-    const std::string group_key = agg_alias_ + "_key";
+    const std::string& group_key = group_key_;
     const std::string aggregates = ChildAggregatesSql(
         view_, key_arrays_,
         absl::StrCat(child.table.alias, ".", facts_.child_key_column));

@@ -68,9 +68,9 @@ struct RebuildScope {
 class CompiledView {
  public:
   // InvalidArgument when the view cannot be maintained as declared: its
-  // root key is not an output column, facts do not match its lookups, an
-  // alias the statements reserve ("ids") is taken, or a key-array name
-  // collides.
+  // root key is not an output column (as is: a cast one does not count),
+  // facts do not match its lookups, an alias the statements reserve ("ids")
+  // is taken, or a key-array name collides.
   static absl::StatusOr<CompiledView> Compile(const ViewDefinition& view,
                                               const ViewKeyFacts& facts);
 
@@ -134,6 +134,7 @@ class CompiledView {
   std::string key_output_;
   std::vector<std::string> key_arrays_;  // per array_agg column, in order
   std::string agg_alias_;                // the child aggregate's relation
+  std::string group_key_;                // its root key column, set-based
 };
 
 }  // namespace enrich::processor

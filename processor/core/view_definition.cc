@@ -64,6 +64,9 @@ std::string Describe(const ViewAggregate& aggregate) {
     absl::StrAppend(&text, "*");
   } else if (aggregate.argument.has_value()) {
     absl::StrAppend(&text, Describe(*aggregate.argument));
+    if (!aggregate.argument_cast.empty()) {
+      absl::StrAppend(&text, "::", aggregate.argument_cast);
+    }
   }
   if (!aggregate.order_by.empty()) {
     absl::StrAppend(
@@ -82,8 +85,9 @@ std::string Describe(const ViewAggregate& aggregate) {
   absl::StrAppend(&text, ")");
   if (aggregate.filter.has_value()) {
     const AggregateFilter& filter = *aggregate.filter;
-    absl::StrAppend(&text, " FILTER (WHERE ", Describe(filter.column), " ",
-                    FilterOperator(filter.op),
+    absl::StrAppend(&text, " FILTER (WHERE ", Describe(filter.column),
+                    filter.column_cast.empty() ? "" : "::", filter.column_cast,
+                    " ", FilterOperator(filter.op),
                     filter.constant.empty() ? "" : " ", filter.constant, ")");
   }
   return text;

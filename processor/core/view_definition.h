@@ -55,8 +55,13 @@ struct RootTable {
 enum class LookupJoinKind { kLeft, kInner };
 
 // A table joined on its key to a column of the root (many roots to one
-// lookup row): `root.root_column = lookup.key_column`. kInner drops root
-// rows with no lookup row; kLeft keeps them with NULLs.
+// lookup row): `root.root_column = lookup.key_column`. (A column cast to
+// text in the condition, `(r.fk)::text = (l.key)::text`, is how
+// pg_get_viewdef prints a join of varchar columns; it is read as the plain
+// equality: the same comparison for varchar and text, an error when
+// planned for most other types, but not the same for numeric on both
+// sides, 1.5 against 1.50, which the parser cannot tell without a catalog.)
+// kInner drops root rows with no lookup row; kLeft keeps them with NULLs.
 struct LookupJoin {
   ViewTable table;
   LookupJoinKind kind = LookupJoinKind::kLeft;
@@ -107,6 +112,10 @@ struct AggregateFilter {
     kGreaterOrEqual
   };
   ViewColumnRef column;
+  // A cast on the column as written (`(c.v)::text > 'm'::text`, how
+  // pg_get_viewdef prints a varchar compared with a text constant), as
+  // PostgreSQL names the type ("text", "pg_catalog.int4"); empty when none.
+  std::string column_cast;
   Op op = Op::kIsNotNull;
   std::string constant;  // empty for kIsNull and kIsNotNull
 };
@@ -116,7 +125,10 @@ struct AggregateFilter {
 // why the reference view counts a child column instead.
 struct ViewAggregate {
   AggregateKind kind = AggregateKind::kCount;
-  std::optional<ViewColumnRef> argument;    // nullopt only for kCountStar
+  std::optional<ViewColumnRef> argument;  // nullopt only for kCountStar
+  // A cast on the argument as written (`min((c.v)::text)`, how
+  // pg_get_viewdef prints min over a varchar); empty when none.
+  std::string argument_cast;
   std::vector<AggregateOrderKey> order_by;  // only for kArrayAgg
   std::optional<AggregateFilter> filter;
 };

@@ -144,6 +144,73 @@ TEST(CompiledViewTest, RollupCompilesWithTieBreakerAndInnerLookup) {
               HasSubstr("t.id IS NOT NULL AS found"));
 }
 
+// Found by view_differential_test: a cast on a projected column was dropped
+// (the table got the column's own type), and a count cast to a type a bare
+// 0 is not (text) made the set-based recompute's coalesce fail.
+TEST(CompiledViewTest, CastsOnProjectionsAndCountsAreKept) {
+  const CompiledView view = CompileOrDie(
+      "CREATE VIEW v AS SELECT u.id, u.id::text AS id_text, "
+      "(t.name)::text AS team, count(k.id)::text AS n, "
+      "count(*)::bigint AS rows_joined, count(k.id)::integer AS m "
+      "FROM users u LEFT JOIN teams t ON u.team_id = t.id "
+      "LEFT JOIN tickets k ON u.id = k.user_id GROUP BY u.id, t.id",
+      ViewKeyFacts{"bigint", "id", {"bigint"}});
+  EXPECT_EQ(view.key_column(), "id");
+  const std::string per_id = view.RecomputePerIdSelect();
+  EXPECT_THAT(per_id, HasSubstr("(u.id)::text AS id_text"));
+  EXPECT_THAT(per_id, HasSubstr("(t.name)::text AS team"));
+  const std::string set = view.RecomputeSetSelect(1);
+  EXPECT_THAT(set, HasSubstr("(t.name)::text AS team"));
+  EXPECT_THAT(set, HasSubstr("coalesce(agg.n, (0::pg_catalog.int8)::text)"));
+  EXPECT_THAT(set, HasSubstr("coalesce(agg.m, 0) AS m"));
+  EXPECT_THAT(view.RewriteJoinedColumnsSql("b = $2", "m"),
+              HasSubstr("(t.name)::text AS team"));
+}
+
+// Casts the parser kept on an aggregate's argument and a FILTER column
+// (pg_get_viewdef's form for varchar) are in the statements as written.
+TEST(CompiledViewTest, CastsOnAggregateArgumentsAndFiltersAreKept) {
+  const CompiledView view = CompileOrDie(
+      "CREATE VIEW v AS SELECT u.id, min((k.v)::text) AS mn, "
+      "count(k.v) FILTER (WHERE ((k.v)::text = 'x'::text)) AS cnt "
+      "FROM users u LEFT JOIN tickets k ON (u.id)::text = (k.user_id)::text "
+      "GROUP BY u.id",
+      ViewKeyFacts{"character varying(16)", "id", {}});
+  const std::string per_id = view.RecomputePerIdSelect();
+  EXPECT_THAT(per_id, HasSubstr("min((sk.v)::text) AS mn"));
+  EXPECT_THAT(per_id, HasSubstr("count(sk.v) FILTER (WHERE (sk.v)::text = "
+                                "'x'::text)"));
+  EXPECT_THAT(per_id, HasSubstr("sk.user_id = u.id"));
+  EXPECT_THAT(view.RecomputeSetSelect(1),
+              HasSubstr("$1::character varying(16)[]"));
+}
+
+// Found by view_differential_test: an output column named agg_key made the
+// set-based recompute's join on the grouped key ambiguous.
+TEST(CompiledViewTest, GroupKeyAvoidsTheViewsColumnNames) {
+  const CompiledView view = CompileOrDie(
+      "CREATE VIEW v AS SELECT u.id, count(k.id) AS agg_key, "
+      "count(*) AS agg_key_ FROM users u "
+      "LEFT JOIN tickets k ON u.id = k.user_id GROUP BY u.id",
+      ViewKeyFacts{"bigint", "id", {}});
+  const std::string set = view.RecomputeSetSelect(1);
+  EXPECT_THAT(set, HasSubstr("agg_ids.id AS agg_key__,"));
+  EXPECT_THAT(set, HasSubstr("agg.agg_key__ = u.id"));
+}
+
+// The key column is compared with ids of the key's type: a cast one is
+// not the key.
+TEST(CompiledViewTest, ACastKeyIsNotTheKey) {
+  absl::StatusOr<ViewDefinition> cast_key = ParseViewDefinition(
+      "CREATE VIEW v AS SELECT u.id::text AS id, count(k.id) AS n "
+      "FROM users u LEFT JOIN tickets k ON u.id = k.user_id GROUP BY u.id");
+  ASSERT_TRUE(cast_key.ok()) << cast_key.status();
+  absl::StatusOr<CompiledView> compiled =
+      CompiledView::Compile(*cast_key, {"bigint", "id", {}});
+  EXPECT_EQ(compiled.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(compiled.status().message(), HasSubstr("without a cast"));
+}
+
 TEST(CompiledViewTest, RebuildIdsFollowTheScope) {
   const CompiledView& view = EnrichedSupportConversationsView();
   EXPECT_EQ(view.ListRebuildIdsSql(RebuildScope{true, {}}),

@@ -157,6 +157,56 @@ TEST(ViewParserTest, MaterializedViewAndOtherSupportedFormsParse) {
   EXPECT_EQ(base->lookups[0].kind, LookupJoinKind::kInner);
 }
 
+// Found by view_differential_test: the constant was the display fragment,
+// with its line break turned into a space and cut after 160 characters.
+TEST(ViewParserTest, FilterConstantsAreKeptVerbatim) {
+  const std::string long_text(300, 'x');
+  absl::StatusOr<ViewDefinition> view = ParseViewDefinition(absl::StrCat(
+      "CREATE VIEW v AS SELECT c.id, "
+      "count(*) FILTER (WHERE m.body < 'two\nlines'::text) AS a, "
+      "count(*) FILTER (WHERE m.body = '",
+      long_text,
+      "') AS b, count(*) FILTER (WHERE m.body <> 'it''s, (a) from') AS c "
+      "FROM conversations c LEFT JOIN messages m ON c.id = m.conversation_id "
+      "GROUP BY c.id"));
+  ASSERT_TRUE(view.ok()) << view.status();
+  ASSERT_EQ(view->columns.size(), 4u);
+  auto constant = [&](int i) {
+    return std::get<ViewAggregate>(view->columns[i].value).filter->constant;
+  };
+  EXPECT_EQ(constant(1), "'two\nlines'::text");
+  EXPECT_EQ(constant(2), absl::StrCat("'", long_text, "'"));
+  EXPECT_EQ(constant(3), "'it''s, (a) from'");
+}
+
+// Found by view_differential_test: pg_get_viewdef prints varchar columns
+// cast to text in joins, in min/max arguments and in FILTER comparisons;
+// such a view read from the catalog was refused. The casts on aggregate
+// arguments and FILTER columns are kept; those in joins read as plain
+// equality.
+TEST(ViewParserTest, VarcharViewsAsTheCatalogPrintsThemParse) {
+  absl::StatusOr<ViewDefinition> view = ParseViewDefinition(
+      "CREATE MATERIALIZED VIEW s.w AS SELECT r.id, l.x, "
+      "min((c.v)::text) AS mn, "
+      "count(c.v) FILTER (WHERE ((c.v)::text = 'x'::text)) AS cnt "
+      "FROM ((s.r LEFT JOIN s.l ON (((r.lref)::text = (l.id)::text))) "
+      "LEFT JOIN s.c ON (((r.id)::text = c.parent))) GROUP BY r.id, l.id");
+  ASSERT_TRUE(view.ok()) << view.status();
+  ASSERT_EQ(view->lookups.size(), 1u);
+  EXPECT_EQ(view->lookups[0].root_column, "lref");
+  EXPECT_EQ(view->lookups[0].key_column, "id");
+  ASSERT_TRUE(view->child.has_value());
+  EXPECT_EQ(view->child->foreign_key_column, "parent");
+  const auto& min = std::get<ViewAggregate>(view->columns[2].value);
+  EXPECT_EQ(min.argument_cast, "text");
+  const auto& count = std::get<ViewAggregate>(view->columns[3].value);
+  ASSERT_TRUE(count.filter.has_value());
+  EXPECT_EQ(count.filter->column_cast, "text");
+  EXPECT_EQ(count.filter->constant, "'x'::text");
+  EXPECT_THAT(DescribeViewDefinition(*view),
+              ::testing::HasSubstr("min(c.v::text)"));
+}
+
 // BY is an unreserved keyword, so PostgreSQL reads the second BY as a
 // column and stumbles on the `c` after it.
 TEST(ViewParserTest, SyntaxErrorNamesPostgresMessageAndPosition) {

@@ -10,6 +10,11 @@ using Kind = CatalogRequirement::Kind;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
+// A requirement as compared (operator== ignores the reason).
+CatalogRequirement Req(Kind kind, std::string table, std::string column) {
+  return CatalogRequirement{kind, std::move(table), std::move(column), ""};
+}
+
 // The contract's view, as the parser classifies it (view_parser_test).
 ViewDefinition ReferenceShape() {
   ViewDefinition view;
@@ -31,17 +36,13 @@ TEST(ViewRequirementsTest, KeysOfRootAndLookupsAndIndexesOfTheirJoins) {
   EXPECT_THAT(
       CatalogRequirements(ReferenceShape()),
       ElementsAre(
-          CatalogRequirement{Kind::kUniqueKey, "raw_support_conversations",
-                             "id"},
-          CatalogRequirement{Kind::kUniqueKey, "subscribers_insights",
-                             "distinct_id"},
-          CatalogRequirement{Kind::kIndexed, "raw_support_conversations",
-                             "user_id"},
-          CatalogRequirement{Kind::kUniqueKey, "linear_issues", "id"},
-          CatalogRequirement{Kind::kIndexed, "raw_support_conversations",
-                             "linear_issue_id"},
-          CatalogRequirement{Kind::kIndexed, "support_conversation_messages",
-                             "conversation_id"}));
+          Req(Kind::kUniqueKey, "raw_support_conversations", "id"),
+          Req(Kind::kUniqueKey, "subscribers_insights", "distinct_id"),
+          Req(Kind::kIndexed, "raw_support_conversations", "user_id"),
+          Req(Kind::kUniqueKey, "linear_issues", "id"),
+          Req(Kind::kIndexed, "raw_support_conversations", "linear_issue_id"),
+          Req(Kind::kIndexed, "support_conversation_messages",
+              "conversation_id")));
 }
 
 TEST(ViewRequirementsTest, ReasonsNameTheAliasAndColumn) {
@@ -62,13 +63,11 @@ TEST(ViewRequirementsTest, EachRequirementIsListedOnce) {
   view.lookups = {
       {{"customers", "a"}, LookupJoinKind::kInner, "customer_id", "id"},
       {{"customer_flags", "f"}, LookupJoinKind::kLeft, "customer_id", "id"}};
-  EXPECT_THAT(
-      CatalogRequirements(view),
-      ElementsAre(
-          CatalogRequirement{Kind::kUniqueKey, "orders", "id"},
-          CatalogRequirement{Kind::kUniqueKey, "customers", "id"},
-          CatalogRequirement{Kind::kIndexed, "orders", "customer_id"},
-          CatalogRequirement{Kind::kUniqueKey, "customer_flags", "id"}));
+  EXPECT_THAT(CatalogRequirements(view),
+              ElementsAre(Req(Kind::kUniqueKey, "orders", "id"),
+                          Req(Kind::kUniqueKey, "customers", "id"),
+                          Req(Kind::kIndexed, "orders", "customer_id"),
+                          Req(Kind::kUniqueKey, "customer_flags", "id")));
   view.lookups.clear();
   EXPECT_EQ(CatalogRequirements(view).size(), 1u);
 }

@@ -125,10 +125,6 @@ bool IsHex(char c) {
   return absl::ascii_isxdigit(static_cast<unsigned char>(c));
 }
 
-}  // namespace
-
-namespace {
-
 // The root's key as the plan holds it. Today's root key is a uuid
 // (raw_support_conversations.id, ViewKeyFacts::root_key_type "uuid"): the
 // plan keeps its canonical text and the planner tells ids apart by their

@@ -84,7 +84,8 @@ const WriterStatement& RewriteRowsBulk();
 // The ids (text) of every conversation and enriched row that the tables
 // `truncated` names reached (TruncatedTables: by role, lookups by index in
 // the view's FROM order); named "list_rebuild_ids".
-// `truncated` must have a table set (any()).
+// `truncated` must have a table set (any()), and only lookups of this view
+// (a plan of routes derived from its definition).
 WriterStatement ListRebuildIds(const TruncatedTables& truncated);
 
 // Snapshot rebuilds: how many of the snapshots $2 (pg_lsn[]) the group $1

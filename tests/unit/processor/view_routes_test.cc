@@ -5,9 +5,12 @@
 #include "processor/core/view_routes.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "processor/adapters/declared_views.h"
@@ -104,6 +107,29 @@ TEST(ViewRoutesTest, TodaysViewRoutesItsFourTablesByRole) {
         declared.Find(table.schema, table.name);
     ASSERT_NE(same, nullptr) << table.name;
     EXPECT_EQ(*same, table.routes) << table.name;
+  }
+}
+
+// The writer passes lookup_keys[i] as $i+1 of the compiled fan-out: the
+// branch with $i+1 must join the root column of the routes' lookup i.
+TEST(ViewRoutesTest, LookupIndexesAreTheFanOutParameters) {
+  const CompiledView& view = EnrichedSupportConversationsView();
+  const ViewRoutes routes = EnrichedSupportConversationsRoutes("public");
+  const std::vector<std::string> branches =
+      absl::StrSplit(view.ResolveFanOutSql(), " UNION ");
+  ASSERT_THAT(branches, SizeIs(routes.lookup_count()));
+  const std::pair<const char*, const char*> expected[] = {
+      {"subscribers_insights", "user_id"},
+      {"linear_issues", "linear_issue_id"}};
+  for (const auto& [table, root_column] : expected) {
+    const std::vector<TableRoute>* route = routes.Find("public", table);
+    ASSERT_NE(route, nullptr) << table;
+    const std::string& branch = branches[route->front().lookup];
+    EXPECT_THAT(branch, HasSubstr(absl::StrCat("$", route->front().lookup + 1,
+                                               "::text[]")))
+        << table;
+    EXPECT_THAT(branch, HasSubstr(absl::StrCat("WHERE ", root_column, " = ")))
+        << table;
   }
 }
 

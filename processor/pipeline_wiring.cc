@@ -8,6 +8,7 @@
 #include "cdc/common/pg_error_class.h"
 #include "cdc/common/source_tables.h"
 #include "cdc/kafka/topic_naming.h"
+#include "processor/adapters/declared_views.h"
 #include "processor/core/retry.h"
 #include "processor/operator_errors.h"
 #include "processor/stop_signal.h"
@@ -200,7 +201,7 @@ std::unique_ptr<KafkaRecordSource> PipelineWiring::CreateSource(
 
 ProcessorLoopOptions PipelineWiring::LoopOptions() {
   ProcessorLoopOptions options;
-  options.schema = flags_.source_schema;
+  options.routes = EnrichedSupportConversationsRoutes(flags_.source_schema);
   options.max_batch_records =
       static_cast<size_t>(std::max<int64_t>(1, flags_.batch_max_records));
   options.max_batch_wait =

@@ -36,4 +36,9 @@ const CompiledView& EnrichedSupportConversationsView() {
   return *view;
 }
 
+ViewRoutes EnrichedSupportConversationsRoutes(absl::string_view schema) {
+  return ViewRoutes::FromView(EnrichedSupportConversationsView().definition(),
+                              schema);
+}
+
 }  // namespace enrich::processor

@@ -7,6 +7,7 @@
 
 #include "absl/strings/string_view.h"
 #include "processor/core/compiled_view.h"
+#include "processor/core/view_routes.h"
 
 namespace enrich::processor {
 
@@ -23,6 +24,10 @@ ViewKeyFacts EnrichedSupportConversationsKeyFacts();
 // reason if the embedded file does not parse or compile, a build defect
 // that declared_views_test catches first.
 const CompiledView& EnrichedSupportConversationsView();
+
+// Its affected-set rules (view_routes.h), its unqualified tables in the
+// source schema `schema`.
+ViewRoutes EnrichedSupportConversationsRoutes(absl::string_view schema);
 
 }  // namespace enrich::processor
 

@@ -164,13 +164,17 @@ absl::StatusOr<WritePlan> EnrichedRowWriter::PlanBatch(
     const AffectedConversations& plan) {
   WritePlanner planner(plan, PlanOptions(options_));
   if (planner.resolves_fan_out()) {
-    ASSIGN_OR_RETURN(
-        Rows resolved,
-        Exec(options_, conn_.get(), sql::ResolveFanOut(),
-             "resolving fan-out keys",
-             {pg::ArrayLiteral({plan.user_ids.begin(), plan.user_ids.end()}),
-              pg::ArrayLiteral({plan.linear_issue_ids.begin(),
-                                plan.linear_issue_ids.end()})}));
+    // $1, $2...: each lookup's keys, in FROM order (ResolveFanOut).
+    std::vector<pg::Param> keys;
+    for (size_t i = 0; i < sql::LookupCount(); ++i) {
+      keys.push_back(i < plan.lookup_keys.size()
+                         ? pg::ArrayLiteral({plan.lookup_keys[i].begin(),
+                                             plan.lookup_keys[i].end()})
+                         : pg::ArrayLiteral({}));
+    }
+    ASSIGN_OR_RETURN(Rows resolved,
+                     Exec(options_, conn_.get(), sql::ResolveFanOut(),
+                          "resolving fan-out keys", keys));
     for (const pg::Row& row : resolved)
       planner.AddFanOutId(pg::TextOrEmpty(row, 0));
   }
@@ -365,7 +369,7 @@ absl::Status EnrichedRowWriter::RebuildEveryRow(
     snapshots.push_back(std::move(lsn));
   }
   TruncatedTables everything;
-  everything.conversations = true;
+  everything.root = true;
   ASSIGN_OR_RETURN(Rows listed,
                    Exec(options_, conn_.get(), sql::ListRebuildIds(everything),
                         "listing rows to rebuild"));

@@ -1,25 +1,30 @@
 // Affected-row planning: from the change events of one batch, the coalesced
 // set of enriched rows that may have changed. Pure: no libpq, no librdkafka.
 //
-// Which source changes reach which enriched rows (the reference view joins
-// raw_support_conversations c to support_conversation_messages m on
-// m.conversation_id = c.id, subscribers_insights u on u.distinct_id =
-// c.user_id and linear_issues li on li.id = c.linear_issue_id):
+// Which source changes reach which enriched rows is the view's routes
+// (view_routes.h), derived from its definition: a root change names its key
+// before and after, a child change its foreign key before and after (a moved
+// message touches two conversations), a lookup change its key before and
+// after as fan-out keys of that lookup (resolved later to every row whose
+// join column equals one), a TRUNCATE its role in `truncated`. For today's
+// view (sql/views/enriched_support_conversations.sql):
 //
-//   raw_support_conversations      the row's id, before and after
-//   support_conversation_messages  conversation_id, before and after (a moved
-//                                  message touches two conversations)
-//   subscribers_insights           distinct_id, before and after: a fan-out
-//                                  key, resolved later to every conversation
-//                                  whose user_id equals it
-//   linear_issues                  id, before and after: a fan-out key,
-//                                  resolved to conversations by
-//                                  linear_issue_id
-//   TRUNCATE of any of them        a "rebuild" flag for that table
+//   raw_support_conversations      root: id
+//   support_conversation_messages  child: conversation_id
+//   subscribers_insights           lookup 0: distinct_id (c.user_id)
+//   linear_issues                  lookup 1: id (c.linear_issue_id)
+//
+// The root's key is a uuid (RootKeyBits, affected_conversations.cc: the one
+// place that assumes it); the plan holds its canonical text.
 //
 // The plan only names keys; the writer recomputes each named row from the
 // source tables as they are when it runs. That is why duplicates, late and
 // out-of-order events are harmless here: an event only says "look again".
+//
+// The in-place paths below are decided by role (child = the messages, root =
+// the conversations) but still read today's message columns (id,
+// created_at, body; the foreign key comes from the routes): the writer's
+// body edit and append statements are written for today's view (VIEWS.md).
 //
 // One narrower kind of work: a message UPDATE that keeps the message's id,
 // conversation_id and created_at and whose body is non-NULL before and after
@@ -78,6 +83,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
@@ -86,13 +92,16 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "change_event.pb.h"
+#include "processor/core/view_routes.h"
 #include "proto/change_event_view.h"
 
 namespace enrich::processor {
 
 // The four source tables of the contract (their names:
-// cdc/common/source_tables.h).
+// cdc/common/source_tables.h). The planner no longer uses them: it routes by
+// ViewRoutes.
 enum class SourceTable {
   kConversations,        // raw_support_conversations
   kMessages,             // support_conversation_messages
@@ -106,21 +115,24 @@ absl::string_view SourceTableName(SourceTable table);
 // The table named `name`; NotFound for any other name.
 absl::StatusOr<SourceTable> SourceTableFromName(absl::string_view name);
 
-// Which source tables a batch saw truncated. A truncate leaves no per-row
-// events behind, so the affected rows are "every row the table reached":
-//   conversations  every enriched row (deleted unless the conversation was
-//                  reloaded in the meantime)
-//   messages       every conversation
-//   subscribers    every conversation with a user_id
-//   linear         every conversation with a linear_issue_id
+// Which of the view's tables a batch saw truncated (by role, ViewRoutes). A
+// truncate leaves no per-row events behind, so the affected rows are "every
+// row the table reached":
+//   root       every view row (deleted unless the root row was reloaded in
+//              the meantime)
+//   child      every root row
+//   lookup i   every root row whose join column of lookup i is not NULL
+// CompiledView::ListRebuildIdsSql lists them (enriched_statements.h).
 struct TruncatedTables {
-  bool conversations = false;
-  bool messages = false;
-  bool subscribers_insights = false;
-  bool linear_issues = false;
+  bool root = false;
+  bool child = false;
+  // Lookup indexes, FROM order (ViewDefinition::lookups).
+  absl::btree_set<size_t> lookups;
 
-  bool any() const {
-    return conversations || messages || subscribers_insights || linear_issues;
+  bool any() const { return root || child || !lookups.empty(); }
+
+  friend bool operator==(const TruncatedTables& a, const TruncatedTables& b) {
+    return a.root == b.root && a.child == b.child && a.lookups == b.lookups;
   }
 };
 
@@ -140,12 +152,13 @@ struct AffectedConversations {
   // Column updates (file comment): conversation ids, canonical. None is in
   // full_rewrites, body_edits or appends.
   absl::btree_set<std::string> column_updates;
-  // subscribers_insights.distinct_id values: rewrite every conversation whose
-  // user_id is one of them.
-  absl::btree_set<std::string> user_ids;
-  // linear_issues.id values: rewrite every conversation whose linear_issue_id
-  // is one of them.
-  absl::btree_set<std::string> linear_issue_ids;
+  // Fan-out keys per lookup, FROM order (ViewDefinition::lookups): values
+  // of lookup i's key; rewrite every row whose root join column of lookup i
+  // is one of them (today's view: [0] subscribers_insights.distinct_id
+  // against user_id, [1] linear_issues.id against linear_issue_id). The
+  // planner sizes it to the view's lookups; a shorter vector (a plan built
+  // by hand) means no keys for the lookups past its end.
+  std::vector<absl::btree_set<std::string>> lookup_keys;
   TruncatedTables truncated;
   // The snapshots whose rows the batch held: their commit_lsn (the slot's
   // consistent point), which identifies a snapshot (file comment).
@@ -160,18 +173,26 @@ struct AffectedConversations {
   // True when no row needs rewriting.
   bool empty() const {
     return full_rewrites.empty() && body_edits.empty() && appends.empty() &&
-           column_updates.empty() && user_ids.empty() &&
-           linear_issue_ids.empty() && !truncated.any() &&
+           column_updates.empty() && !has_lookup_keys() && !truncated.any() &&
            snapshot_lsns.empty();
+  }
+  // True when some lookup has fan-out keys.
+  bool has_lookup_keys() const {
+    for (const absl::btree_set<std::string>& keys : lookup_keys) {
+      if (!keys.empty()) return true;
+    }
+    return false;
   }
 };
 
 // Builds the AffectedConversations of one batch, one event at a time.
 class AffectedConversationsPlanner {
  public:
-  // Events must name `schema` (enrich-cdc publishes the source schema,
-  // "public" by default).
-  explicit AffectedConversationsPlanner(std::string schema = "public");
+  // Events are planned by `routes` (view_routes.h): today's view's come
+  // from its definition file (processor/adapters/declared_views.h). Their
+  // tables name the source schema (enrich-cdc publishes it, "public" by
+  // default).
+  explicit AffectedConversationsPlanner(ViewRoutes routes);
   AffectedConversationsPlanner(const AffectedConversationsPlanner&) = delete;
   AffectedConversationsPlanner& operator=(const AffectedConversationsPlanner&) =
       delete;
@@ -194,11 +215,12 @@ class AffectedConversationsPlanner {
   AffectedConversations Take();
 
  private:
-  // Plans `event` (a message UPDATE or INSERT) as a body edit or an append
-  // when it is one (file comment): true when it did, false when the caller
-  // plans it in full.
-  bool AddMessageChange(const ChangeEventView& event);
-  // Plans conversation `id` (a uuid, either case; `bits` its UuidBits) as a
+  // Plans `event` (a message UPDATE or INSERT; `foreign_key` the child's
+  // route column) as a body edit or an append when it is one (file
+  // comment): true when it did, false when the caller plans it in full.
+  bool AddMessageChange(const ChangeEventView& event,
+                        absl::string_view foreign_key);
+  // Plans conversation `id` (a root key, either case; `bits` its bits) as a
   // column update (file comment).
   void AddColumnUpdate(absl::string_view id, absl::uint128 bits);
   // Erases conversation `id` (canonical) from the body edits, appends and
@@ -208,7 +230,14 @@ class AffectedConversationsPlanner {
   // column updates to the full rewrites, if it has partial work.
   void MakeFull(const std::string& id);
 
-  std::string schema_;
+  // Plans the root ids `values` (bits: their RootKeyBits) of an event of
+  // the root (`root_update`: an UPDATE that kept the key) or of the child.
+  void AddRootIds(absl::Span<const absl::string_view> values,
+                  absl::Span<const absl::uint128> bits, bool root_update);
+  // An empty plan with one fan-out key set per lookup.
+  AffectedConversations EmptyPlan() const;
+
+  ViewRoutes routes_;
   AffectedConversations plan_;
   // The 128 bits of every id in plan_.full_rewrites.
   absl::flat_hash_set<absl::uint128> conversation_bits_;

@@ -6,8 +6,8 @@
 
 namespace enrich::processor {
 
-ConsumedBatchBuilder::ConsumedBatchBuilder(std::string schema)
-    : planner_(std::move(schema)) {}
+ConsumedBatchBuilder::ConsumedBatchBuilder(ViewRoutes routes)
+    : planner_(std::move(routes)) {}
 
 void ConsumedBatchBuilder::Add(const ConsumedRecord& record) {
   ++records_;

@@ -2,7 +2,7 @@
 // rewrite, the offsets to store with them, and the records that go to the
 // dead-letter topic. Pure: the consumer adapter hands in plain records.
 //
-//   ConsumedBatchBuilder builder("public");
+//   ConsumedBatchBuilder builder(routes);  // view_routes.h
 //   for (const ConsumedRecord& r : polled) builder.Add(r);
 //   ConsumedBatch batch = builder.Take();
 //   // produce batch.dead_letters, then apply batch.plan and store
@@ -25,6 +25,7 @@
 
 #include "absl/container/btree_map.h"
 #include "processor/core/affected_conversations.h"
+#include "processor/core/view_routes.h"
 #include "proto/change_event_view.h"
 
 namespace enrich::processor {
@@ -81,7 +82,8 @@ struct ConsumedBatch {
 
 class ConsumedBatchBuilder {
  public:
-  explicit ConsumedBatchBuilder(std::string schema = "public");
+  // Events are planned by `routes` (AffectedConversationsPlanner).
+  explicit ConsumedBatchBuilder(ViewRoutes routes);
   ConsumedBatchBuilder(const ConsumedBatchBuilder&) = delete;
   ConsumedBatchBuilder& operator=(const ConsumedBatchBuilder&) = delete;
 

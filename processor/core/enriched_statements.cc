@@ -141,6 +141,8 @@ const WriterStatement& ResolveFanOut() {
   return *statement;
 }
 
+size_t LookupCount() { return View().definition().lookups.size(); }
+
 // Step 2: placeholders, inserted in the array's (id) order.
 const WriterStatement& InsertPlaceholders() {
   static const auto* statement = new WriterStatement{
@@ -290,15 +292,8 @@ const WriterStatement& RewriteRowsBulk() {
 // Truncate-driven rebuilds: the ids a truncated table reached.
 WriterStatement ListRebuildIds(const TruncatedTables& truncated) {
   RebuildScope scope;
-  scope.root_or_child = truncated.conversations || truncated.messages;
-  const std::vector<LookupJoin>& lookups = View().definition().lookups;
-  for (size_t i = 0; i < lookups.size(); ++i) {
-    const std::string& table = lookups[i].table.name;
-    if ((table == "subscribers_insights" && truncated.subscribers_insights) ||
-        (table == "linear_issues" && truncated.linear_issues)) {
-      scope.lookups.push_back(i);
-    }
-  }
+  scope.root_or_child = truncated.root || truncated.child;
+  scope.lookups.assign(truncated.lookups.begin(), truncated.lookups.end());
   return {"list_rebuild_ids", View().ListRebuildIdsSql(scope)};
 }
 

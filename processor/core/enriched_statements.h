@@ -14,6 +14,7 @@
 #ifndef ENRICH_PROCESSOR_CORE_ENRICHED_STATEMENTS_H_
 #define ENRICH_PROCESSOR_CORE_ENRICHED_STATEMENTS_H_
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -42,10 +43,12 @@ std::vector<std::string> RewrittenColumns();
 // row.
 const std::string& RecomputeSql();
 
-// Step 1: fan-out keys ($1 subscriber distinct_ids, $2 Linear issue ids,
-// text[]) to the conversation ids (text) they reach, through the source
-// indexes on user_id and linear_issue_id.
+// Step 1: fan-out keys ($1... one array per lookup, FROM order: today $1
+// subscriber distinct_ids, $2 Linear issue ids, text[]; the plan's
+// lookup_keys) to the conversation ids (text) they reach, through the
+// source indexes on user_id and linear_issue_id. LookupCount() parameters.
 const WriterStatement& ResolveFanOut();
+size_t LookupCount();
 // Step 2: a bare (id) row for every id of $1 (uuid[], in id order) that has
 // none.
 const WriterStatement& InsertPlaceholders();
@@ -79,8 +82,10 @@ const WriterStatement& BulkSettings();
 const WriterStatement& RewriteRowsBulk();
 
 // The ids (text) of every conversation and enriched row that the tables
-// `truncated` names reached (TruncatedTables); named "list_rebuild_ids".
-// `truncated` must have a table set (any()).
+// `truncated` names reached (TruncatedTables: by role, lookups by index in
+// the view's FROM order); named "list_rebuild_ids".
+// `truncated` must have a table set (any()), and only lookups of this view
+// (a plan of routes derived from its definition).
 WriterStatement ListRebuildIds(const TruncatedTables& truncated);
 
 // Snapshot rebuilds: how many of the snapshots $2 (pg_lsn[]) the group $1

@@ -81,7 +81,7 @@ absl::Status ProcessorLoop::Run(const std::atomic<bool>& stop) {
 }
 
 absl::Status ProcessorLoop::RunBatches(const std::atomic<bool>& stop) {
-  ConsumedBatchBuilder builder(options_.schema);
+  ConsumedBatchBuilder builder(options_.routes);
   uint64_t generation = source_->assignment_generation();
   bool ready = false;
   auto set_ready = [&](bool now_ready, const std::string& reason) {

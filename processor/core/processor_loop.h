@@ -66,6 +66,7 @@
 #include "cdc/common/metrics.h"
 #include "processor/core/loop_seams.h"
 #include "processor/core/retry.h"
+#include "processor/core/view_routes.h"
 
 namespace enrich::processor {
 
@@ -93,7 +94,9 @@ class ProcessorProbe {
 };
 
 struct ProcessorLoopOptions {
-  std::string schema = "public";
+  // How the view's source tables' events reach its rows (view_routes.h),
+  // source schema included. Empty: every event is a dead letter.
+  ViewRoutes routes;
   size_t max_batch_records = 5000;
   absl::Duration max_batch_wait = absl::Milliseconds(200);
   absl::Duration poll_timeout = absl::Milliseconds(100);

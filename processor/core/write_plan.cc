@@ -45,9 +45,7 @@ WritePlanner::WritePlanner(const AffectedConversations& plan,
       options_(options),
       ids_(plan.full_rewrites.begin(), plan.full_rewrites.end()) {}
 
-bool WritePlanner::resolves_fan_out() const {
-  return !plan_.user_ids.empty() || !plan_.linear_issue_ids.empty();
-}
+bool WritePlanner::resolves_fan_out() const { return plan_.has_lookup_keys(); }
 
 bool WritePlanner::lists_rebuild_ids() const { return plan_.truncated.any(); }
 

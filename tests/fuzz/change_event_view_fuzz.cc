@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "processor/adapters/declared_views.h"
 #include "processor/core/affected_conversations.h"
 #include "proto/change_event_view.h"
 
@@ -54,11 +55,7 @@ void RequireInside(const std::vector<ColumnView>& columns,
 bool SamePlan(const AffectedConversations& a, const AffectedConversations& b) {
   return a.full_rewrites == b.full_rewrites && a.body_edits == b.body_edits &&
          a.appends == b.appends && a.column_updates == b.column_updates &&
-         a.user_ids == b.user_ids && a.linear_issue_ids == b.linear_issue_ids &&
-         a.truncated.conversations == b.truncated.conversations &&
-         a.truncated.messages == b.truncated.messages &&
-         a.truncated.subscribers_insights == b.truncated.subscribers_insights &&
-         a.truncated.linear_issues == b.truncated.linear_issues &&
+         a.lookup_keys == b.lookup_keys && a.truncated == b.truncated &&
          a.snapshot_lsns == b.snapshot_lsns &&
          a.max_commit_lsn == b.max_commit_lsn &&
          a.max_commit_time_us == b.max_commit_time_us &&
@@ -100,7 +97,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace enrich::processor;  // NOLINT(build/namespaces)
   absl::string_view input(reinterpret_cast<const char*>(data), size);
   enrich::ChangeEventView view;
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   while (!input.empty()) {
     size_t record_size = static_cast<uint8_t>(input[0]) << 8;
     if (input.size() > 1) record_size |= static_cast<uint8_t>(input[1]);

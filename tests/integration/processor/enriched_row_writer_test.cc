@@ -25,6 +25,7 @@
 #include "cdc/common/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "processor/adapters/declared_views.h"
 #include "processor/adapters/schema_migrator.h"
 #include "processor/core/affected_conversations.h"
 #include "processor/core/enriched_statements.h"
@@ -98,7 +99,8 @@ absl::Status DeliverShuffled(EnrichedRowWriter& writer,
   size_t next = 0;
   while (next < order.size()) {
     const size_t size = std::uniform_int_distribution<size_t>(1, 64)(rng);
-    AffectedConversationsPlanner planner;
+    AffectedConversationsPlanner planner(
+        EnrichedSupportConversationsRoutes("public"));
     for (size_t i = 0; i < size && next < order.size(); ++i, ++next) {
       absl::Status planned = planner.Add(order[next]);
       if (!planned.ok()) return planned;
@@ -177,7 +179,8 @@ class EnrichedRowWriterTest : public ::testing::Test {
 
   // The plan of every change captured since the last call, as one batch.
   AffectedConversations PlanCaptured() {
-    AffectedConversationsPlanner planner;
+    AffectedConversationsPlanner planner(
+        EnrichedSupportConversationsRoutes("public"));
     auto events = testing::DrainChangeEvents(*conn_, &cursor_);
     EXPECT_TRUE(events.ok()) << events.status();
     if (!events.ok()) return planner.Take();
@@ -539,10 +542,11 @@ TEST_F(EnrichedRowWriterTest, TruncateAndReloadInOneTransactionIsRebuilt) {
   ASSERT_TRUE(testing::RunRandomWorkload(*conn_, rng, 40).ok());
   events = testing::DrainChangeEvents(*conn_, &cursor_);
   ASSERT_TRUE(events.ok());
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   for (const auto& event : *events) ASSERT_TRUE(planner.Add(event).ok());
-  ASSERT_TRUE(planner.plan().truncated.subscribers_insights);
-  ASSERT_TRUE(planner.plan().truncated.conversations);
+  ASSERT_TRUE(planner.plan().truncated.lookups.contains(0));
+  ASSERT_TRUE(planner.plan().truncated.root);
   auto result = writer->Apply(planner.Take(), {{"t", 0, 10}});
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_GT(result->transactions, 1u);  // chunked rebuild
@@ -567,7 +571,8 @@ void EnrichedRowWriterTest::RunConcurrentWriters(
     if (writer == nullptr) return absl::InternalError("no writer");
     std::mt19937_64 rng(seed);
     while (true) {
-      AffectedConversationsPlanner planner;
+      AffectedConversationsPlanner planner(
+          EnrichedSupportConversationsRoutes("public"));
       {
         std::unique_lock<std::mutex> lock(mu);
         cv.wait_for(lock, std::chrono::milliseconds(20),
@@ -972,7 +977,7 @@ TEST_F(EnrichedRowWriterTest, ProcessorRoleSufficesAndMissingGrantIsPermanent) {
                   .ok());
   AffectedConversations plan;
   plan.full_rewrites.insert("00000000-0000-0000-0000-0000000000e1");
-  plan.user_ids.insert("u1");
+  plan.lookup_keys = {{"u1"}, {}};
   {
     auto writer = NewWriter({}, "user=test_proc_login");
     ASSERT_NE(writer, nullptr);
@@ -1485,7 +1490,7 @@ TEST_F(EnrichedRowWriterTest,
                   .ok());
   AffectedConversations plan = PlanCaptured();
   ASSERT_EQ(BodyEditsOf(plan), (BodyEditList{{kEditConvA, kEditMsg1}}));
-  ASSERT_THAT(plan.user_ids, ::testing::ElementsAre("u1"));
+  ASSERT_THAT(plan.lookup_keys[0], ::testing::ElementsAre("u1"));
   auto result = ApplyObserved(*writer, plan);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(Ran("resolve_fan_out"));
@@ -1527,7 +1532,7 @@ TEST_F(EnrichedRowWriterTest, BulkAndRebuildBatchesRewriteEditsInFull) {
   plan = PlanCaptured();
   ASSERT_EQ(BodyEditsOf(plan), (BodyEditList{{kEditConvA, kEditMsg2}}));
   ASSERT_EQ(AppendsOf(plan), (BodyEditList{{kEditConvB, AppendedId(2)}}));
-  ASSERT_TRUE(plan.truncated.linear_issues);
+  ASSERT_TRUE(plan.truncated.lookups.contains(1));
   result = ApplyObserved(*writer, plan);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_FALSE(Ran("edit_bodies"));
@@ -1858,7 +1863,7 @@ TEST_F(EnrichedRowWriterTest, FanOutRewritesOnlyTheJoinedColumns) {
   };
   ASSERT_NO_FATAL_FAILURE(income("rich"));
   AffectedConversations plan = PlanCaptured();
-  ASSERT_THAT(plan.user_ids, ::testing::ElementsAre("u1"));
+  ASSERT_THAT(plan.lookup_keys[0], ::testing::ElementsAre("u1"));
   auto result = ApplyObserved(*writer, plan);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(Ran("resolve_fan_out"));
@@ -2150,8 +2155,7 @@ TEST_F(EnrichedRowWriterTest, HotStatementsUseIndexesAt100kConversations) {
                  result->rows_upserted);
   }
   AffectedConversations fan_out;
-  fan_out.user_ids.insert("u77");
-  fan_out.linear_issue_ids.insert("lin-5");
+  fan_out.lookup_keys = {{"u77"}, {"lin-5"}};
   auto result = writer->Apply(fan_out, {});
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->conversations, 6u);  // u77: 1; lin-5: 5

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "processor/adapters/declared_views.h"
 #include "tests/unit/processor/event_builders.h"
 
 namespace enrich::processor {
@@ -26,7 +27,8 @@ constexpr char kConvB[] = "00000000-0000-0000-0000-00000000000b";
 constexpr char kMsg1[] = "10000000-0000-0000-0000-000000000001";
 
 TEST(AffectedConversationsPlannerTest, MessageInsertTouchesItsConversation) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(
       planner
           .Add(MakeEvent(enrich::v1::INSERT, "support_conversation_messages",
@@ -36,12 +38,13 @@ TEST(AffectedConversationsPlannerTest, MessageInsertTouchesItsConversation) {
                          std::nullopt))
           .ok());
   EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA));
-  EXPECT_THAT(planner.plan().user_ids, IsEmpty());
+  EXPECT_THAT(planner.plan().lookup_keys[0], IsEmpty());
   EXPECT_EQ(planner.plan().event_count, 1u);
 }
 
 TEST(AffectedConversationsPlannerTest, MovedMessageTouchesBothConversations) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(
       planner
           .Add(MakeEvent(enrich::v1::UPDATE, "support_conversation_messages",
@@ -52,7 +55,8 @@ TEST(AffectedConversationsPlannerTest, MovedMessageTouchesBothConversations) {
 }
 
 TEST(AffectedConversationsPlannerTest, MessageDeleteUsesOldConversation) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(
       planner
           .Add(MakeEvent(enrich::v1::DELETE, "support_conversation_messages",
@@ -64,7 +68,8 @@ TEST(AffectedConversationsPlannerTest, MessageDeleteUsesOldConversation) {
 
 TEST(AffectedConversationsPlannerTest,
      MessageUpdateWithoutOldRowNeedsReplicaIdentityFull) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   absl::Status status = planner.Add(MakeEvent(
       enrich::v1::UPDATE, "support_conversation_messages",
       MakeRow({{"id", kMsg1}, {"conversation_id", kConvB}}), std::nullopt));
@@ -76,7 +81,8 @@ TEST(AffectedConversationsPlannerTest,
 
 TEST(AffectedConversationsPlannerTest,
      MessageDeleteWithKeyOnlyOldRowNeedsReplicaIdentityFull) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   absl::Status status =
       planner.Add(MakeEvent(enrich::v1::DELETE, "support_conversation_messages",
                             std::nullopt, MakeRow({{"id", kMsg1}})));
@@ -86,7 +92,8 @@ TEST(AffectedConversationsPlannerTest,
 
 TEST(AffectedConversationsPlannerTest,
      ConversationPrimaryKeyChangeTouchesOldAndNewId) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(
       planner
           .Add(MakeEvent(enrich::v1::UPDATE, "raw_support_conversations",
@@ -100,7 +107,8 @@ TEST(AffectedConversationsPlannerTest,
 // keeps the id, so it is a column update.
 TEST(AffectedConversationsPlannerTest,
      ConversationUpdateUnderDefaultIdentityUsesNewId) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(
       planner
           .Add(MakeEvent(enrich::v1::UPDATE, "raw_support_conversations",
@@ -118,13 +126,15 @@ TEST(AffectedConversationsPlannerTest, ConversationDeleteFallsBackToEventKey) {
   key->set_name("id");
   key->set_key(true);
   key->set_text(kConvB);
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(event).ok());
   EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvB));
 }
 
 TEST(AffectedConversationsPlannerTest, UppercaseUuidIsCanonicalized) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(
       planner
           .Add(MakeEvent(enrich::v1::INSERT, "raw_support_conversations",
@@ -138,7 +148,8 @@ TEST(AffectedConversationsPlannerTest, UppercaseUuidIsCanonicalized) {
 }
 
 TEST(AffectedConversationsPlannerTest, MalformedConversationIdIsRejected) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   absl::Status status = planner.Add(
       MakeEvent(enrich::v1::INSERT, "support_conversation_messages",
                 MakeRow({{"id", kMsg1}, {"conversation_id", "not-a-uuid"}}),
@@ -150,19 +161,21 @@ TEST(AffectedConversationsPlannerTest, MalformedConversationIdIsRejected) {
 
 TEST(AffectedConversationsPlannerTest,
      SubscriberChangeFansOutByOldAndNewDistinctId) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(
       planner
           .Add(MakeEvent(enrich::v1::UPDATE, "subscribers_insights",
                          MakeRow({{"distinct_id", "u2"}, {"income", "high"}}),
                          MakeRow({{"distinct_id", "u1"}, {"income", "low"}})))
           .ok());
-  EXPECT_THAT(planner.plan().user_ids, ElementsAre("u1", "u2"));
+  EXPECT_THAT(planner.plan().lookup_keys[0], ElementsAre("u1", "u2"));
   EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
 }
 
 TEST(AffectedConversationsPlannerTest, LinearIssueChangeFansOutByOldAndNewId) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner
                   .Add(MakeEvent(enrich::v1::UPDATE, "linear_issues",
                                  MakeRow({{"id", "lin-2"}}),
@@ -172,12 +185,13 @@ TEST(AffectedConversationsPlannerTest, LinearIssueChangeFansOutByOldAndNewId) {
                   .Add(MakeEvent(enrich::v1::DELETE, "linear_issues",
                                  std::nullopt, MakeRow({{"id", "lin-3"}})))
                   .ok());
-  EXPECT_THAT(planner.plan().linear_issue_ids,
+  EXPECT_THAT(planner.plan().lookup_keys[1],
               ElementsAre("lin-1", "lin-2", "lin-3"));
 }
 
 TEST(AffectedConversationsPlannerTest, ManyEventsOnOneConversationCoalesce) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   for (int i = 0; i < 500; ++i) {
     ASSERT_TRUE(planner
                     .Add(MakeEvent(
@@ -193,26 +207,28 @@ TEST(AffectedConversationsPlannerTest, ManyEventsOnOneConversationCoalesce) {
 }
 
 TEST(AffectedConversationsPlannerTest, TruncateSetsTheTablesFlag) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner
                   .Add(MakeEvent(enrich::v1::TRUNCATE, "subscribers_insights",
                                  std::nullopt, std::nullopt))
                   .ok());
-  EXPECT_TRUE(planner.plan().truncated.subscribers_insights);
-  EXPECT_FALSE(planner.plan().truncated.conversations);
-  EXPECT_FALSE(planner.plan().truncated.messages);
-  EXPECT_FALSE(planner.plan().truncated.linear_issues);
+  EXPECT_TRUE(planner.plan().truncated.lookups.contains(0));
+  EXPECT_FALSE(planner.plan().truncated.root);
+  EXPECT_FALSE(planner.plan().truncated.child);
+  EXPECT_FALSE(planner.plan().truncated.lookups.contains(1));
   EXPECT_FALSE(planner.plan().empty());
   ASSERT_TRUE(
       planner
           .Add(MakeEvent(enrich::v1::TRUNCATE, "raw_support_conversations",
                          std::nullopt, std::nullopt))
           .ok());
-  EXPECT_TRUE(planner.plan().truncated.conversations);
+  EXPECT_TRUE(planner.plan().truncated.root);
 }
 
 TEST(AffectedConversationsPlannerTest, UnknownTableIsRejected) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   absl::Status status = planner.Add(MakeEvent(
       enrich::v1::INSERT, "audit_log", MakeRow({{"id", "1"}}), std::nullopt));
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
@@ -224,12 +240,14 @@ TEST(AffectedConversationsPlannerTest, OtherSchemaIsRejected) {
       MakeEvent(enrich::v1::INSERT, "linear_issues", MakeRow({{"id", "x"}}),
                 std::nullopt);
   event.set_schema("staging");
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   EXPECT_EQ(planner.Add(event).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(AffectedConversationsPlannerTest, MissingColumnIsRejected) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   absl::Status status =
       planner.Add(MakeEvent(enrich::v1::INSERT, "support_conversation_messages",
                             MakeRow({{"id", kMsg1}}), std::nullopt));
@@ -238,7 +256,8 @@ TEST(AffectedConversationsPlannerTest, MissingColumnIsRejected) {
 }
 
 TEST(AffectedConversationsPlannerTest, NullKeyColumnIsRejected) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   absl::Status status = planner.Add(
       MakeEvent(enrich::v1::INSERT, "subscribers_insights",
                 MakeRow({{"distinct_id", std::nullopt}}), std::nullopt));
@@ -247,7 +266,8 @@ TEST(AffectedConversationsPlannerTest, NullKeyColumnIsRejected) {
 }
 
 TEST(AffectedConversationsPlannerTest, UnspecifiedOperationIsRejected) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   EXPECT_EQ(
       planner
           .Add(MakeEvent(enrich::v1::OPERATION_UNSPECIFIED, "linear_issues",
@@ -263,30 +283,33 @@ TEST(AffectedConversationsPlannerTest, UnchangedToastInNewRowMeansOldValue) {
   enrich::v1::Column* column = event.mutable_new_row()->add_columns();
   column->set_name("distinct_id");
   column->mutable_unchanged_toast();
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(event).ok());
-  EXPECT_THAT(planner.plan().user_ids, ElementsAre("u7"));
+  EXPECT_THAT(planner.plan().lookup_keys[0], ElementsAre("u7"));
 }
 
 TEST(AffectedConversationsPlannerTest, ExtraColumnsAreIgnored) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner
                   .Add(MakeEvent(
                       enrich::v1::INSERT, "linear_issues",
                       MakeRow({{"id", "lin-9"}, {"a_new_column", "whatever"}}),
                       std::nullopt))
                   .ok());
-  EXPECT_THAT(planner.plan().linear_issue_ids, ElementsAre("lin-9"));
+  EXPECT_THAT(planner.plan().lookup_keys[1], ElementsAre("lin-9"));
 }
 
 TEST(AffectedConversationsPlannerTest, TakeResetsThePlan) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner
                   .Add(MakeEvent(enrich::v1::INSERT, "linear_issues",
                                  MakeRow({{"id", "lin-9"}}), std::nullopt))
                   .ok());
   AffectedConversations plan = planner.Take();
-  EXPECT_THAT(plan.linear_issue_ids, ElementsAre("lin-9"));
+  EXPECT_THAT(plan.lookup_keys[1], ElementsAre("lin-9"));
   EXPECT_TRUE(planner.plan().empty());
   EXPECT_EQ(planner.plan().event_count, 0u);
 }
@@ -294,7 +317,8 @@ TEST(AffectedConversationsPlannerTest, TakeResetsThePlan) {
 // The same conversation in either case, from both tables, is planned once;
 // after Take() it is planned again (the "already planned" set is per plan).
 TEST(AffectedConversationsPlannerTest, SameIdInEitherCaseIsPlannedOncePerPlan) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   auto conversation = [](const char* id) {
     return MakeEvent(enrich::v1::INSERT, "raw_support_conversations",
                      MakeRow({{"id", id}}), std::nullopt);
@@ -386,7 +410,8 @@ BodyEditList BodyEditsOf(const AffectedConversations& plan) {
 }
 
 TEST(AffectedConversationsBodyEditTest, BodyOnlyUpdateIsPlannedAsABodyEdit) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA, "new", 42)).ok());
   EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvA, kMsg1}}));
   EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
@@ -397,7 +422,8 @@ TEST(AffectedConversationsBodyEditTest, BodyOnlyUpdateIsPlannedAsABodyEdit) {
 }
 
 TEST(AffectedConversationsBodyEditTest, EmptyStringBodiesAreBodyEdits) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner
                   .Add(MessageUpdate(MessageRow(kMsg1, kConvA, ""),
                                      MessageRow(kMsg1, kConvA, "now text")))
@@ -414,7 +440,8 @@ TEST(AffectedConversationsBodyEditTest, EmptyStringBodiesAreBodyEdits) {
 TEST(AffectedConversationsBodyEditTest, UppercaseIdsAreCanonicalized) {
   const char kUpperConv[] = "ABCDEF00-0000-0000-0000-00000000000A";
   const char kUpperMsg[] = "ABCDEF00-0000-0000-0000-0000000000B1";
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(BodyEdit(kUpperMsg, kUpperConv)).ok());
   EXPECT_EQ(BodyEditsOf(planner.plan()),
             (BodyEditList{{"abcdef00-0000-0000-0000-00000000000a",
@@ -494,7 +521,8 @@ TEST(AffectedConversationsBodyEditTest,
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    AffectedConversationsPlanner planner;
+    AffectedConversationsPlanner planner(
+        EnrichedSupportConversationsRoutes("public"));
     absl::Status status = planner.Add(MessageUpdate(c.before, c.after));
     ASSERT_TRUE(status.ok()) << status;
     EXPECT_THAT(planner.plan().body_edits, IsEmpty());
@@ -504,7 +532,8 @@ TEST(AffectedConversationsBodyEditTest,
 }
 
 TEST(AffectedConversationsBodyEditTest, InsertsAndDeletesAreNeverBodyEdits) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg2, kConvA, "hello"))).ok());
   ASSERT_TRUE(
       planner
@@ -520,7 +549,8 @@ TEST(AffectedConversationsBodyEditTest, InsertsAndDeletesAreNeverBodyEdits) {
 // Without the old row (REPLICA IDENTITY DEFAULT) nothing says what changed:
 // not an edit, and the full path's error as before.
 TEST(AffectedConversationsBodyEditTest, UpdateWithoutOldRowIsNotABodyEdit) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   absl::Status status =
       planner.Add(MakeEvent(enrich::v1::UPDATE, "support_conversation_messages",
                             MessageRow(kMsg1, kConvA, "new"), std::nullopt));
@@ -535,7 +565,8 @@ TEST(AffectedConversationsBodyEditTest, UnchangedToastBodyIsStillABodyEdit) {
   // column means "equal to the old value".
   for (const char* column : {"body", "created_at", "conversation_id"}) {
     SCOPED_TRACE(column);
-    AffectedConversationsPlanner planner;
+    AffectedConversationsPlanner planner(
+        EnrichedSupportConversationsRoutes("public"));
     ASSERT_TRUE(
         planner
             .Add(MessageUpdate(
@@ -549,7 +580,8 @@ TEST(AffectedConversationsBodyEditTest, UnchangedToastBodyIsStillABodyEdit) {
 
 TEST(AffectedConversationsBodyEditTest,
      SecondEditedMessageOfAConversationMakesItAFullRewrite) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA)).ok());
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvB)).ok());
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg2, kConvA)).ok());
@@ -564,7 +596,8 @@ TEST(AffectedConversationsBodyEditTest,
 }
 
 TEST(AffectedConversationsBodyEditTest, SameMessageEditedTwiceIsOneEdit) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA, "first", 10)).ok());
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA, "second", 11)).ok());
   EXPECT_EQ(BodyEditsOf(planner.plan()), (BodyEditList{{kConvA, kMsg1}}));
@@ -574,7 +607,8 @@ TEST(AffectedConversationsBodyEditTest, SameMessageEditedTwiceIsOneEdit) {
 }
 
 TEST(AffectedConversationsBodyEditTest, FullEventBeforeTheEditCoversIt) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(MessageInsert(kConvA)).ok());
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA)).ok());
   EXPECT_THAT(planner.plan().body_edits, IsEmpty());
@@ -585,7 +619,8 @@ TEST(AffectedConversationsBodyEditTest, FullEventBeforeTheEditCoversIt) {
 TEST(AffectedConversationsBodyEditTest, FullEventAfterTheEditReplacesIt) {
   for (const bool conversation_event : {false, true}) {
     SCOPED_TRACE(conversation_event ? "conversation update" : "message insert");
-    AffectedConversationsPlanner planner;
+    AffectedConversationsPlanner planner(
+        EnrichedSupportConversationsRoutes("public"));
     ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA)).ok());
     ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvB)).ok());
     ASSERT_TRUE(
@@ -608,7 +643,8 @@ TEST(AffectedConversationsBodyEditTest, FullEventAfterTheEditReplacesIt) {
 
 // A message moved out of a conversation with an edit makes both full.
 TEST(AffectedConversationsBodyEditTest, MoveAfterTheEditReplacesIt) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA)).ok());
   ASSERT_TRUE(planner
                   .Add(MessageUpdate(MessageRow(kMsg2, kConvA, "x"),
@@ -620,7 +656,8 @@ TEST(AffectedConversationsBodyEditTest, MoveAfterTheEditReplacesIt) {
 
 TEST(AffectedConversationsBodyEditTest,
      MalformedConversationIdInWouldBeEditIsRejectedAsBefore) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvB)).ok());
   absl::Status status = planner.Add(BodyEdit(kMsg1, "not-a-uuid"));
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
@@ -633,7 +670,8 @@ TEST(AffectedConversationsBodyEditTest,
 
 TEST(AffectedConversationsBodyEditTest,
      MalformedMessageIdInWouldBeEditIsPlannedInFull) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   // The full path never reads the message id, so it plans the conversation.
   ASSERT_TRUE(planner.Add(BodyEdit("not-a-uuid", kConvA)).ok());
   EXPECT_THAT(planner.plan().body_edits, IsEmpty());
@@ -641,7 +679,8 @@ TEST(AffectedConversationsBodyEditTest,
 }
 
 TEST(AffectedConversationsBodyEditTest, TakeResetsTheBodyEdits) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvA)).ok());
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvB)).ok());
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg2, kConvB)).ok());  // B in full
@@ -680,7 +719,8 @@ void ExpectEachMakesItFull(const enrich::v1::ChangeEvent& partial,
   for (const auto& [name, other] : others) {
     for (const bool other_first : {true, false}) {
       SCOPED_TRACE(absl::StrCat(name, other_first ? ", before" : ", after"));
-      AffectedConversationsPlanner planner;
+      AffectedConversationsPlanner planner(
+          EnrichedSupportConversationsRoutes("public"));
       ASSERT_TRUE(planner.Add(other_first ? other : partial).ok());
       ASSERT_TRUE(planner.Add(other_first ? partial : other).ok());
       EXPECT_THAT(planner.plan().body_edits, IsEmpty());
@@ -693,7 +733,8 @@ void ExpectEachMakesItFull(const enrich::v1::ChangeEvent& partial,
 }
 
 TEST(AffectedConversationsAppendTest, InsertWithABodyIsPlannedAsAnAppend) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg1, kConvA, "hi"), 42)).ok());
   ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg2, kConvB, ""), 41)).ok());
   EXPECT_EQ(AppendsOf(planner.plan()),
@@ -707,7 +748,8 @@ TEST(AffectedConversationsAppendTest, InsertWithABodyIsPlannedAsAnAppend) {
 }
 
 TEST(AffectedConversationsAppendTest, UppercaseIdsAreCanonicalized) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner
                   .Add(Inserted(
                       MessageRow("ABCDEF00-0000-0000-0000-0000000000B1",
@@ -753,7 +795,8 @@ TEST(AffectedConversationsAppendTest,
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    AffectedConversationsPlanner planner;
+    AffectedConversationsPlanner planner(
+        EnrichedSupportConversationsRoutes("public"));
     absl::Status status = planner.Add(c.event);
     ASSERT_TRUE(status.ok()) << status;
     EXPECT_THAT(planner.plan().appends, IsEmpty());
@@ -764,7 +807,8 @@ TEST(AffectedConversationsAppendTest,
 
 TEST(AffectedConversationsAppendTest,
      MalformedConversationIdInWouldBeAppendIsRejectedAsBefore) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg1, kConvB, "hi"))).ok());
   absl::Status status =
       planner.Add(Inserted(MessageRow(kMsg2, "not-a-uuid", "hi")));
@@ -801,7 +845,8 @@ TEST(AffectedConversationsAppendTest,
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    AffectedConversationsPlanner planner;
+    AffectedConversationsPlanner planner(
+        EnrichedSupportConversationsRoutes("public"));
     ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg3, kConvB, "b"))).ok());
     ASSERT_TRUE(planner.Add(c.first).ok());
     ASSERT_TRUE(planner.Add(c.second).ok());
@@ -836,7 +881,8 @@ TEST(AffectedConversationsAppendTest, FullEventBeforeOrAfterTheAppendCoversIt) {
 }
 
 TEST(AffectedConversationsAppendTest, TakeResetsTheAppends) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg1, kConvA, "a"))).ok());
   ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg1, kConvB, "b"))).ok());
   ASSERT_TRUE(planner.Add(Inserted(MessageRow(kMsg2, kConvB, "c"))).ok());
@@ -865,7 +911,8 @@ enrich::v1::ChangeEvent ConversationUpdate(const std::string& old_id,
 }
 
 TEST(AffectedConversationsColumnUpdateTest, UpdateKeepingTheIdIsAColumnUpdate) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(ConversationUpdate(kConvA, kConvA, "closed")).ok());
   // Any number of them is one column update.
   ASSERT_TRUE(planner.Add(ConversationUpdate(kConvA, kConvA, "open")).ok());
@@ -881,7 +928,8 @@ TEST(AffectedConversationsColumnUpdateTest, UpdateKeepingTheIdIsAColumnUpdate) {
 }
 
 TEST(AffectedConversationsColumnUpdateTest, IdChangeIsStillAFullRewrite) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(ConversationUpdate(kConvA, kConvB, "open")).ok());
   EXPECT_THAT(planner.plan().column_updates, IsEmpty());
   EXPECT_THAT(planner.plan().full_rewrites, ElementsAre(kConvA, kConvB));
@@ -906,7 +954,8 @@ TEST(AffectedConversationsColumnUpdateTest, OtherWorkOnTheConversationIsFull) {
 }
 
 TEST(AffectedConversationsColumnUpdateTest, OtherConversationsKeepTheirWork) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(ConversationUpdate(kConvA, kConvA, "closed")).ok());
   ASSERT_TRUE(planner.Add(BodyEdit(kMsg1, kConvB)).ok());
   EXPECT_THAT(planner.plan().column_updates, ElementsAre(kConvA));
@@ -916,7 +965,8 @@ TEST(AffectedConversationsColumnUpdateTest, OtherConversationsKeepTheirWork) {
 
 TEST(AffectedConversationsColumnUpdateTest,
      MalformedIdIsRejectedPlanUnchanged) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(ConversationUpdate(kConvA, kConvA, "closed")).ok());
   absl::Status status =
       planner.Add(ConversationUpdate("not-a-uuid", "not-a-uuid", "closed"));
@@ -927,7 +977,8 @@ TEST(AffectedConversationsColumnUpdateTest,
 }
 
 TEST(AffectedConversationsColumnUpdateTest, TakeResetsTheColumnUpdates) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   ASSERT_TRUE(planner.Add(ConversationUpdate(kConvA, kConvA, "closed")).ok());
   ASSERT_TRUE(planner.Add(MessageInsert(kConvB)).ok());
   AffectedConversations plan = planner.Take();
@@ -955,7 +1006,8 @@ TEST(SourceTableTest, NamesRoundTrip) {
 // writer answers with a rebuild of every row (affected_conversations.h).
 TEST(AffectedConversationsSnapshotTest, SnapshotRowsNameOnlyTheirSnapshot) {
   constexpr uint64_t kConsistentPoint = 0x1234;
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   const std::vector<enrich::v1::ChangeEvent> rows = {
       MakeEvent(enrich::v1::SNAPSHOT_READ, "raw_support_conversations",
                 MakeRow({{"id", kConvA}, {"user_id", "u1"}}), std::nullopt,
@@ -972,8 +1024,8 @@ TEST(AffectedConversationsSnapshotTest, SnapshotRowsNameOnlyTheirSnapshot) {
   const AffectedConversations& plan = planner.plan();
   EXPECT_TRUE(plan.full_rewrites.empty());
   EXPECT_TRUE(plan.appends.empty());
-  EXPECT_TRUE(plan.user_ids.empty());
-  EXPECT_TRUE(plan.linear_issue_ids.empty());
+  EXPECT_TRUE(plan.lookup_keys[0].empty());
+  EXPECT_TRUE(plan.lookup_keys[1].empty());
   EXPECT_THAT(plan.snapshot_lsns, ElementsAre(kConsistentPoint));
   EXPECT_FALSE(plan.empty());
   EXPECT_EQ(plan.event_count, 4u);
@@ -981,7 +1033,8 @@ TEST(AffectedConversationsSnapshotTest, SnapshotRowsNameOnlyTheirSnapshot) {
 }
 
 TEST(AffectedConversationsSnapshotTest, EachSnapshotIsKeptOnceAndApart) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   for (uint64_t lsn : {7u, 9u, 7u}) {
     ASSERT_TRUE(planner
                     .Add(MakeEvent(
@@ -1005,7 +1058,8 @@ TEST(AffectedConversationsSnapshotTest, EachSnapshotIsKeptOnceAndApart) {
 // published row by row: the rebuild needs only its consistent point.
 TEST(AffectedConversationsSnapshotTest, BoundaryNamesOnlyItsSnapshot) {
   constexpr uint64_t kConsistentPoint = 0x5678;
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   for (const char* table :
        {"raw_support_conversations", "support_conversation_messages",
         "subscribers_insights", "linear_issues"}) {
@@ -1017,15 +1071,16 @@ TEST(AffectedConversationsSnapshotTest, BoundaryNamesOnlyItsSnapshot) {
   }
   const AffectedConversations& plan = planner.plan();
   EXPECT_TRUE(plan.full_rewrites.empty());
-  EXPECT_TRUE(plan.user_ids.empty());
-  EXPECT_TRUE(plan.linear_issue_ids.empty());
+  EXPECT_TRUE(plan.lookup_keys[0].empty());
+  EXPECT_TRUE(plan.lookup_keys[1].empty());
   EXPECT_THAT(plan.snapshot_lsns, ElementsAre(kConsistentPoint));
   EXPECT_EQ(plan.event_count, 4u);
   EXPECT_EQ(plan.max_commit_lsn, kConsistentPoint);
 }
 
 TEST(AffectedConversationsSnapshotTest, MalformedSnapshotRowIsRejected) {
-  AffectedConversationsPlanner planner;
+  AffectedConversationsPlanner planner(
+      EnrichedSupportConversationsRoutes("public"));
   EXPECT_FALSE(
       planner
           .Add(MakeEvent(enrich::v1::SNAPSHOT_READ, "raw_support_conversations",

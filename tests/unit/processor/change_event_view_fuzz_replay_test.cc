@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "processor/adapters/declared_views.h"
 #include "processor/core/affected_conversations.h"
 #include "proto/change_event_view.h"
 #include "tests/fuzz/change_event_fuzz_input.h"
@@ -80,7 +81,8 @@ TEST(ChangeEventViewFuzzReplayTest, SeedsAreEventsThePlannerTakes) {
   // events for the dead-letter topic (change_event_fuzz_input.h).
   ASSERT_GE(seeds.size(), 5u);
   for (size_t i = 0; i < 5; ++i) {
-    AffectedConversationsPlanner planner;
+    AffectedConversationsPlanner planner(
+        EnrichedSupportConversationsRoutes("public"));
     ChangeEventView view;
     const std::vector<std::string> records = Records(seeds[i]);
     ASSERT_GE(records.size(), 3u);

@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "processor/adapters/declared_views.h"
 #include "tests/unit/processor/event_builders.h"
 
 namespace enrich::processor {
@@ -26,7 +27,7 @@ std::string ConversationInsert(const std::string& id) {
 }
 
 TEST(ConsumedBatchBuilderTest, PlansEventsAndTracksNextOffsets) {
-  ConsumedBatchBuilder builder;
+  ConsumedBatchBuilder builder(EnrichedSupportConversationsRoutes("public"));
   builder.Add(Record("support.public.raw_support_conversations", 1, 41,
                      ConversationInsert(kConvA)));
   builder.Add(Record("support.public.raw_support_conversations", 1, 42,
@@ -38,7 +39,7 @@ TEST(ConsumedBatchBuilderTest, PlansEventsAndTracksNextOffsets) {
   EXPECT_EQ(builder.records(), 3u);
   ConsumedBatch batch = builder.Take();
   EXPECT_THAT(batch.plan.full_rewrites, ElementsAre(kConvA));
-  EXPECT_THAT(batch.plan.linear_issue_ids, ElementsAre("lin-1"));
+  EXPECT_THAT(batch.plan.lookup_keys[1], ElementsAre("lin-1"));
   EXPECT_THAT(
       batch.offsets,
       ElementsAre(
@@ -56,7 +57,7 @@ TEST(ConsumedBatchBuilderTest, CommitTimesAreRunLengthEncodedInOrder) {
                      MakeRow({{"id", kConvA}}), std::nullopt, commit_lsn)
         .SerializeAsString();
   };
-  ConsumedBatchBuilder builder;
+  ConsumedBatchBuilder builder(EnrichedSupportConversationsRoutes("public"));
   builder.Add(Record("t", 0, 0, insert_at(5)));
   builder.Add(Record("t", 0, 1, insert_at(5)));
   builder.Add(Record("t", 0, 2, std::nullopt));
@@ -76,7 +77,7 @@ TEST(ConsumedBatchBuilderTest, CommitTimesAreRunLengthEncodedInOrder) {
 }
 
 TEST(ConsumedBatchBuilderTest, TombstonesAreSkippedButAdvanceTheOffset) {
-  ConsumedBatchBuilder builder;
+  ConsumedBatchBuilder builder(EnrichedSupportConversationsRoutes("public"));
   builder.Add(Record("t", 0, 5, std::nullopt));
   ConsumedBatch batch = builder.Take();
   EXPECT_TRUE(batch.plan.empty());
@@ -86,7 +87,7 @@ TEST(ConsumedBatchBuilderTest, TombstonesAreSkippedButAdvanceTheOffset) {
 }
 
 TEST(ConsumedBatchBuilderTest, UndecodableRecordBecomesDeadLetter) {
-  ConsumedBatchBuilder builder;
+  ConsumedBatchBuilder builder(EnrichedSupportConversationsRoutes("public"));
   builder.Add(Record("t", 2, 9, std::string("\xff\xff\xff garbage", 11)));
   builder.Add(Record("t", 2, 10, ConversationInsert(kConvA)));
   ConsumedBatch batch = builder.Take();
@@ -98,7 +99,7 @@ TEST(ConsumedBatchBuilderTest, UndecodableRecordBecomesDeadLetter) {
 }
 
 TEST(ConsumedBatchBuilderTest, UnplannableEventBecomesDeadLetterWithReason) {
-  ConsumedBatchBuilder builder;
+  ConsumedBatchBuilder builder(EnrichedSupportConversationsRoutes("public"));
   builder.Add(Record("t", 0, 0,
                      MakeEvent(enrich::v1::INSERT, "mystery",
                                MakeRow({{"id", "1"}}), std::nullopt)
@@ -111,7 +112,7 @@ TEST(ConsumedBatchBuilderTest, UnplannableEventBecomesDeadLetterWithReason) {
 }
 
 TEST(ConsumedBatchBuilderTest, OffsetNeverMovesBackWithinABatch) {
-  ConsumedBatchBuilder builder;
+  ConsumedBatchBuilder builder(EnrichedSupportConversationsRoutes("public"));
   builder.Add(Record("t", 0, 20, std::nullopt));
   builder.Add(Record("t", 0, 3, std::nullopt));  // a redelivery
   EXPECT_THAT(builder.Take().offsets, ElementsAre(PartitionOffset{"t", 0, 21}));

@@ -63,17 +63,17 @@ TEST(EnrichedStatementsTest, JoinedColumnRewritesLeaveTheMessagesAlone) {
 
 TEST(EnrichedStatementsTest, RebuildIdsFollowTheTablesTruncated) {
   TruncatedTables messages;
-  messages.messages = true;
+  messages.child = true;
   EXPECT_EQ(ListRebuildIds(messages).name, "list_rebuild_ids");
   EXPECT_THAT(ListRebuildIds(messages).sql,
               HasSubstr("FROM enriched_support_conversations"));
   TruncatedTables subscribers;
-  subscribers.subscribers_insights = true;
+  subscribers.lookups.insert(0);
   EXPECT_THAT(ListRebuildIds(subscribers).sql,
               HasSubstr("WHERE user_id IS NOT NULL"));
   EXPECT_THAT(ListRebuildIds(subscribers).sql, Not(HasSubstr("UNION")));
   TruncatedTables both = subscribers;
-  both.linear_issues = true;
+  both.lookups.insert(1);
   EXPECT_THAT(ListRebuildIds(both).sql,
               HasSubstr("WHERE user_id IS NOT NULL UNION SELECT id::text FROM "
                         "raw_support_conversations WHERE linear_issue_id IS "

@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "processor/adapters/declared_views.h"
 #include "processor/core/replay_source.h"
 #include "tests/unit/processor/event_builders.h"
 
@@ -164,6 +165,7 @@ class ProcessorLoopTest : public ::testing::Test {
       slept_ += d;
       clock_.Advance(d);
     };
+    options_.routes = EnrichedSupportConversationsRoutes("public");
     options_.max_batch_records = 3;
     options_.max_batch_wait = absl::Milliseconds(200);
     source_.stop_when_empty = &stop_;

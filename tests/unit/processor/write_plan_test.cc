@@ -65,7 +65,7 @@ TEST(WritePlanTest, PlannedConversationsAreFullRewritesInIdOrder) {
 TEST(WritePlanTest, FanOutIdsAreJoinedColumnRewritesOnceEach) {
   AffectedConversations plan;
   plan.full_rewrites = {kA};
-  plan.user_ids = {"u1"};
+  plan.lookup_keys = {{"u1"}, {}};
   WritePlanner planner(plan, Live());
   EXPECT_TRUE(planner.resolves_fan_out());
   planner.AddFanOutId(kD);
@@ -82,7 +82,7 @@ TEST(WritePlanTest, FanOutIdsAreJoinedColumnRewritesOnceEach) {
 TEST(WritePlanTest, ColumnUpdatesAreJoinedColumnRewritesWithTheFanOut) {
   AffectedConversations plan;
   plan.column_updates = {kC, kB};
-  plan.linear_issue_ids = {"issue"};
+  plan.lookup_keys = {{}, {"issue"}};
   WritePlanner planner(plan, Live());
   planner.AddFanOutId(kC);
   planner.AddFanOutId(kE);
@@ -120,7 +120,7 @@ TEST(WritePlanTest, AMessageChangeTheFanOutReachesIsRewrittenInFull) {
   plan.body_edits = {{kC, kM1}};
   plan.appends = {{kA, kM2}};
   plan.column_updates = {kE};
-  plan.user_ids = {"u1"};
+  plan.lookup_keys = {{"u1"}, {}};
   WritePlanner planner(plan, Live());
   planner.AddFanOutId(kC);
   planner.AddFanOutId(kA);
@@ -138,7 +138,7 @@ TEST(WritePlanTest, AReplayRewritesEverythingInFullOnce) {
   plan.body_edits = {{kB, kM1}};
   plan.appends = {{kC, kM2}};
   plan.column_updates = {kD};
-  plan.user_ids = {"u1"};
+  plan.lookup_keys = {{"u1"}, {}};
   WritePlanOptions options;
   options.rewrite_each_id_once = true;
   WritePlanner planner(plan, options);
@@ -156,9 +156,9 @@ TEST(WritePlanTest, AReplayRewritesEverythingInFullOnce) {
 TEST(WritePlanTest, ATruncateRebuildsInFullInChunksWithTheOffsetsLast) {
   AffectedConversations plan;
   plan.full_rewrites = {kA};
-  plan.truncated.subscribers_insights = true;
+  plan.truncated.lookups.insert(0);
   plan.body_edits = {{kE, kM1}};
-  plan.user_ids = {"u1"};
+  plan.lookup_keys = {{"u1"}, {}};
   WritePlanOptions options;
   options.max_rows_per_rebuild_transaction = 2;
   WritePlanner planner(plan, options);
@@ -186,7 +186,7 @@ TEST(WritePlanTest, ATruncateRebuildsInFullInChunksWithTheOffsetsLast) {
 
 TEST(WritePlanTest, ATruncateChunkOfZeroRowsMeansOneRowPerTransaction) {
   AffectedConversations plan;
-  plan.truncated.linear_issues = true;
+  plan.truncated.lookups.insert(1);
   WritePlanOptions options;
   options.max_rows_per_rebuild_transaction = 0;
   WritePlanner planner(plan, options);
@@ -245,7 +245,7 @@ TEST(WritePlanTest, BulkMinIdsZeroNeverTakesTheBulkPath) {
 
 TEST(WritePlanTest, ATruncateChunkTakesTheBulkPathOnlyWhenItIsBulkSized) {
   AffectedConversations plan;
-  plan.truncated.messages = true;
+  plan.truncated.child = true;
   WritePlanOptions options;
   options.bulk_min_ids = 2;
   options.max_rows_per_rebuild_transaction = 2;

@@ -1,0 +1,78 @@
+#include "processor/core/view_routes.h"
+
+#include <utility>
+
+#include "absl/strings/str_join.h"
+
+namespace enrich::processor {
+namespace {
+
+// A table name as written, split into (schema, name).
+std::pair<std::string, std::string> Qualified(absl::string_view written,
+                                              absl::string_view schema) {
+  const size_t dot = written.find('.');
+  if (dot == absl::string_view::npos) {
+    return {std::string(schema), std::string(written)};
+  }
+  return {std::string(written.substr(0, dot)),
+          std::string(written.substr(dot + 1))};
+}
+
+}  // namespace
+
+ViewRoutes ViewRoutes::FromView(const ViewDefinition& view,
+                                absl::string_view schema) {
+  ViewRoutes routes;
+  auto add = [&](const ViewTable& table, TableRoute route) {
+    auto [table_schema, name] = Qualified(table.name, schema);
+    for (RoutedTable& known : routes.tables_) {
+      if (known.schema == table_schema && known.name == name) {
+        known.routes.push_back(std::move(route));
+        return;
+      }
+    }
+    routes.tables_.push_back(
+        {std::move(table_schema), std::move(name), {std::move(route)}});
+  };
+  add(view.root.table, {TableRole::kRoot, 0, view.root.key_column,
+                        /*column_is_key=*/true});
+  if (view.child) {
+    add(view.child->table,
+        {TableRole::kChild, 0, view.child->foreign_key_column,
+         /*column_is_key=*/false});
+  }
+  for (size_t i = 0; i < view.lookups.size(); ++i) {
+    add(view.lookups[i].table,
+        {TableRole::kLookup, i, view.lookups[i].key_column,
+         /*column_is_key=*/true});
+  }
+  routes.lookup_count_ = view.lookups.size();
+  return routes;
+}
+
+const std::vector<TableRoute>* ViewRoutes::Find(absl::string_view schema,
+                                                absl::string_view name) const {
+  for (const RoutedTable& table : tables_) {
+    if (table.schema == schema && table.name == name) return &table.routes;
+  }
+  return nullptr;
+}
+
+bool ViewRoutes::ReadsSchema(absl::string_view schema) const {
+  for (const RoutedTable& table : tables_) {
+    if (table.schema == schema) return true;
+  }
+  return false;
+}
+
+std::string ViewRoutes::SchemasText() const {
+  std::vector<absl::string_view> schemas;
+  for (const RoutedTable& table : tables_) {
+    bool seen = false;
+    for (absl::string_view s : schemas) seen = seen || s == table.schema;
+    if (!seen) schemas.push_back(table.schema);
+  }
+  return absl::StrJoin(schemas, ", ");
+}
+
+}  // namespace enrich::processor

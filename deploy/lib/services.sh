@@ -37,15 +37,26 @@ port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# Prints a port nobody listens on. Random in a high range, so concurrent test
-# binaries rarely collide; a collision makes the server fail to start loudly.
-# Never one of the local stack's ports (deploy/local/stack.sh), even while it
-# is down, so private servers cannot keep it from starting.
+# Prints a port nobody listens on. Random, so concurrent test binaries
+# rarely collide; a collision makes the server fail to start loudly. Outside
+# the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 by
+# default): there any outgoing connection of a concurrent test may hold the
+# port as its local end, which no listener check sees, and the server's bind
+# fails (seen: a bench_smoke Kafka beside the integration tests). So below
+# that range (from 10000), or above it when it starts too low. Never one of
+# the local stack's ports (deploy/local/stack.sh), even while it is down,
+# so private servers cannot keep it from starting.
 free_port() {
-  local p i
+  local p i low=32768 high=60999 base span
+  read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  if ((low > 12000)); then
+    base=10000 span=$((low - 10000))
+  else
+    base=$((high + 1)) span=$((65536 - high - 1))
+  fi
   local stack=" ${ENRICH_LOCAL_PG_PORT:-25432} ${ENRICH_LOCAL_KAFKA_PORT:-29092} ${ENRICH_LOCAL_KAFKA_CONTROLLER_PORT:-29093} "
   for i in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((base + (RANDOM * 32768 + RANDOM) % span))
     [[ "$stack" == *" $p "* ]] && continue
     port_in_use "$p" || { echo "$p"; return 0; }
   done

@@ -22,49 +22,6 @@ std::string Cast(const std::string& expression, const std::string& type) {
   return absl::StrCat("(", expression, ")::", type);
 }
 
-const char* FilterOperator(AggregateFilter::Op op) {
-  switch (op) {
-    case AggregateFilter::Op::kIsNull:
-      return "IS NULL";
-    case AggregateFilter::Op::kIsNotNull:
-      return "IS NOT NULL";
-    case AggregateFilter::Op::kEqual:
-      return "=";
-    case AggregateFilter::Op::kNotEqual:
-      return "<>";
-    case AggregateFilter::Op::kLess:
-      return "<";
-    case AggregateFilter::Op::kLessOrEqual:
-      return "<=";
-    case AggregateFilter::Op::kGreater:
-      return ">";
-    case AggregateFilter::Op::kGreaterOrEqual:
-      return ">=";
-  }
-  return "?";
-}
-
-const char* AggregateFunction(AggregateKind kind) {
-  switch (kind) {
-    case AggregateKind::kCountStar:
-    case AggregateKind::kCount:
-      return "count";
-    case AggregateKind::kSum:
-      return "sum";
-    case AggregateKind::kMin:
-      return "min";
-    case AggregateKind::kMax:
-      return "max";
-    case AggregateKind::kBoolOr:
-      return "bool_or";
-    case AggregateKind::kBoolAnd:
-      return "bool_and";
-    case AggregateKind::kArrayAgg:
-      return "array_agg";
-  }
-  return "?";
-}
-
 std::string OrderKey(const AggregateOrderKey& key) {
   std::string text = Ref(key.column);
   if (key.descending) absl::StrAppend(&text, " DESC");
@@ -79,7 +36,7 @@ std::string OrderKey(const AggregateOrderKey& key) {
 std::string AggregateSql(const ViewAggregate& aggregate,
                          const std::string& argument) {
   std::string text =
-      absl::StrCat(AggregateFunction(aggregate.kind), "(", argument);
+      absl::StrCat(AggregateFunctionName(aggregate.kind), "(", argument);
   if (!aggregate.order_by.empty()) {
     absl::StrAppend(&text, " ORDER BY ",
                     absl::StrJoin(aggregate.order_by, ", ",
@@ -90,9 +47,10 @@ std::string AggregateSql(const ViewAggregate& aggregate,
   absl::StrAppend(&text, ")");
   if (aggregate.filter.has_value()) {
     const AggregateFilter& f = *aggregate.filter;
-    absl::StrAppend(
-        &text, " FILTER (WHERE ", Cast(Ref(f.column), f.column_cast), " ",
-        FilterOperator(f.op), f.constant.empty() ? "" : " ", f.constant, ")");
+    absl::StrAppend(&text, " FILTER (WHERE ",
+                    Cast(Ref(f.column), f.column_cast), " ",
+                    FilterOperatorSql(f.op), f.constant.empty() ? "" : " ",
+                    f.constant, ")");
   }
   return text;
 }

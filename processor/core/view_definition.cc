@@ -15,7 +15,9 @@ std::string Describe(const ViewTable& table) {
                                    : absl::StrCat(table.name, " ", table.alias);
 }
 
-const char* AggregateName(AggregateKind kind) {
+}  // namespace
+
+const char* AggregateFunctionName(AggregateKind kind) {
   switch (kind) {
     case AggregateKind::kCountStar:
     case AggregateKind::kCount:
@@ -36,7 +38,7 @@ const char* AggregateName(AggregateKind kind) {
   return "?";
 }
 
-const char* FilterOperator(AggregateFilter::Op op) {
+const char* FilterOperatorSql(AggregateFilter::Op op) {
   switch (op) {
     case AggregateFilter::Op::kIsNull:
       return "IS NULL";
@@ -58,8 +60,10 @@ const char* FilterOperator(AggregateFilter::Op op) {
   return "?";
 }
 
+namespace {
+
 std::string Describe(const ViewAggregate& aggregate) {
-  std::string text = absl::StrCat(AggregateName(aggregate.kind), "(");
+  std::string text = absl::StrCat(AggregateFunctionName(aggregate.kind), "(");
   if (aggregate.kind == AggregateKind::kCountStar) {
     absl::StrAppend(&text, "*");
   } else if (aggregate.argument.has_value()) {
@@ -87,7 +91,7 @@ std::string Describe(const ViewAggregate& aggregate) {
     const AggregateFilter& filter = *aggregate.filter;
     absl::StrAppend(&text, " FILTER (WHERE ", Describe(filter.column),
                     filter.column_cast.empty() ? "" : "::", filter.column_cast,
-                    " ", FilterOperator(filter.op),
+                    " ", FilterOperatorSql(filter.op),
                     filter.constant.empty() ? "" : " ", filter.constant, ")");
   }
   return text;

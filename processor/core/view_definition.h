@@ -156,6 +156,11 @@ struct ViewDefinition {
   std::vector<ViewOutputColumn> columns;
 };
 
+// The SQL function an aggregate calls ("count" for both counts, "bool_or",
+// "array_agg"...), and a filter's operator as SQL ("IS NOT NULL", "<=").
+const char* AggregateFunctionName(AggregateKind kind);
+const char* FilterOperatorSql(AggregateFilter::Op op);
+
 // A readable multi-line rendering of `view`, for `check-view` and test
 // failure messages. Stable: one line per table, join and column.
 std::string DescribeViewDefinition(const ViewDefinition& view);

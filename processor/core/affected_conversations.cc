@@ -9,7 +9,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "cdc/common/source_tables.h"
 #include "cdc/common/status_macros.h"
 
 namespace enrich::processor {
@@ -145,29 +144,6 @@ std::string NotARootKey(absl::string_view text) {
 }
 
 }  // namespace
-
-absl::string_view SourceTableName(SourceTable table) {
-  switch (table) {
-    case SourceTable::kConversations:
-      return kConversationsTable;
-    case SourceTable::kMessages:
-      return kMessagesTable;
-    case SourceTable::kSubscribersInsights:
-      return kSubscribersInsightsTable;
-    case SourceTable::kLinearIssues:
-      return kLinearIssuesTable;
-  }
-  return "";
-}
-
-absl::StatusOr<SourceTable> SourceTableFromName(absl::string_view name) {
-  for (SourceTable table :
-       {SourceTable::kConversations, SourceTable::kMessages,
-        SourceTable::kSubscribersInsights, SourceTable::kLinearIssues}) {
-    if (SourceTableName(table) == name) return table;
-  }
-  return absl::NotFoundError(absl::StrCat("unknown table ", name));
-}
 
 absl::StatusOr<std::string> CanonicalUuid(absl::string_view text) {
   bool ok = text.size() == 36;

@@ -99,22 +99,6 @@
 
 namespace enrich::processor {
 
-// The four source tables of the contract (their names:
-// cdc/common/source_tables.h). The planner no longer uses them: it routes by
-// ViewRoutes.
-enum class SourceTable {
-  kConversations,        // raw_support_conversations
-  kMessages,             // support_conversation_messages
-  kSubscribersInsights,  // subscribers_insights
-  kLinearIssues,         // linear_issues
-};
-
-// The table's name in the source schema ("raw_support_conversations"...).
-absl::string_view SourceTableName(SourceTable table);
-
-// The table named `name`; NotFound for any other name.
-absl::StatusOr<SourceTable> SourceTableFromName(absl::string_view name);
-
 // Which of the view's tables a batch saw truncated (by role, ViewRoutes). A
 // truncate leaves no per-row events behind, so the affected rows are "every
 // row the table reached":

@@ -990,18 +990,6 @@ TEST(AffectedConversationsColumnUpdateTest, TakeResetsTheColumnUpdates) {
   EXPECT_THAT(planner.plan().full_rewrites, IsEmpty());
 }
 
-TEST(SourceTableTest, NamesRoundTrip) {
-  for (SourceTable table :
-       {SourceTable::kConversations, SourceTable::kMessages,
-        SourceTable::kSubscribersInsights, SourceTable::kLinearIssues}) {
-    absl::StatusOr<SourceTable> back =
-        SourceTableFromName(SourceTableName(table));
-    ASSERT_TRUE(back.ok());
-    EXPECT_EQ(*back, table);
-  }
-  EXPECT_FALSE(SourceTableFromName("nope").ok());
-}
-
 // Snapshot rows name no rows: the plan keeps their snapshot, which the
 // writer answers with a rebuild of every row (affected_conversations.h).
 TEST(AffectedConversationsSnapshotTest, SnapshotRowsNameOnlyTheirSnapshot) {

@@ -36,6 +36,12 @@ const CompiledView& EnrichedSupportConversationsView() {
   return *view;
 }
 
+const ViewStatements& EnrichedSupportConversationsStatements() {
+  static const ViewStatements* statements =
+      new ViewStatements(EnrichedSupportConversationsView());
+  return *statements;
+}
+
 ViewRoutes EnrichedSupportConversationsRoutes(absl::string_view schema) {
   return ViewRoutes::FromView(EnrichedSupportConversationsView().definition(),
                               schema);

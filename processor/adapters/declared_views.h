@@ -8,6 +8,7 @@
 #include "absl/strings/string_view.h"
 #include "processor/core/compiled_view.h"
 #include "processor/core/view_routes.h"
+#include "processor/core/view_statements.h"
 
 namespace enrich::processor {
 
@@ -24,6 +25,10 @@ ViewKeyFacts EnrichedSupportConversationsKeyFacts();
 // reason if the embedded file does not parse or compile, a build defect
 // that declared_views_test catches first.
 const CompiledView& EnrichedSupportConversationsView();
+
+// Its statement catalogue (view_statements.h), built on first use from
+// EnrichedSupportConversationsView(); same lifetime and thread-safety.
+const ViewStatements& EnrichedSupportConversationsStatements();
 
 // Its affected-set rules (view_routes.h), its unqualified tables in the
 // source schema `schema`.

@@ -14,8 +14,6 @@
 namespace enrich::processor {
 namespace {
 
-namespace sql = enriched_statements;
-
 using Rows = std::vector<pg::Row>;
 
 // Transaction control, named for the statement observer.
@@ -60,13 +58,14 @@ std::vector<std::string> FirstColumn(const Rows& result) {
 }
 
 // The writer's session settings, on every (re)connection.
-absl::Status SetSessionDefaults(pg::PgConnection* conn) {
-  RETURN_IF_ERROR(conn->QueryParams(sql::SetIsolation().sql, {},
+absl::Status SetSessionDefaults(const ViewStatements& sql,
+                                pg::PgConnection* conn) {
+  RETURN_IF_ERROR(conn->QueryParams(sql.SetIsolation().sql, {},
                                     "setting the isolation level")
                       .status());
   // Best effort: a server built without lz4 rejects the value and keeps
   // pglz.
-  conn->QueryParams(sql::SetToastCompression().sql, {},
+  conn->QueryParams(sql.SetToastCompression().sql, {},
                     "setting the TOAST compression")
       .IgnoreError();
   return absl::OkStatus();
@@ -95,14 +94,14 @@ absl::StatusOr<std::unique_ptr<EnrichedRowWriter>> EnrichedRowWriter::Connect(
                    OpenProcessorSession(dsn));
   std::unique_ptr<EnrichedRowWriter> writer(
       new EnrichedRowWriter(std::move(conn), std::move(options)));
-  RETURN_IF_ERROR(SetSessionDefaults(writer->conn_.get()));
+  RETURN_IF_ERROR(SetSessionDefaults(writer->sql(), writer->conn_.get()));
   return writer;
 }
 
 absl::Status EnrichedRowWriter::EnsureConnected() {
   ASSIGN_OR_RETURN(bool reconnected, conn_->ReconnectIfLost());
   if (!reconnected) return absl::OkStatus();
-  return SetSessionDefaults(conn_.get());
+  return SetSessionDefaults(sql(), conn_.get());
 }
 
 void EnrichedRowWriter::RollBack() { conn_->RollBack(); }
@@ -166,21 +165,21 @@ absl::StatusOr<WritePlan> EnrichedRowWriter::PlanBatch(
   if (planner.resolves_fan_out()) {
     // $1, $2...: each lookup's keys, in FROM order (ResolveFanOut).
     std::vector<pg::Param> keys;
-    for (size_t i = 0; i < sql::LookupCount(); ++i) {
+    for (size_t i = 0; i < sql().LookupCount(); ++i) {
       keys.push_back(i < plan.lookup_keys.size()
                          ? pg::ArrayLiteral({plan.lookup_keys[i].begin(),
                                              plan.lookup_keys[i].end()})
                          : pg::ArrayLiteral({}));
     }
     ASSIGN_OR_RETURN(Rows resolved,
-                     Exec(options_, conn_.get(), sql::ResolveFanOut(),
+                     Exec(options_, conn_.get(), sql().ResolveFanOut(),
                           "resolving fan-out keys", keys));
     for (const pg::Row& row : resolved)
       planner.AddFanOutId(pg::TextOrEmpty(row, 0));
   }
   if (planner.lists_rebuild_ids()) {
     ASSIGN_OR_RETURN(Rows listed, Exec(options_, conn_.get(),
-                                       sql::ListRebuildIds(plan.truncated),
+                                       sql().ListRebuildIds(plan.truncated),
                                        "listing rows to rebuild"));
     for (const pg::Row& row : listed)
       planner.AddRebuildId(pg::TextOrEmpty(row, 0));
@@ -224,9 +223,9 @@ absl::Status EnrichedRowWriter::LockRows(const std::vector<std::string>& ids,
   if (bulk) {
     // A bulk transaction never has partial work (write_plan.h).
     RETURN_IF_ERROR(
-        Exec(options_, conn, sql::LockTable(), "locking the enriched table")
+        Exec(options_, conn, sql().LockTable(), "locking the enriched table")
             .status());
-    return Exec(options_, conn, sql::BulkSettings(),
+    return Exec(options_, conn, sql().BulkSettings(),
                 "setting the bulk path's planner settings",
                 {options_.bulk_work_mem, absl::StrCat(ids.size())})
         .status();
@@ -234,23 +233,31 @@ absl::Status EnrichedRowWriter::LockRows(const std::vector<std::string>& ids,
   if (ids.empty() && partial.empty()) return absl::OkStatus();
   const std::string lock_array =
       pg::ArrayLiteral(partial.empty() ? ids : LockIds(ids, partial));
-  RETURN_IF_ERROR(Exec(options_, conn, sql::InsertPlaceholders(),
+  RETURN_IF_ERROR(Exec(options_, conn, sql().InsertPlaceholders(),
                        "inserting placeholders", {lock_array})
                       .status());
-  return Exec(options_, conn, sql::LockRows(), "locking rows", {lock_array})
+  return Exec(options_, conn, sql().LockRows(), "locking rows", {lock_array})
       .status();
 }
 
 absl::Status EnrichedRowWriter::RunPartialWork(
     const PartialWork& partial, const Params& commit,
     std::vector<std::string>* fallbacks, WriteResult* result) {
-  RETURN_IF_ERROR(ApplyMessageChanges(sql::EditBodies(), partial.edits, commit,
-                                      fallbacks, result));
-  RETURN_IF_ERROR(ApplyMessageChanges(sql::AppendMessages(), partial.appends,
-                                      commit, fallbacks, result));
+  if (sql().has_message_paths()) {
+    RETURN_IF_ERROR(ApplyMessageChanges(sql().EditBodies(), partial.edits,
+                                        commit, fallbacks, result));
+    RETURN_IF_ERROR(ApplyMessageChanges(sql().AppendMessages(), partial.appends,
+                                        commit, fallbacks, result));
+  } else {
+    // A plan built for another view's routes: its in-place child work is
+    // rewritten in full instead (the planner is told not to plan it).
+    for (const MessageChangeList* list : {&partial.edits, &partial.appends}) {
+      for (const auto& change : *list) fallbacks->push_back(change.first);
+    }
+  }
   if (partial.joined.empty()) return absl::OkStatus();
   return RunPartialRewrite(
-      sql::RewriteJoinedColumns(),
+      sql().RewriteJoinedColumns(),
       {pg::ArrayLiteral(partial.joined), commit[0], commit[1]}, fallbacks,
       result);
 }
@@ -293,8 +300,8 @@ absl::Status EnrichedRowWriter::RewriteRows(const std::vector<std::string>& ids,
   ASSIGN_OR_RETURN(
       Rows rewritten,
       Exec(options_, conn_.get(),
-           bulk ? sql::RewriteRowsBulk() : sql::RewriteRows(), "rewriting rows",
-           {pg::ArrayLiteral(ids), commit[0], commit[1]}));
+           bulk ? sql().RewriteRowsBulk() : sql().RewriteRows(),
+           "rewriting rows", {pg::ArrayLiteral(ids), commit[0], commit[1]}));
   result->rows_upserted += Count(rewritten, 0);
   result->rows_deleted += Count(rewritten, 1);
   return absl::OkStatus();
@@ -308,7 +315,7 @@ absl::Status EnrichedRowWriter::StoreOffsets(
     partitions.push_back(absl::StrCat(o.partition));
     next_offsets.push_back(absl::StrCat(o.next_offset));
   }
-  return Exec(options_, conn_.get(), sql::StoreOffsets(), "storing offsets",
+  return Exec(options_, conn_.get(), sql().StoreOffsets(), "storing offsets",
               {options_.consumer_group, pg::ArrayLiteral(topics),
                pg::ArrayLiteral(partitions), pg::ArrayLiteral(next_offsets)})
       .status();
@@ -324,7 +331,7 @@ absl::StatusOr<bool> EnrichedRowWriter::SnapshotsCovered(
     return true;
   }
   ASSIGN_OR_RETURN(Rows covered,
-                   Exec(options_, conn_.get(), sql::CoveredSnapshots(),
+                   Exec(options_, conn_.get(), sql().CoveredSnapshots(),
                         "reading the snapshots rebuilt",
                         {options_.consumer_group, pg::ArrayLiteral(lsns)}));
   if (Count(covered, 0) != lsns.size()) return false;
@@ -335,13 +342,14 @@ absl::StatusOr<bool> EnrichedRowWriter::SnapshotsCovered(
 absl::StatusOr<std::vector<std::string>>
 EnrichedRowWriter::RecordedCdcSnapshots() {
   ASSIGN_OR_RETURN(Rows readable,
-                   Exec(options_, conn_.get(), sql::CdcSnapshotsReadable(),
+                   Exec(options_, conn_.get(), sql().CdcSnapshotsReadable(),
                         "checking enrich_cdc_snapshots"));
   if (pg::TextOrEmpty(readable[0], 0) != "t") {
     return std::vector<std::string>();
   }
-  ASSIGN_OR_RETURN(Rows listed, Exec(options_, conn_.get(), sql::CdcSnapshots(),
-                                     "reading enrich_cdc_snapshots"));
+  ASSIGN_OR_RETURN(Rows listed,
+                   Exec(options_, conn_.get(), sql().CdcSnapshots(),
+                        "reading enrich_cdc_snapshots"));
   return FirstColumn(listed);
 }
 
@@ -350,7 +358,7 @@ absl::StatusOr<bool> EnrichedRowWriter::RebuildInTransaction(
     const std::vector<PartitionOffset>& offsets, WriteResult* result) {
   // The lock first: a writer of the same group that rebuilt meanwhile has
   // committed its record before this returns.
-  RETURN_IF_ERROR(Exec(options_, conn_.get(), sql::LockTable(),
+  RETURN_IF_ERROR(Exec(options_, conn_.get(), sql().LockTable(),
                        "locking the enriched table")
                       .status());
   ASSIGN_OR_RETURN(bool covered, SnapshotsCovered(plan));
@@ -371,13 +379,13 @@ absl::Status EnrichedRowWriter::RebuildEveryRow(
   TruncatedTables everything;
   everything.root = true;
   ASSIGN_OR_RETURN(Rows listed,
-                   Exec(options_, conn_.get(), sql::ListRebuildIds(everything),
+                   Exec(options_, conn_.get(), sql().ListRebuildIds(everything),
                         "listing rows to rebuild"));
   const WritePlan write = SnapshotRebuildPlan(FirstColumn(listed));
   for (const WriteTransaction& t : write.transactions) {
     RETURN_IF_ERROR(RunTransaction(write, t, plan, offsets, result));
   }
-  RETURN_IF_ERROR(Exec(options_, conn_.get(), sql::RecordSnapshots(),
+  RETURN_IF_ERROR(Exec(options_, conn_.get(), sql().RecordSnapshots(),
                        "recording the snapshots rebuilt",
                        {options_.consumer_group, pg::ArrayLiteral(snapshots)})
                       .status());
@@ -415,11 +423,11 @@ absl::StatusOr<std::optional<WriteResult>> EnrichedRowWriter::BuildIfEmpty() {
       bool built, WriteIfNeeded("build", [&]() -> absl::StatusOr<bool> {
         // The lock first: another writer's rows committed before it are
         // seen.
-        RETURN_IF_ERROR(Exec(options_, conn_.get(), sql::LockTable(),
+        RETURN_IF_ERROR(Exec(options_, conn_.get(), sql().LockTable(),
                              "locking the enriched table")
                             .status());
         ASSIGN_OR_RETURN(Rows needed,
-                         Exec(options_, conn_.get(), sql::TableNeedsBuilding(),
+                         Exec(options_, conn_.get(), sql().TableNeedsBuilding(),
                               "checking whether the table is empty"));
         if (pg::TextOrEmpty(needed[0], 0) != "t") return false;
         RETURN_IF_ERROR(RebuildEveryRow(AffectedConversations(), {}, &result));
@@ -466,7 +474,7 @@ absl::StatusOr<std::vector<PartitionOffset>> EnrichedRowWriter::StoredOffsets(
     const std::string& topic) {
   RETURN_IF_ERROR(EnsureConnected());
   ASSIGN_OR_RETURN(Rows result,
-                   conn_->QueryParams(sql::StoredOffsets().sql,
+                   conn_->QueryParams(sql().StoredOffsets().sql,
                                       {options_.consumer_group, topic},
                                       "reading stored offsets"));
   std::vector<PartitionOffset> offsets;

@@ -11,7 +11,8 @@
 // rewrites converge, a snapshot rebuild covers its snapshot):
 // WRITER_DESIGN.md, next to this file. What each batch does is decided by
 // processor/core/write_plan.h; the SQL is processor/core/
-// enriched_statements.h (the statement names below are its).
+// view_statements.h (the statement names below are its), built from the
+// view Options::statements names (today's by default).
 //
 // One transaction, READ COMMITTED, five statements (up to eight with body
 // edits, appends and joined-column rewrites):
@@ -99,11 +100,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "processor/adapters/declared_views.h"
 #include "processor/core/affected_conversations.h"
 #include "processor/core/consumed_batch.h"
-#include "processor/core/enriched_statements.h"
 #include "processor/core/loop_seams.h"
 #include "processor/core/rewritten_ids.h"
+#include "processor/core/view_statements.h"
 #include "processor/core/write_plan.h"
 
 namespace enrich::pg {
@@ -115,6 +117,10 @@ namespace enrich::processor {
 class EnrichedRowWriter : public BatchWriter {
  public:
   struct Options {
+    // The view whose table this writer maintains: its statement catalogue
+    // (view_statements.h), which must outlive the writer.
+    const ViewStatements* statements =
+        &EnrichedSupportConversationsStatements();
     // The group whose offsets Apply stores and StoredOffsets reads.
     std::string consumer_group = "enrich-processor";
     // Chunk size of a TRUNCATE-driven rebuild.
@@ -134,7 +140,7 @@ class EnrichedRowWriter : public BatchWriter {
     // and before the fresh state is read (step 3 -> 4). Empty in production.
     std::function<void()> after_locks_for_testing;
     // Called after each statement of Apply with its name (as in
-    // enriched_statements::HotStatements(), plus "begin" and "commit") and
+    // ViewStatements::HotStatements(), plus "begin" and "commit") and
     // duration, e.g. for a latency histogram. Empty: not called.
     std::function<void(absl::string_view, absl::Duration)> statement_observer;
   };
@@ -181,6 +187,7 @@ class EnrichedRowWriter : public BatchWriter {
   using Params = std::vector<std::optional<std::string>>;
 
   EnrichedRowWriter(std::unique_ptr<pg::PgConnection> conn, Options options);
+  const ViewStatements& sql() const { return *options_.statements; }
   absl::Status EnsureConnected();
   // Ends an open transaction after an error (best effort).
   void RollBack();

@@ -13,15 +13,14 @@
 #include "cdc/pgoutput/lsn.h"
 #include "cdc/postgres/pg_connection.h"
 #include "processor/adapters/processor_session.h"
-#include "processor/core/enriched_statements.h"
 #include "processor/core/retry.h"
 
 namespace enrich::processor {
 namespace {
 
-std::string RowOf(absl::string_view alias) {
-  // all_message_ids too: body edits place bodies by it.
-  std::vector<std::string> columns = enriched_statements::RewrittenColumns();
+std::string RowOf(const ViewStatements& sql, absl::string_view alias) {
+  // The key arrays too: body edits place bodies by them.
+  std::vector<std::string> columns = sql.RewrittenColumns();
   return absl::StrCat(
       "(",
       absl::StrJoin(columns, ", ",
@@ -31,37 +30,46 @@ std::string RowOf(absl::string_view alias) {
       ")");
 }
 
-constexpr const char kSmallestUuid[] = "00000000-0000-0000-0000-000000000000";
-
 }  // namespace
 
-std::string Reconciler::ChunkSql(bool first) {
-  // The first chunk starts at the smallest uuid, included.
-  const std::string after =
-      first ? " WHERE id >= $1::uuid" : " WHERE id > $1::uuid";
+std::string Reconciler::ChunkSql(const ViewStatements& sql, bool first) {
+  const CompiledView& view = sql.view();
+  const std::string& root = view.definition().root.table.name;
+  const std::string& root_key = view.definition().root.key_column;
+  const std::string& key = view.key_column();
+  // The first chunk has no lower bound: $1 is NULL then (folded away, as
+  // the statement is planned with its parameters' values).
+  auto after = [&](const std::string& column) {
+    return first ? std::string(" WHERE $1::text IS NULL")
+                 : absl::StrCat(" WHERE ", column, " > $1::", view.key_type());
+  };
   return absl::StrCat(
       // Each side reads at most $2 ids in key order through its primary key;
       // their union's first $2 ids are the chunk.
       "WITH ids AS MATERIALIZED (SELECT id FROM ("
-      " (SELECT id FROM raw_support_conversations",
-      after,
-      "   ORDER BY id LIMIT $2::int)"
+      " (SELECT ",
+      root_key, " AS id FROM ", root, after(root_key), "   ORDER BY ", root_key,
+      " LIMIT $2::int)"
       " UNION"
-      " (SELECT id FROM enriched_support_conversations",
-      after,
-      "   ORDER BY id LIMIT $2::int)) u ORDER BY id LIMIT $2::int), "
+      " (SELECT ",
+      key, " AS id FROM ", view.table(), after(key), "   ORDER BY ", key,
+      " LIMIT $2::int)) u ORDER BY id LIMIT $2::int), "
       "fresh AS MATERIALIZED (",
-      enriched_statements::RecomputeSql(),
+      sql.RecomputeSql(),
       "), "
       "stored AS MATERIALIZED (SELECT s.* FROM ids CROSS JOIN LATERAL"
-      " (SELECT * FROM enriched_support_conversations e WHERE e.id = ids.id"
+      " (SELECT * FROM ",
+      view.table(), " e WHERE e.", key,
+      " = ids.id"
       "  OFFSET 0) s) "
-      "SELECT ids.id::text, CASE WHEN s.id IS NULL THEN 'missing'"
-      " WHEN f.id IS NULL THEN 'extra' ELSE 'different' END, NULL, NULL"
-      " FROM ids LEFT JOIN fresh f ON f.id = ids.id"
-      " LEFT JOIN stored s ON s.id = ids.id"
+      "SELECT ids.id::text, CASE WHEN s.",
+      key, " IS NULL THEN 'missing' WHEN f.", key,
+      " IS NULL THEN 'extra' ELSE 'different' END, NULL, NULL"
+      " FROM ids LEFT JOIN fresh f ON f.",
+      key, " = ids.id LEFT JOIN stored s ON s.", key,
+      " = ids.id"
       " WHERE ",
-      RowOf("f"), " IS DISTINCT FROM ", RowOf("s"),
+      RowOf(sql, "f"), " IS DISTINCT FROM ", RowOf(sql, "s"),
       " UNION ALL "
       // The chunk's last id (NULL: no ids left), the WAL position and the
       // number of ids.
@@ -102,16 +110,18 @@ absl::StatusOr<ReconcileReport> Reconciler::Run() {
     ASSIGN_OR_RETURN(
         std::vector<pg::Row> estimate,
         conn_->QueryParams(
-            "SELECT greatest(0, reltuples)::bigint FROM pg_class WHERE oid "
-            "= 'raw_support_conversations'::regclass",
-            {}, "estimating the number of conversations"));
+            absl::StrCat("SELECT greatest(0, reltuples)::bigint FROM "
+                         "pg_class WHERE oid = '",
+                         sql().view().definition().root.table.name,
+                         "'::regclass"),
+            {}, "estimating the number of root rows"));
     if (estimate.size() == 1) {
       total_estimate =
           std::strtoll(pg::TextOrEmpty(estimate[0], 0).c_str(), nullptr, 10);
     }
   }
-  const std::string first_sql = ChunkSql(/*first=*/true);
-  const std::string next_sql = ChunkSql(/*first=*/false);
+  const std::string first_sql = ChunkSql(sql(), /*first=*/true);
+  const std::string next_sql = ChunkSql(sql(), /*first=*/false);
   const std::string chunk_size = absl::StrCat(options_.chunk_size);
   RetryPolicy policy;
   policy.max_backoff = absl::Seconds(5);
@@ -131,7 +141,7 @@ absl::StatusOr<ReconcileReport> Reconciler::Run() {
               std::vector<pg::Row> rows,
               conn_->QueryParams(
                   first ? first_sql : next_sql,
-                  {first ? std::string(kSmallestUuid) : last_id, chunk_size},
+                  {first ? std::optional<std::string>() : last_id, chunk_size},
                   "comparing a chunk with the reference"));
           for (const pg::Row& row : rows) {
             const std::string kind = pg::TextOrEmpty(row, 1);

@@ -1,21 +1,23 @@
-// Reconciler: compares enriched_support_conversations with the reference
-// computation and repairs the differences through EnrichedRowWriter
+// Reconciler: compares a declared view's enriched table (today's,
+// enriched_support_conversations, unless Options::writer.statements names
+// another) with the view's own computation and repairs the differences through
+// EnrichedRowWriter
 // (`enrich-processor reconcile`). libpq stays in the .cc.
 //
 //   ASSIGN_OR_RETURN(std::unique_ptr<Reconciler> r,
 //                    Reconciler::Connect(dsn, options));
 //   ASSIGN_OR_RETURN(ReconcileReport report, r->Run());
 //
-// The ids are walked in uuid order in chunks of Options::chunk_size by keyset
+// The ids are walked in key order in chunks of Options::chunk_size by keyset
 // pagination: the next chunk is the first chunk_size ids greater than the
-// last one seen, taken from raw_support_conversations UNION the enriched
-// table (both through their primary keys, so every chunk costs the same
-// wherever it is). For each chunk ONE read-only statement (one snapshot)
-// recomputes the chunk's rows with the writer's per-conversation LATERAL
-// aggregate (enriched_statements::RecomputeSql, the reference view's
-// computation) and compares them with the stored rows as whole rows of the
-// 33 reference columns and all_message_ids (IS DISTINCT FROM, the equality
-// EXCEPT ALL uses; all_message_ids because body edits place bodies by it):
+// last one seen, taken from the root table (raw_support_conversations)
+// UNION the enriched table (both through their primary keys, so every chunk
+// costs the same wherever it is). For each chunk ONE read-only statement
+// (one snapshot) recomputes the chunk's rows with the writer's per-root
+// LATERAL aggregate (ViewStatements::RecomputeSql, the view's computation)
+// and compares them with the stored rows as whole rows of the view's
+// columns and its key arrays (IS DISTINCT FROM, the equality EXCEPT ALL
+// uses; the key arrays because body edits place bodies by them):
 //   missing    the conversation exists, its enriched row does not
 //   extra      an enriched row whose conversation does not exist
 //   different  both exist and differ in any of those columns
@@ -80,13 +82,16 @@ class Reconciler {
   // the report so far (OK).
   absl::StatusOr<ReconcileReport> Run();
 
-  // The comparison statement of one chunk ($1 the lower bound, included for
-  // the first chunk and excluded after; $2 the chunk size), for EXPLAIN.
-  static std::string ChunkSql(bool first);
+  // The comparison statement of one chunk of the view `sql` ($1 the lower
+  // bound, excluded, text; NULL and ignored for the first chunk; $2 the
+  // chunk size), for EXPLAIN.
+  static std::string ChunkSql(const ViewStatements& sql, bool first);
 
  private:
   Reconciler(std::unique_ptr<pg::PgConnection> conn,
              std::unique_ptr<EnrichedRowWriter> writer, Options options);
+
+  const ViewStatements& sql() const { return *options_.writer.statements; }
 
   std::unique_ptr<pg::PgConnection> conn_;
   std::unique_ptr<EnrichedRowWriter> writer_;

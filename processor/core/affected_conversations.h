@@ -106,7 +106,7 @@ namespace enrich::processor {
 //              the meantime)
 //   child      every root row
 //   lookup i   every root row whose join column of lookup i is not NULL
-// CompiledView::ListRebuildIdsSql lists them (enriched_statements.h).
+// CompiledView::ListRebuildIdsSql lists them (view_statements.h).
 struct TruncatedTables {
   bool root = false;
   bool child = false;

@@ -28,7 +28,6 @@
 #include "processor/adapters/declared_views.h"
 #include "processor/adapters/schema_migrator.h"
 #include "processor/core/affected_conversations.h"
-#include "processor/core/enriched_statements.h"
 #include "processor/core/retry.h"
 #include "tests/integration/processor/source_workload.h"
 #include "tests/support/pg_test_connection.h"
@@ -217,8 +216,8 @@ class EnrichedRowWriterTest : public ::testing::Test {
   // The rows of conversation `id` in the table and in the reference that
   // differ (EXCEPT ALL both ways); 0 when that row is equal.
   int64_t DifferenceForConversation(const std::string& id) {
-    const std::string columns =
-        absl::StrJoin(enriched_statements::ReferenceColumns(), ", ");
+    const std::string columns = absl::StrJoin(
+        EnrichedSupportConversationsStatements().ReferenceColumns(), ", ");
     const std::string where = absl::StrCat(" WHERE id = '", id, "'");
     return Count(absl::StrCat(
         "SELECT (SELECT count(*) FROM (SELECT * FROM "
@@ -239,7 +238,7 @@ class EnrichedRowWriterTest : public ::testing::Test {
         Count(absl::StrCat(
             "WITH ids AS (SELECT id FROM enriched_support_conversations), "
             "r AS (",
-            enriched_statements::RecomputeSql(),
+            EnrichedSupportConversationsStatements().RecomputeSql(),
             ") SELECT count(*) FROM enriched_support_conversations e LEFT "
             "JOIN r ON r.id = e.id WHERE e.all_message_ids IS DISTINCT FROM "
             "r.all_message_ids")),
@@ -2044,7 +2043,7 @@ TEST_F(EnrichedRowWriterTest, HotStatementsUseIndexesAt100kConversations) {
       {"store_offsets", "'g', '{t}', '{0}', '{1}'"},
   };
   for (const WriterStatement& statement :
-       enriched_statements::HotStatements()) {
+       EnrichedSupportConversationsStatements().HotStatements()) {
     SCOPED_TRACE(statement.name);
     ASSERT_TRUE(conn_
                     ->Exec(absl::StrCat("PREPARE ", statement.name, " AS ",
@@ -2081,7 +2080,7 @@ TEST_F(EnrichedRowWriterTest, HotStatementsUseIndexesAt100kConversations) {
           .value_or("{}");
   ASSERT_TRUE(conn_->Exec("BEGIN").ok());
   for (const WriterStatement& statement :
-       enriched_statements::BulkStatements()) {
+       EnrichedSupportConversationsStatements().BulkStatements()) {
     if (statement.name == "bulk_settings") {
       // As the writer sets them for a rebuild of every id.
       ASSERT_TRUE(conn_

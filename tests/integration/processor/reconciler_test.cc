@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "processor/adapters/declared_views.h"
 #include "tests/integration/processor/source_workload.h"
 #include "tests/support/child_process.h"
 #include "tests/support/pg_test_connection.h"
@@ -243,10 +244,13 @@ TEST_F(ReconcilerTest, ChunkStatementUsesIndexesAt50kConversations) {
               "SELECT id::text FROM raw_support_conversations ORDER BY id "
               "OFFSET 25000 LIMIT 1")
           .value_or("");
-  ASSERT_TRUE(conn_
-                  ->Exec(absl::StrCat("PREPARE reconcile_chunk AS ",
-                                      Reconciler::ChunkSql(/*first=*/false)))
-                  .ok());
+  ASSERT_TRUE(
+      conn_
+          ->Exec(absl::StrCat(
+              "PREPARE reconcile_chunk AS ",
+              Reconciler::ChunkSql(EnrichedSupportConversationsStatements(),
+                                   /*first=*/false)))
+          .ok());
   auto plan = conn_->Query(
       absl::StrCat("EXPLAIN EXECUTE reconcile_chunk('", middle, "', 1000)"));
   ASSERT_TRUE(plan.ok()) << plan.status();

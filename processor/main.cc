@@ -39,6 +39,7 @@
 #include "cdc/common/log.h"
 #include "cdc/common/options.h"
 #include "processor/check_view_command.h"
+#include "processor/maintained_view.h"
 #include "processor/migrate_command.h"
 #include "processor/processor_flags.h"
 #include "processor/reconcile_command.h"
@@ -104,15 +105,28 @@ int main(int argc, char** argv) {
   }
   enrich::Logger log("processor");
   const std::string& command = rest->front();
+  if (command != "migrate" && command != "run" && command != "replay" &&
+      command != "reconcile") {
+    std::fprintf(stderr, "enrich-processor: unknown subcommand %s\n",
+                 command.c_str());
+    return 2;
+  }
+  absl::StatusOr<enrich::processor::MaintainedView> view =
+      enrich::processor::MaintainedView::FromFlags(flags);
+  if (!view.ok()) {
+    log.Error("bad --view", {{"error", std::string(view.status().message())}});
+    return 2;
+  }
+  if (flags.group_id.empty()) {
+    flags.group_id =
+        enrich::processor::DefaultGroupId(view->name(), view->built_in());
+  }
   if (command == "migrate") {
     return enrich::processor::MigrateCommand(flags.pg_dsn, log);
   }
-  if (command == "run") return enrich::processor::RunCommand(flags, log);
-  if (command == "replay") return enrich::processor::ReplayCommand(flags, log);
-  if (command == "reconcile") {
-    return enrich::processor::ReconcileCommand(flags, log);
+  if (command == "run") return enrich::processor::RunCommand(flags, *view, log);
+  if (command == "replay") {
+    return enrich::processor::ReplayCommand(flags, *view, log);
   }
-  std::fprintf(stderr, "enrich-processor: unknown subcommand %s\n",
-               command.c_str());
-  return 2;
+  return enrich::processor::ReconcileCommand(flags, *view, log);
 }

@@ -6,17 +6,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cdc/common/pg_error_class.h"
-#include "cdc/common/source_tables.h"
 #include "cdc/kafka/topic_naming.h"
-#include "processor/adapters/declared_views.h"
+#include "cdc/postgres/pg_connection.h"
+#include "processor/adapters/processor_session.h"
 #include "processor/core/retry.h"
 #include "processor/operator_errors.h"
 #include "processor/stop_signal.h"
 
 namespace enrich::processor {
 
-PipelineWiring::PipelineWiring(const ProcessorFlags& flags, Logger* log)
+PipelineWiring::PipelineWiring(const ProcessorFlags& flags,
+                               MaintainedView* view, Logger* log)
     : flags_(flags),
+      view_(view),
       log_(log),
       health_(absl::Seconds(60)),
       endpoint_(&metrics_, health_.LivenessCheck(), health_.ReadinessCheck()) {}
@@ -41,15 +43,12 @@ std::optional<int> PipelineWiring::Start() {
 }
 
 std::optional<int> PipelineWiring::ReadTopics() {
-  for (absl::string_view table : kSourceTables) {
-    auto topic =
-        kafka::TopicNameFor(flags_.topic_prefix, flags_.source_schema, table);
-    if (!topic.ok()) {
-      log_->Error("bad topic name", {{"error", topic.status().ToString()}});
-      return 2;
-    }
-    topics_.push_back(*topic);
+  auto topics = view_->Topics(flags_.topic_prefix, flags_.source_schema);
+  if (!topics.ok()) {
+    log_->Error("bad topic name", {{"error", topics.status().ToString()}});
+    return 2;
   }
+  topics_ = *std::move(topics);
   dead_letter_topic_ = flags_.topic_prefix.empty()
                            ? std::string("dead_letter")
                            : absl::StrCat(flags_.topic_prefix, ".dead_letter");
@@ -107,6 +106,10 @@ std::optional<int> PipelineWiring::ConnectDatabase(
   connect_policy.max_backoff = absl::Seconds(5);
   absl::Status connected = RetryWithBackoff(
       [&]() -> absl::Status {
+        // The view is compiled in the first attempt that reaches the
+        // database.
+        if (absl::Status s = CompileView(); !s.ok()) return s;
+        writer_options.statements = &view_->statements();
         auto w = EnrichedRowWriter::Connect(flags_.pg_dsn, writer_options);
         if (!w.ok()) return w.status();
         writer_ = *std::move(w);
@@ -120,6 +123,12 @@ std::optional<int> PipelineWiring::ConnectDatabase(
                    {{"error", error.ToString()},
                     {"backoff", absl::FormatDuration(backoff)}});
       });
+  if (!connected.ok() && !compiled_) {
+    log_->Error("cannot maintain the view", {{"view", view_->name()},
+                                             {"error", StatusText(connected)},
+                                             {"action", ActionFor(connected)}});
+    return 1;
+  }
   if (!connected.ok()) {
     log_->Error(
         "cannot connect to PostgreSQL",
@@ -179,6 +188,29 @@ std::optional<int> PipelineWiring::StartDeadLetters() {
   return std::nullopt;
 }
 
+absl::Status PipelineWiring::CompileView() {
+  if (compiled_) return absl::OkStatus();
+  auto conn = OpenProcessorSession(flags_.pg_dsn);
+  if (!conn.ok()) return conn.status();
+  auto missing_indexes = view_->Compile(**conn);
+  if (!missing_indexes.ok()) return missing_indexes.status();
+  compiled_ = true;
+  if (!view_->built_in()) {
+    log_->Info("maintaining a declared view",
+               {{"view", view_->name()},
+                {"key", view_->statements().view().key_column()},
+                {"message_paths",
+                 view_->statements().has_message_paths() ? "true" : "false"}});
+  }
+  for (const std::string& statement : *missing_indexes) {
+    log_->Warn(
+        "a join column of the view has no index: every change "
+        "through it scans the table",
+        {{"view", view_->name()}, {"action", statement}});
+  }
+  return absl::OkStatus();
+}
+
 KafkaRecordSource::Options PipelineWiring::SourceOptions() const {
   KafkaRecordSource::Options options;
   options.brokers = flags_.kafka_brokers;
@@ -201,7 +233,7 @@ std::unique_ptr<KafkaRecordSource> PipelineWiring::CreateSource(
 
 ProcessorLoopOptions PipelineWiring::LoopOptions() {
   ProcessorLoopOptions options;
-  options.routes = EnrichedSupportConversationsRoutes(flags_.source_schema);
+  options.routes = view_->Routes(flags_.source_schema);
   options.max_batch_records =
       static_cast<size_t>(std::max<int64_t>(1, flags_.batch_max_records));
   options.max_batch_wait =

@@ -2,7 +2,7 @@
 // a running ProcessorLoop. Each step logs its own error and returns the exit
 // code to stop with (nullopt: go on); the steps run in this order:
 //
-//   PipelineWiring wiring(flags, &log);
+//   PipelineWiring wiring(flags, &view, &log);
 //   if (auto exit = wiring.Start()) return *exit;  // flags, /metrics
 //   if (auto exit = wiring.ConnectDatabase(group, once)) return *exit;
 //   if (auto exit = wiring.StartDeadLetters()) return *exit;
@@ -45,14 +45,17 @@
 #include "processor/adapters/kafka_dead_letter_sink.h"
 #include "processor/adapters/kafka_record_source.h"
 #include "processor/core/processor_loop.h"
+#include "processor/maintained_view.h"
 #include "processor/processor_flags.h"
 
 namespace enrich::processor {
 
 class PipelineWiring {
  public:
-  // `flags` and `log` must outlive the wiring.
-  PipelineWiring(const ProcessorFlags& flags, Logger* log);
+  // `flags`, `view` (the view maintained: maintained_view.h) and `log`
+  // must outlive the wiring.
+  PipelineWiring(const ProcessorFlags& flags, MaintainedView* view,
+                 Logger* log);
   PipelineWiring(const PipelineWiring&) = delete;
   PipelineWiring& operator=(const PipelineWiring&) = delete;
 
@@ -60,10 +63,11 @@ class PipelineWiring {
   // /metrics on --metrics-addr, and makes SIGTERM/SIGINT request a stop.
   std::optional<int> Start();
 
-  // Connects the writer (retrying with backoff until it succeeds or a stop
-  // is requested), then checks the schema and that the offsets table can be
-  // read. `offsets_group`: the group whose offsets the writer stores;
-  // `rewrite_each_id_once`: EnrichedRowWriter::Options (replay only).
+  // Compiles the view against the database and connects the writer
+  // (retrying with backoff until it succeeds or a stop is requested), then
+  // checks the schema and that the offsets table can be read. `offsets_group`:
+  // the group whose offsets the writer stores; `rewrite_each_id_once`:
+  // EnrichedRowWriter::Options (replay only).
   std::optional<int> ConnectDatabase(const std::string& offsets_group,
                                      bool rewrite_each_id_once);
 
@@ -79,7 +83,8 @@ class PipelineWiring {
   std::unique_ptr<KafkaRecordSource> CreateSource(
       KafkaRecordSource::Options options);
 
-  // `run`'s loop options: schema, batch limits, liveness and readiness.
+  // `run`'s loop options: the view's routes, batch limits, liveness and
+  // readiness. After ConnectDatabase().
   ProcessorLoopOptions LoopOptions();
 
   // Runs the loop over `loop_source` until it finishes, fails or a stop is
@@ -104,10 +109,15 @@ class PipelineWiring {
 
  private:
   std::optional<int> ReadTopics();
+  // MaintainedView::Compile once, on a session of its own; logs what the
+  // view lacks.
+  absl::Status CompileView();
   std::optional<int> ServeMetrics();
   void ObserveStatement(absl::string_view name, absl::Duration d);
 
   const ProcessorFlags& flags_;
+  MaintainedView* view_;
+  bool compiled_ = false;
   Logger* const log_;
   kafka::KafkaProperties properties_;
   std::vector<std::string> topics_;

@@ -14,8 +14,19 @@ void AddConnectionFlags(OptionSet* opts, ProcessorFlags* flags) {
   opts->AddString("topic-prefix", "ENRICH_TOPIC_PREFIX", "support",
                   "Topics are named <prefix>.<schema>.<table>.",
                   &flags->topic_prefix);
-  opts->AddString("group-id", "ENRICH_GROUP_ID", "enrich-processor",
-                  "Kafka consumer group.", &flags->group_id);
+  opts->AddString("group-id", "ENRICH_GROUP_ID", "",
+                  "Kafka consumer group, also the key of the offsets stored "
+                  "in the database (default: enrich-processor, or "
+                  "enrich-processor.<view name> with --view).",
+                  &flags->group_id);
+  opts->AddString("view", "ENRICH_VIEW", "",
+                  "A declared view to maintain instead of the built-in "
+                  "enriched_support_conversations: a file with one CREATE "
+                  "[MATERIALIZED] VIEW name AS SELECT ... (processor/core/"
+                  "VIEWS.md has the supported class). Its table is the "
+                  "view's name, created by `migrate --view`; enrich-cdc "
+                  "must publish every table it reads (--tables).",
+                  &flags->view_file);
   opts->AddString("metrics-addr", "ENRICH_METRICS_ADDR", "127.0.0.1:9188",
                   "host:port of the /metrics endpoint; port 0 picks a free "
                   "port.",

@@ -20,7 +20,10 @@ struct ProcessorFlags {
   std::string pg_dsn;
   std::string kafka_brokers;
   std::string topic_prefix;
+  // Empty: DefaultGroupId of the view (maintained_view.h), set by main.
   std::string group_id;
+  // A declared view's definition file; empty: today's built-in view.
+  std::string view_file;
   std::string metrics_addr;
   std::string source_schema;
   std::string kafka_properties;

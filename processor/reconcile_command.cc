@@ -8,6 +8,8 @@
 #include "absl/strings/str_join.h"
 #include "cdc/common/pg_error_class.h"
 #include "cdc/common/progress_estimate.h"
+#include "cdc/postgres/pg_connection.h"
+#include "processor/adapters/processor_session.h"
 #include "processor/adapters/reconciler.h"
 #include "processor/operator_errors.h"
 #include "processor/stop_signal.h"
@@ -92,9 +94,27 @@ void PrintSummary(const ProcessorFlags& flags, const ReconcileReport& report,
   std::fflush(stdout);
 }
 
+// The view's statements, compiled against the database (a no-op for
+// today's view); false, logged, when it cannot be.
+bool CompileView(const ProcessorFlags& flags, MaintainedView& view,
+                 Logger& log) {
+  auto conn = OpenProcessorSession(flags.pg_dsn);
+  absl::StatusOr<std::vector<std::string>> missing =
+      conn.ok() ? view.Compile(**conn) : conn.status();
+  if (!missing.ok()) {
+    log.Error("cannot maintain the view",
+              {{"view", view.name()},
+               {"error", StatusText(missing.status())},
+               {"action", ActionFor(missing.status())}});
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
-int ReconcileCommand(const ProcessorFlags& flags, Logger& log) {
+int ReconcileCommand(const ProcessorFlags& flags, MaintainedView& view,
+                     Logger& log) {
   if (flags.pg_dsn.empty()) {
     log.Error("--pg-dsn (or ENRICH_PG_DSN or ENRICH_PG_DSN_FILE) is required");
     return 2;
@@ -115,6 +135,8 @@ int ReconcileCommand(const ProcessorFlags& flags, Logger& log) {
             {"chunk_pause_ms", absl::StrCat(flags.chunk_pause_ms)},
             {"dry_run", TrueFalse(flags.dry_run)}});
   if (!SchemaIsCurrent(flags.pg_dsn, log)) return 1;
+  if (!CompileView(flags, view, log)) return 1;
+  options.writer.statements = &view.statements();
   auto reconciler = Reconciler::Connect(flags.pg_dsn, options);
   if (!reconciler.ok()) {
     log.Error("cannot connect to PostgreSQL",

@@ -7,11 +7,13 @@
 #define ENRICH_PROCESSOR_RECONCILE_COMMAND_H_
 
 #include "cdc/common/log.h"
+#include "processor/maintained_view.h"
 #include "processor/processor_flags.h"
 
 namespace enrich::processor {
 
-int ReconcileCommand(const ProcessorFlags& flags, Logger& log);
+int ReconcileCommand(const ProcessorFlags& flags, MaintainedView& view,
+                     Logger& log);
 
 }  // namespace enrich::processor
 

@@ -243,8 +243,9 @@ void ReplayRun::LogFinished() const {
 
 }  // namespace
 
-int ReplayCommand(const ProcessorFlags& flags, Logger& log) {
-  PipelineWiring wiring(flags, &log);
+int ReplayCommand(const ProcessorFlags& flags, MaintainedView& view,
+                  Logger& log) {
+  PipelineWiring wiring(flags, &view, &log);
   if (auto exit = wiring.Start()) return *exit;
   const std::optional<ReplayStart> start = ReadReplayStart(flags, log);
   if (!start) return 2;

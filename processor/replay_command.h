@@ -8,11 +8,13 @@
 #define ENRICH_PROCESSOR_REPLAY_COMMAND_H_
 
 #include "cdc/common/log.h"
+#include "processor/maintained_view.h"
 #include "processor/processor_flags.h"
 
 namespace enrich::processor {
 
-int ReplayCommand(const ProcessorFlags& flags, Logger& log);
+int ReplayCommand(const ProcessorFlags& flags, MaintainedView& view,
+                  Logger& log);
 
 }  // namespace enrich::processor
 

@@ -77,8 +77,8 @@ bool BuildTableIfEmpty(EnrichedRowWriter& writer, Logger& log) {
 
 }  // namespace
 
-int RunCommand(const ProcessorFlags& flags, Logger& log) {
-  PipelineWiring wiring(flags, &log);
+int RunCommand(const ProcessorFlags& flags, MaintainedView& view, Logger& log) {
+  PipelineWiring wiring(flags, &view, &log);
   if (auto exit = wiring.Start()) return *exit;
   if (auto exit = wiring.ConnectDatabase(flags.group_id,
                                          /*rewrite_each_id_once=*/false)) {

@@ -6,11 +6,12 @@
 #define ENRICH_PROCESSOR_RUN_COMMAND_H_
 
 #include "cdc/common/log.h"
+#include "processor/maintained_view.h"
 #include "processor/processor_flags.h"
 
 namespace enrich::processor {
 
-int RunCommand(const ProcessorFlags& flags, Logger& log);
+int RunCommand(const ProcessorFlags& flags, MaintainedView& view, Logger& log);
 
 }  // namespace enrich::processor
 

@@ -1,7 +1,6 @@
 #include "processor/core/view_table.h"
 
 #include <algorithm>
-#include <iterator>
 #include <string>
 #include <variant>
 #include <vector>
@@ -9,20 +8,23 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 
 namespace enrich::processor {
 namespace {
 
-// The bookkeeping columns with their definitions, as sql/002 has them.
+// The bookkeeping columns and their types, as sql/002 has them (CREATE
+// TABLE AS types each by a typed NULL); enriched_at's default and NOT NULL
+// are altered in after.
 struct BookkeepingColumn {
   const char* name;
-  const char* definition;
+  const char* type;
 };
 constexpr BookkeepingColumn kBookkeeping[] = {
     {"source_commit_lsn", "pg_lsn"},
     {"source_commit_at", "timestamptz"},
-    {"enriched_at", "timestamptz NOT NULL DEFAULT now()"},
+    {"enriched_at", "timestamptz"},
 };
 
 // Whether `text` occurs in a FILTER constant of `view`: the only text of
@@ -94,25 +96,36 @@ absl::StatusOr<std::vector<std::string>> CreateViewTableStatements(
     }
   }
 
+  // The view's columns, the bookkeeping, then the key arrays: today's
+  // table has this order (sql/005 added all_message_ids after 002's
+  // columns), so a table created from its definition is the same table.
+  const std::vector<std::string> outputs = view.OutputColumns();
+  const std::vector<std::string> rewritten = view.RewrittenColumns();
+  std::vector<std::string> select(outputs);
+  for (const BookkeepingColumn& column : kBookkeeping) {
+    select.push_back(absl::StrCat("NULL::", column.type, " AS ", column.name));
+  }
+  select.insert(select.end(), rewritten.begin() + outputs.size(),
+                rewritten.end());
+
   std::vector<std::string> statements;
   // WITH NO DATA plans the recompute, so the columns take exactly the types
   // the processor's writes produce, and runs nothing.
   statements.push_back(absl::StrCat("CREATE TABLE IF NOT EXISTS ", table,
-                                    " AS ", RecomputeOverNoIds(view),
-                                    " WITH NO DATA"));
+                                    " AS SELECT ", absl::StrJoin(select, ", "),
+                                    " FROM (", RecomputeOverNoIds(view),
+                                    ") AS recomputed WITH NO DATA"));
+  // Both are no-ops on a table that has them.
+  statements.push_back(absl::StrCat("ALTER TABLE ", table,
+                                    " ALTER COLUMN enriched_at SET DEFAULT "
+                                    "now(), ALTER COLUMN enriched_at SET "
+                                    "NOT NULL"));
   // ALTER TABLE ... ADD PRIMARY KEY has no IF NOT EXISTS. Named by
   // PostgreSQL's default, <table>_pkey, which is 002's name for today's.
   statements.push_back(DoBlock(absl::StrCat(
       "IF NOT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = ", Literal(table),
       "::regclass AND indisprimary) THEN ALTER TABLE ", table,
       " ADD PRIMARY KEY (", view.key_column(), "); END IF;")));
-  std::string bookkeeping = absl::StrCat("ALTER TABLE ", table);
-  for (size_t i = 0; i < std::size(kBookkeeping); ++i) {
-    absl::StrAppend(&bookkeeping, i == 0 ? " " : ", ",
-                    "ADD COLUMN IF NOT EXISTS ", kBookkeeping[i].name, " ",
-                    kBookkeeping[i].definition);
-  }
-  statements.push_back(std::move(bookkeeping));
   // sql/004 creates the roles; a database migrated without them (or a
   // scratch database) gets the table without grants rather than an error.
   statements.push_back(DoBlock(absl::StrCat(

@@ -8,16 +8,20 @@
 //   for (const std::string& statement : create) RETURN_IF_ERROR(run(...));
 //
 // The table is named view.table() and has, in this order:
-//   * RewrittenColumns(): the view's output columns, then its key arrays,
-//     typed as PostgreSQL types the compiled set-based recompute
+//   * the view's output columns, then the processor's bookkeeping columns
+//     as sql/002 gives today's table (source_commit_lsn pg_lsn,
+//     source_commit_at timestamptz, enriched_at timestamptz NOT NULL
+//     DEFAULT now()), then the view's key arrays: the order today's table
+//     has since sql/005 added all_message_ids, so today's view gives the
+//     table migrations 002 and 005 made;
+//   * typed as PostgreSQL types the compiled set-based recompute
 //     (RecomputeSetSelect): the types the processor's writes produce, which
 //     are the view's own types where the view selects the same expression;
-//   * the processor's bookkeeping columns, as sql/002 gives today's table:
-//     source_commit_lsn pg_lsn, source_commit_at timestamptz, enriched_at
-//     timestamptz NOT NULL DEFAULT now();
-// with its primary key on key_column() and, where the roles of sql/004
-// exist, read-write rights for enrich_processor and read rights for
-// enrich_reader (sql/004's grants on today's table).
+// with its primary key on key_column() (named <table>_pkey) and, where the
+// roles of sql/004 exist, read-write rights for enrich_processor and read
+// rights for enrich_reader (sql/004's grants on today's table). The
+// writer's column lists name every column, so the order matters only to
+// readers (SELECT *) and to today's table being one table on every path.
 //
 // Every statement is idempotent: running the list again on a database that
 // has the table changes nothing (it adds what a partial earlier run left

@@ -71,7 +71,7 @@ TEST(ViewTableTest,
 }
 
 // The empty array takes the key's type as the catalog names it.
-TEST(ViewTableTest, TheEmptyIdArrayHasTheKeysType) {
+TEST(ViewTableStatementsTest, TheEmptyIdArrayHasTheKeysType) {
   const CompiledView view = CompileOrDie(
       "CREATE VIEW s.rollup AS SELECT u.code, count(c.id) AS n "
       "FROM s.users u LEFT JOIN s.tickets c ON u.code = c.user_code "
@@ -90,7 +90,7 @@ TEST(ViewTableTest, TheEmptyIdArrayHasTheKeysType) {
 
 // A FILTER constant that spells the id parameter is left as written: the
 // parameter is renumbered so that only the parameter is replaced.
-TEST(ViewTableTest, AConstantSpellingTheParameterIsNotReplaced) {
+TEST(ViewTableStatementsTest, AConstantSpellingTheParameterIsNotReplaced) {
   const CompiledView view = CompileOrDie(
       "CREATE VIEW rollup AS SELECT u.id, "
       "count(c.id) FILTER (WHERE c.note = '$1::integer[]') AS odd "
@@ -107,7 +107,7 @@ TEST(ViewTableTest, AConstantSpellingTheParameterIsNotReplaced) {
   EXPECT_THAT(create, Not(HasSubstr("$2")));
 }
 
-TEST(ViewTableTest, AColumnNamedLikeABookkeepingColumnIsRefused) {
+TEST(ViewTableStatementsTest, AColumnNamedLikeABookkeepingColumnIsRefused) {
   const CompiledView view = CompileOrDie(
       "CREATE VIEW rollup AS SELECT u.id, max(c.at) AS enriched_at "
       "FROM users u LEFT JOIN tickets c ON u.id = c.user_id GROUP BY u.id",
@@ -122,7 +122,7 @@ TEST(ViewTableTest, AColumnNamedLikeABookkeepingColumnIsRefused) {
                         "bookkeeping column"));
 }
 
-TEST(ViewTableTest, DropIsIdempotent) {
+TEST(ViewTableStatementsTest, DropIsIdempotent) {
   EXPECT_THAT(DropViewTableStatements("s.rollup"),
               ElementsAre("DROP TABLE IF EXISTS s.rollup"));
 }

@@ -32,8 +32,7 @@ CompiledView CompileOrDie(const std::string& sql, const ViewKeyFacts& facts) {
   return *std::move(compiled);
 }
 
-TEST(ViewTableTest,
-     TodaysTableIsTheRecomputeOverNoIdsWithBookkeepingBeforeKeyArrays) {
+TEST(ViewTableStatementsTest, TodaysTableIsTheRecomputeOverNoIds) {
   const CompiledView& view = EnrichedSupportConversationsView();
   absl::StatusOr<std::vector<std::string>> statements =
       CreateViewTableStatements(view);

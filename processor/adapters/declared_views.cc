@@ -37,8 +37,11 @@ const CompiledView& EnrichedSupportConversationsView() {
 }
 
 ViewRoutes EnrichedSupportConversationsRoutes(absl::string_view schema) {
-  return ViewRoutes::FromView(EnrichedSupportConversationsView().definition(),
-                              schema);
+  // The one view whose writer applies appends and body edits.
+  return ViewRoutes::FromView(
+      EnrichedSupportConversationsView().definition(), schema,
+      RootKeyFormOf(EnrichedSupportConversationsKeyFacts().root_key_type),
+      ChildEdits::kInPlace);
 }
 
 }  // namespace enrich::processor

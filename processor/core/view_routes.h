@@ -54,8 +54,9 @@ enum class RootKeyForm { kUuid, kInteger, kText };
 // or format_type() spell it (either case, optionally "pg_catalog."):
 // "uuid" is kUuid; "smallint", "integer", "bigint", "int", "int2", "int4"
 // and "int8" are kInteger; anything else (text, varchar(16), character
-// varying, ...) is kText: its text as printed tells keys apart. The one
-// place that maps a type name to a key form.
+// varying, ...) is kText: its text as printed tells keys apart, which
+// assumes equal keys print alike (not so for numeric: "1.0", "1.00"). The
+// one place that maps a type name to a key form.
 RootKeyForm RootKeyFormOf(absl::string_view type);
 
 // Whether the planner may plan a child change in place: a child INSERT as

@@ -43,8 +43,11 @@ const ViewStatements& EnrichedSupportConversationsStatements() {
 }
 
 ViewRoutes EnrichedSupportConversationsRoutes(absl::string_view schema) {
-  return ViewRoutes::FromView(EnrichedSupportConversationsView().definition(),
-                              schema);
+  // The one view whose writer applies appends and body edits.
+  return ViewRoutes::FromView(
+      EnrichedSupportConversationsView().definition(), schema,
+      RootKeyFormOf(EnrichedSupportConversationsKeyFacts().root_key_type),
+      ChildEdits::kInPlace);
 }
 
 }  // namespace enrich::processor

@@ -31,7 +31,8 @@ const CompiledView& EnrichedSupportConversationsView();
 const ViewStatements& EnrichedSupportConversationsStatements();
 
 // Its affected-set rules (view_routes.h), its unqualified tables in the
-// source schema `schema`.
+// source schema `schema`: uuid root keys, and child changes planned in
+// place (appends, body edits), which the writer applies to this view only.
 ViewRoutes EnrichedSupportConversationsRoutes(absl::string_view schema);
 
 }  // namespace enrich::processor

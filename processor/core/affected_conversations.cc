@@ -8,6 +8,7 @@
 #include "absl/numeric/int128.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cdc/common/status_macros.h"
 
@@ -124,23 +125,26 @@ bool IsHex(char c) {
   return absl::ascii_isxdigit(static_cast<unsigned char>(c));
 }
 
-// The root's key as the plan holds it. Today's root key is a uuid
-// (raw_support_conversations.id, ViewKeyFacts::root_key_type "uuid"): the
-// plan keeps its canonical text and the planner tells ids apart by their
-// 128 bits. This is the one place the planner assumes it; a view with a
-// root key of another type needs another key form here (the writer's id
-// arrays already take the compiled view's key type).
-std::optional<absl::uint128> RootKeyBits(absl::string_view text) {
-  return UuidBits(text);
+// The bits of an int64 (equal bits <=> equal value), for the hash set of
+// planned keys; the sign is kept by the two's complement.
+absl::uint128 IntegerBits(int64_t value) {
+  return absl::MakeUint128(0, static_cast<uint64_t>(value));
 }
-// The canonical text of a root key RootKeyBits accepted.
-std::string CanonicalRootKey(absl::string_view text) {
-  return absl::AsciiStrToLower(text);
-}
-// Why `text` is not a root key.
-std::string NotARootKey(absl::string_view text) {
-  absl::StatusOr<std::string> uuid = CanonicalUuid(text);
-  return uuid.ok() ? "not a uuid" : std::string(uuid.status().message());
+
+// Why `text` is not a root key of form `form`.
+std::string NotARootKey(RootKeyForm form, absl::string_view text) {
+  switch (form) {
+    case RootKeyForm::kUuid: {
+      absl::StatusOr<std::string> uuid = CanonicalUuid(text);
+      return uuid.ok() ? "not a uuid" : std::string(uuid.status().message());
+    }
+    case RootKeyForm::kInteger:
+      return absl::StrCat("not a 64-bit integer: \"",
+                          absl::CEscape(text.substr(0, 64)), "\"");
+    case RootKeyForm::kText:
+      break;
+  }
+  return "not a root key";  // unreachable: every text is a text key
 }
 
 }  // namespace
@@ -187,6 +191,45 @@ std::optional<absl::uint128> UuidBits(absl::string_view text) {
 
 AffectedConversationsPlanner::AffectedConversationsPlanner(ViewRoutes routes)
     : routes_(std::move(routes)), plan_(EmptyPlan()) {}
+
+std::optional<AffectedConversationsPlanner::RootKey>
+AffectedConversationsPlanner::ReadRootKey(absl::string_view text) const {
+  switch (routes_.root_key_form()) {
+    case RootKeyForm::kUuid: {
+      const std::optional<absl::uint128> bits = UuidBits(text);
+      if (!bits) return std::nullopt;
+      return RootKey{text, *bits};
+    }
+    case RootKeyForm::kInteger: {
+      int64_t value;
+      if (!absl::SimpleAtoi(text, &value)) return std::nullopt;
+      return RootKey{text, IntegerBits(value)};
+    }
+    case RootKeyForm::kText:
+      return RootKey{text, 0};
+  }
+  return std::nullopt;
+}
+
+std::string AffectedConversationsPlanner::CanonicalRootKey(
+    const RootKey& key) const {
+  switch (routes_.root_key_form()) {
+    case RootKeyForm::kUuid:
+      return absl::AsciiStrToLower(key.text);
+    case RootKeyForm::kInteger:
+      return absl::StrCat(static_cast<int64_t>(absl::Uint128Low64(key.bits)));
+    case RootKeyForm::kText:
+      break;
+  }
+  return std::string(key.text);
+}
+
+bool AffectedConversationsPlanner::PlannedInFull(const RootKey& key) const {
+  if (routes_.root_key_form() == RootKeyForm::kText) {
+    return plan_.full_rewrites.contains(key.text);
+  }
+  return full_rewrite_bits_.contains(key.bits);
+}
 
 AffectedConversations AffectedConversationsPlanner::EmptyPlan() const {
   AffectedConversations plan;
@@ -235,12 +278,11 @@ bool AffectedConversationsPlanner::AddMessageChange(
     }
   }
   const std::optional<absl::uint128> message_bits = UuidBits(placing[0]);
-  const std::optional<absl::uint128> conversation_bits =
-      RootKeyBits(placing[1]);
-  if (!message_bits || !conversation_bits) return false;
+  const std::optional<RootKey> key = ReadRootKey(placing[1]);
+  if (!message_bits || !key) return false;
   // Planned in full already: the full rewrite covers the change.
-  if (conversation_bits_.contains(*conversation_bits)) return true;
-  std::string conversation = CanonicalRootKey(placing[1]);
+  if (PlannedInFull(*key)) return true;
+  std::string conversation = CanonicalRootKey(*key);
   std::string message = absl::AsciiStrToLower(placing[0]);
   absl::btree_map<std::string, std::string>& mine =
       append ? plan_.appends : plan_.body_edits;
@@ -260,11 +302,10 @@ bool AffectedConversationsPlanner::AddMessageChange(
   return true;
 }
 
-void AffectedConversationsPlanner::AddColumnUpdate(absl::string_view id,
-                                                   absl::uint128 bits) {
+void AffectedConversationsPlanner::AddColumnUpdate(const RootKey& key) {
   // Planned in full already: the full rewrite covers the update.
-  if (conversation_bits_.contains(bits)) return;
-  std::string conversation = CanonicalRootKey(id);
+  if (PlannedInFull(key)) return;
+  std::string conversation = CanonicalRootKey(key);
   if (plan_.body_edits.contains(conversation) ||
       plan_.appends.contains(conversation)) {
     MakeFull(conversation);
@@ -285,24 +326,34 @@ size_t AffectedConversationsPlanner::DropPartialWork(const std::string& id) {
 void AffectedConversationsPlanner::MakeFull(const std::string& id) {
   std::string conversation = id;  // `id` may be a key erased below
   if (DropPartialWork(conversation) == 0) return;
-  conversation_bits_.insert(*RootKeyBits(conversation));
+  if (routes_.root_key_form() != RootKeyForm::kText) {
+    // Canonical text reads back as the same key, with the same bits.
+    full_rewrite_bits_.insert(ReadRootKey(conversation)->bits);
+  }
   plan_.full_rewrites.insert(std::move(conversation));
 }
 
-void AffectedConversationsPlanner::AddRootIds(
-    absl::Span<const absl::string_view> values,
-    absl::Span<const absl::uint128> bits, bool root_update) {
+void AffectedConversationsPlanner::AddRootIds(absl::Span<const RootKey> keys,
+                                              bool root_update) {
   // A root UPDATE that keeps the key: a column update.
   if (root_update) {
-    AddColumnUpdate(values[0], bits[0]);
+    AddColumnUpdate(keys[0]);
+    return;
+  }
+  if (routes_.root_key_form() == RootKeyForm::kText) {
+    // The text is the canonical text: the ordered set alone dedupes.
+    for (const RootKey& key : keys) {
+      if (plan_.full_rewrites.contains(key.text)) continue;
+      DropPartialWork(*plan_.full_rewrites.emplace(key.text).first);
+    }
     return;
   }
   // A batch of millions of events (a replay) names the same rows over and
   // over: a hash set of their bits answers "already planned" without
   // building the canonical text or searching the ordered set of strings.
-  for (size_t i = 0; i < bits.size(); ++i) {
-    if (conversation_bits_.insert(bits[i]).second) {
-      auto id = plan_.full_rewrites.insert(CanonicalRootKey(values[i]));
+  for (const RootKey& key : keys) {
+    if (full_rewrite_bits_.insert(key.bits).second) {
+      auto id = plan_.full_rewrites.insert(CanonicalRootKey(key));
       // A full rewrite covers the row's partial work.
       DropPartialWork(*id.first);
     }
@@ -356,7 +407,7 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
     case enrich::v1::DELETE:
     case enrich::v1::SNAPSHOT_READ: {
       const bool snapshot = event.op() == enrich::v1::SNAPSHOT_READ;
-      if (!snapshot && routes->size() == 1 &&
+      if (!snapshot && routes_.child_in_place() && routes->size() == 1 &&
           routes->front().role == TableRole::kChild &&
           AddMessageChange(event, routes->front().column)) {
         break;
@@ -364,7 +415,7 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
       // Validate every route's values before touching the plan, so a bad
       // event leaves it unchanged.
       absl::InlinedVector<LinkValueList, 1> values;
-      absl::InlinedVector<absl::InlinedVector<absl::uint128, 2>, 1> bits;
+      absl::InlinedVector<absl::InlinedVector<RootKey, 2>, 1> keys;
       for (const TableRoute& route : *routes) {
         absl::StatusOr<LinkValueList> linked =
             LinkValues(event, route.column, route.column_is_key);
@@ -372,15 +423,15 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
           return absl::InvalidArgumentError(
               absl::StrCat(where(), linked.status().message()));
         }
-        bits.emplace_back();
+        keys.emplace_back();
         if (route.role != TableRole::kLookup) {
           for (absl::string_view value : *linked) {
-            std::optional<absl::uint128> b = RootKeyBits(value);
-            if (!b) {
-              return absl::InvalidArgumentError(
-                  absl::StrCat(where(), NotARootKey(value)));
+            std::optional<RootKey> key = ReadRootKey(value);
+            if (!key) {
+              return absl::InvalidArgumentError(absl::StrCat(
+                  where(), NotARootKey(routes_.root_key_form(), value)));
             }
-            bits.back().push_back(*b);
+            keys.back().push_back(*key);
           }
         }
         values.push_back(*std::move(linked));
@@ -400,8 +451,8 @@ absl::Status AffectedConversationsPlanner::Add(const ChangeEventView& event) {
         }
         const bool root_update = route.role == TableRole::kRoot &&
                                  event.op() == enrich::v1::UPDATE &&
-                                 bits[i].size() == 1;
-        AddRootIds(values[i], bits[i], root_update);
+                                 keys[i].size() == 1;
+        AddRootIds(keys[i], root_update);
       }
       break;
     }
@@ -431,7 +482,7 @@ absl::Status AffectedConversationsPlanner::Add(
 AffectedConversations AffectedConversationsPlanner::Take() {
   AffectedConversations plan = std::move(plan_);
   plan_ = EmptyPlan();
-  conversation_bits_.clear();
+  full_rewrite_bits_.clear();
   return plan;
 }
 

@@ -14,17 +14,25 @@
 //   subscribers_insights           lookup 0: distinct_id (c.user_id)
 //   linear_issues                  lookup 1: id (c.linear_issue_id)
 //
-// The root's key is a uuid (RootKeyBits, affected_conversations.cc: the one
-// place that assumes it); the plan holds its canonical text.
+// The root's key has the routes' form (ViewRoutes::root_key_form: a uuid
+// today, an integer or text for other views); the plan holds its canonical
+// text (RootKeyForm, view_routes.h), so a key named twice in different
+// spellings ("ABC..." and "abc...", "007" and "7") is one row. A root or
+// child value that is not a key of that form is refused.
 //
 // The plan only names keys; the writer recomputes each named row from the
 // source tables as they are when it runs. That is why duplicates, late and
 // out-of-order events are harmless here: an event only says "look again".
 //
-// The in-place paths below are decided by role (child = the messages, root =
-// the conversations) but still read today's message columns (id,
-// created_at, body; the foreign key comes from the routes): the writer's
-// body edit and append statements are written for today's view (VIEWS.md).
+// The in-place child paths below (body edits and appends) read today's
+// message columns (id, created_at, body; the foreign key comes from the
+// routes), and the writer's body edit and append statements are written for
+// today's view (VIEWS.md). So they are planned only when the routes say so
+// (ViewRoutes::child_in_place, set by EnrichedSupportConversationsRoutes
+// alone, processor/adapters/declared_views.h); for any other view every
+// child INSERT, UPDATE and DELETE is a full rewrite of its old and new
+// parent. The column update path (a root UPDATE keeping its key) is planned
+// for every view: the writer's joined-column rewrite is compiled for any.
 //
 // One narrower kind of work: a message UPDATE that keeps the message's id,
 // conversation_id and created_at and whose body is non-NULL before and after
@@ -123,12 +131,13 @@ struct TruncatedTables {
 // The work one batch requires. Sets are ordered, so iterating them yields the
 // key order the writer locks in.
 struct AffectedConversations {
-  // Conversations to rewrite in full (every column recomputed from the
-  // source): raw_support_conversations ids in PostgreSQL's canonical uuid
-  // text form (lower case, 8-4-4-4-12).
+  // Conversations (root keys) to rewrite in full (every column recomputed
+  // from the source), as canonical text of the routes' key form
+  // (RootKeyForm: today raw_support_conversations ids as lower-case
+  // 8-4-4-4-12 uuid text).
   absl::btree_set<std::string> full_rewrites;
   // Body edits (file comment): conversation id -> the id of its one edited
-  // message, both canonical uuid text. No key is in full_rewrites.
+  // message (a uuid), both canonical. No key is in full_rewrites.
   absl::btree_map<std::string, std::string> body_edits;
   // Appends (file comment): conversation id -> the id of its one inserted
   // message. No key is in full_rewrites or body_edits.
@@ -186,7 +195,8 @@ class AffectedConversationsPlanner {
   // another schema, an unknown table, an unspecified operation, a required
   // column missing or NULL (a message UPDATE or DELETE without its old
   // conversation_id means the table is not REPLICA IDENTITY FULL), or a
-  // conversation id that is not a uuid. Columns the planner does not need
+  // root key (of the root or the child) not of the routes' form: not a
+  // uuid, not a 64-bit integer. Columns the planner does not need
   // are ignored, so a column added to a source table is not an error.
   absl::Status Add(const ChangeEventView& event);
   // The same for an event held as a message (tests, tools): serializes it
@@ -199,14 +209,28 @@ class AffectedConversationsPlanner {
   AffectedConversations Take();
 
  private:
+  // A root key an event carries: its text (pointing into the event) and,
+  // for the uuid and integer forms, its bits (equal bits <=> equal canonical
+  // text; 0 for text keys, told apart by their text).
+  struct RootKey {
+    absl::string_view text;
+    absl::uint128 bits = 0;
+  };
+  // `text` read as a root key of the routes' form, or nullopt when it is
+  // not one.
+  std::optional<RootKey> ReadRootKey(absl::string_view text) const;
+  // The text the plan holds for `key`.
+  std::string CanonicalRootKey(const RootKey& key) const;
+  // Whether `key` is in plan_.full_rewrites.
+  bool PlannedInFull(const RootKey& key) const;
+
   // Plans `event` (a message UPDATE or INSERT; `foreign_key` the child's
   // route column) as a body edit or an append when it is one (file
   // comment): true when it did, false when the caller plans it in full.
   bool AddMessageChange(const ChangeEventView& event,
                         absl::string_view foreign_key);
-  // Plans conversation `id` (a root key, either case; `bits` its bits) as a
-  // column update (file comment).
-  void AddColumnUpdate(absl::string_view id, absl::uint128 bits);
+  // Plans conversation `key` as a column update (file comment).
+  void AddColumnUpdate(const RootKey& key);
   // Erases conversation `id` (canonical) from the body edits, appends and
   // column updates; returns how many entries it had (0 or 1).
   size_t DropPartialWork(const std::string& id);
@@ -214,17 +238,18 @@ class AffectedConversationsPlanner {
   // column updates to the full rewrites, if it has partial work.
   void MakeFull(const std::string& id);
 
-  // Plans the root ids `values` (bits: their RootKeyBits) of an event of
-  // the root (`root_update`: an UPDATE that kept the key) or of the child.
-  void AddRootIds(absl::Span<const absl::string_view> values,
-                  absl::Span<const absl::uint128> bits, bool root_update);
+  // Plans the root keys `keys` of an event of the root (`root_update`: an
+  // UPDATE that kept the key) or of the child.
+  void AddRootIds(absl::Span<const RootKey> keys, bool root_update);
   // An empty plan with one fan-out key set per lookup.
   AffectedConversations EmptyPlan() const;
 
   ViewRoutes routes_;
   AffectedConversations plan_;
-  // The 128 bits of every id in plan_.full_rewrites.
-  absl::flat_hash_set<absl::uint128> conversation_bits_;
+  // The bits of every key in plan_.full_rewrites, for the uuid and integer
+  // forms (a text key's text is its canonical text: the set itself
+  // answers).
+  absl::flat_hash_set<absl::uint128> full_rewrite_bits_;
 };
 
 // `text` as PostgreSQL prints a uuid (lower-case 8-4-4-4-12 hex), accepting

@@ -2,7 +2,10 @@
 
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 
 namespace enrich::processor {
 namespace {
@@ -20,9 +23,28 @@ std::pair<std::string, std::string> Qualified(absl::string_view written,
 
 }  // namespace
 
+RootKeyForm RootKeyFormOf(absl::string_view type) {
+  std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(type));
+  absl::string_view bare = name;
+  absl::ConsumePrefix(&bare, "pg_catalog.");
+  if (bare == "uuid") return RootKeyForm::kUuid;
+  for (absl::string_view integer :
+       {"smallint", "integer", "bigint", "int", "int2", "int4", "int8"}) {
+    if (bare == integer) return RootKeyForm::kInteger;
+  }
+  // text, varchar, a domain...: as the server prints them. This assumes
+  // equal keys print alike, which holds for the text types; a type where
+  // it does not (numeric: "1.0" and "1.00") could name one row twice.
+  return RootKeyForm::kText;
+}
+
 ViewRoutes ViewRoutes::FromView(const ViewDefinition& view,
-                                absl::string_view schema) {
+                                absl::string_view schema,
+                                RootKeyForm root_key_form,
+                                ChildEdits child_edits) {
   ViewRoutes routes;
+  routes.root_key_form_ = root_key_form;
+  routes.child_edits_ = child_edits;
   auto add = [&](const ViewTable& table, TableRoute route) {
     auto [table_schema, name] = Qualified(table.name, schema);
     for (RoutedTable& known : routes.tables_) {

@@ -16,7 +16,12 @@
 // (schema, name): the view's name as written, an unqualified one in the
 // source schema the routes are derived for.
 //
-//   ViewRoutes routes = ViewRoutes::FromView(view, "public");
+// Two facts the definition does not state travel with the routes: the form
+// of the root's key (how the planner tells keys apart and spells them), and
+// whether the writer applies child changes in place (ChildEdits).
+//
+//   ViewRoutes routes = ViewRoutes::FromView(
+//       view, "public", RootKeyFormOf(facts.root_key_type));
 //   const std::vector<TableRoute>* r = routes.Find("public", "linear_issues");
 //
 // Immutable; copyable; thread-safe.
@@ -33,6 +38,35 @@
 namespace enrich::processor {
 
 enum class TableRole { kRoot, kChild, kLookup };
+
+// How the planner reads a root key (the text an event carries) and spells
+// it in a plan, by the key's SQL type (RootKeyFormOf):
+//   kUuid     a uuid in either case; canonical: lower-case 8-4-4-4-12.
+//   kInteger  a decimal int64 (absl::SimpleAtoi: "007" is 7); canonical:
+//             its decimal ("7"). Anything else, or out of range, is not a
+//             key.
+//   kText     any text, the empty string included; canonical: the text,
+//             byte for byte.
+// A NULL is never a key.
+enum class RootKeyForm { kUuid, kInteger, kText };
+
+// The form of a root key of SQL type `type` as ViewKeyFacts::root_key_type
+// or format_type() spell it (either case, optionally "pg_catalog."):
+// "uuid" is kUuid; "smallint", "integer", "bigint", "int", "int2", "int4"
+// and "int8" are kInteger; anything else (text, varchar(16), character
+// varying, ...) is kText: its text as printed tells keys apart, which
+// assumes equal keys print alike (not so for numeric: "1.0", "1.00"). The
+// one place that maps a type name to a key form.
+RootKeyForm RootKeyFormOf(absl::string_view type);
+
+// Whether the planner may plan a child change in place: a child INSERT as
+// an append, a body-only child UPDATE as a body edit
+// (affected_conversations.h). Those read today's message columns (id,
+// created_at, body) and only the writer's statements for today's view apply
+// them, so only today's routes (EnrichedSupportConversationsRoutes,
+// processor/adapters/declared_views.h) ask for kInPlace. With kFullRewrite
+// every child change rewrites its old and new parent in full.
+enum class ChildEdits { kFullRewrite, kInPlace };
 
 // One way a table's events reach view rows.
 struct TableRoute {
@@ -67,9 +101,14 @@ class ViewRoutes {
   ViewRoutes() = default;
 
   // The routes of `view`, whose unqualified table names are in `schema`.
-  // A name written "s.t" is table t of schema s.
+  // A name written "s.t" is table t of schema s. `root_key_form` is the
+  // form of its root's key (RootKeyFormOf(ViewKeyFacts::root_key_type));
+  // `child_edits` kInPlace only for a view whose writer applies appends and
+  // body edits (ChildEdits).
   static ViewRoutes FromView(const ViewDefinition& view,
-                             absl::string_view schema);
+                             absl::string_view schema,
+                             RootKeyForm root_key_form,
+                             ChildEdits child_edits = ChildEdits::kFullRewrite);
 
   // The routes of table `schema`.`name`, or nullptr when the view does not
   // read it.
@@ -81,12 +120,19 @@ class ViewRoutes {
   const std::vector<RoutedTable>& tables() const { return tables_; }
   // The view's lookups: the number of fan-out key sets a plan holds.
   size_t lookup_count() const { return lookup_count_; }
+  // The form of the root's key.
+  RootKeyForm root_key_form() const { return root_key_form_; }
+  // Whether child changes may be planned in place (ChildEdits).
+  bool child_in_place() const { return child_edits_ == ChildEdits::kInPlace; }
   // The schemas of the tables, comma-separated, for error messages.
   std::string SchemasText() const;
 
  private:
   std::vector<RoutedTable> tables_;  // in the order first read
   size_t lookup_count_ = 0;
+  // No tables, no keys: the defaults assume nothing of a key's text.
+  RootKeyForm root_key_form_ = RootKeyForm::kText;
+  ChildEdits child_edits_ = ChildEdits::kFullRewrite;
 };
 
 }  // namespace enrich::processor

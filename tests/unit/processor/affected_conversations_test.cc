@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "processor/adapters/declared_views.h"
+#include "processor/adapters/view_parser.h"
 #include "tests/unit/processor/event_builders.h"
 
 namespace enrich::processor {
@@ -21,6 +22,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
 
 constexpr char kConvA[] = "00000000-0000-0000-0000-00000000000a";
 constexpr char kConvB[] = "00000000-0000-0000-0000-00000000000b";
@@ -1081,6 +1083,263 @@ TEST(AffectedConversationsSnapshotTest, MalformedSnapshotRowIsRejected) {
                    .ok());
   EXPECT_TRUE(planner.plan().empty());
   EXPECT_EQ(planner.plan().event_count, 0u);
+}
+
+// Views other than today's: root keys of other forms, and child changes
+// planned in full (their writer has no appends or body edits).
+
+// Conversations per user: root app.users keyed by distinct_id (text), child
+// raw_support_conversations by user_id, with every column an append or a
+// body edit of today's view would read (id, created_at, body).
+constexpr char kTextKeyedRollup[] =
+    "CREATE VIEW user_rollups AS SELECT u.distinct_id, u.email, "
+    "count(c.id) AS conversations, "
+    "array_agg(c.body ORDER BY c.created_at, c.id) AS bodies "
+    "FROM app.users u LEFT JOIN raw_support_conversations c "
+    "ON u.distinct_id = c.user_id GROUP BY u.distinct_id";
+
+// Orders per account: root accounts keyed by id (bigint), child orders.
+constexpr char kIntegerKeyedRollup[] =
+    "CREATE VIEW account_rollups AS SELECT a.id, a.name, "
+    "count(o.id) AS orders FROM accounts a "
+    "LEFT JOIN orders o ON a.id = o.account_id GROUP BY a.id";
+
+ViewRoutes RoutesOf(const char* sql, RootKeyForm root_key_form,
+                    ChildEdits child_edits = ChildEdits::kFullRewrite) {
+  absl::StatusOr<ViewDefinition> parsed = ParseViewDefinition(sql);
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+  return ViewRoutes::FromView(*parsed, "public", root_key_form, child_edits);
+}
+
+// An event of app.users, its rows holding distinct_id `after`/`before`.
+enrich::v1::ChangeEvent UserEvent(enrich::v1::Operation op,
+                                  std::optional<std::string> after,
+                                  std::optional<std::string> before) {
+  enrich::v1::ChangeEvent event = MakeEvent(
+      op, "users",
+      after ? std::optional(MakeRow({{"distinct_id", *after}})) : std::nullopt,
+      before ? std::optional(MakeRow({{"distinct_id", *before}}))
+             : std::nullopt);
+  event.set_schema("app");
+  return event;
+}
+
+// A raw_support_conversations row of the text-keyed rollup.
+enrich::v1::Row UserConversationRow(const std::string& user_id,
+                                    const std::string& body) {
+  return MakeRow({{"id", kMsg1},
+                  {"user_id", user_id},
+                  {"created_at", "2024-01-01T00:00:00+00:00"},
+                  {"body", body}});
+}
+
+// An event of accounts, its rows holding id `after`/`before`.
+enrich::v1::ChangeEvent AccountEvent(enrich::v1::Operation op,
+                                     std::optional<std::string> after,
+                                     std::optional<std::string> before) {
+  return MakeEvent(
+      op, "accounts",
+      after ? std::optional(MakeRow({{"id", *after}})) : std::nullopt,
+      before ? std::optional(MakeRow({{"id", *before}})) : std::nullopt);
+}
+
+// An INSERT into orders for account `account_id`.
+enrich::v1::ChangeEvent OrderInsert(const std::string& account_id) {
+  return MakeEvent(enrich::v1::INSERT, "orders",
+                   MakeRow({{"id", "1"}, {"account_id", account_id}}),
+                   std::nullopt);
+}
+
+TEST(AffectedConversationsTextKeyTest, KeysAreKeptByteExact) {
+  AffectedConversationsPlanner planner(
+      RoutesOf(kTextKeyedRollup, RootKeyForm::kText));
+  const std::string keys[] = {
+      "Alice", "alice", " alice ", "o'brien \"q\" \\", "\xC3\xBCn\xC3\xAF", ""};
+  for (const std::string& key : keys) {
+    ASSERT_TRUE(
+        planner.Add(UserEvent(enrich::v1::INSERT, key, std::nullopt)).ok())
+        << key;
+  }
+  EXPECT_THAT(planner.plan().full_rewrites,
+              UnorderedElementsAre(keys[0], keys[1], keys[2], keys[3], keys[4],
+                                   keys[5]));
+  // NULL is no key.
+  enrich::v1::ChangeEvent null_key =
+      MakeEvent(enrich::v1::INSERT, "users",
+                MakeRow({{"distinct_id", std::nullopt}}), std::nullopt);
+  null_key.set_schema("app");
+  EXPECT_EQ(planner.Add(null_key).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(planner.plan().full_rewrites.size(), 6u);
+  EXPECT_EQ(planner.plan().event_count, 6u);
+}
+
+TEST(AffectedConversationsTextKeyTest, EachKeyIsPlannedOnce) {
+  AffectedConversationsPlanner planner(
+      RoutesOf(kTextKeyedRollup, RootKeyForm::kText));
+  ASSERT_TRUE(
+      planner.Add(UserEvent(enrich::v1::INSERT, "Alice", std::nullopt)).ok());
+  ASSERT_TRUE(
+      planner
+          .Add(MakeEvent(enrich::v1::INSERT, "raw_support_conversations",
+                         UserConversationRow("Alice", "hi"), std::nullopt))
+          .ok());
+  ASSERT_TRUE(
+      planner
+          .Add(MakeEvent(enrich::v1::DELETE, "raw_support_conversations",
+                         std::nullopt, UserConversationRow("Alice", "hi")))
+          .ok());
+  ASSERT_TRUE(
+      planner.Add(UserEvent(enrich::v1::DELETE, std::nullopt, "Alice")).ok());
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre("Alice"));
+  EXPECT_EQ(planner.plan().event_count, 4u);
+  // The next plan starts over.
+  EXPECT_THAT(planner.Take().full_rewrites, ElementsAre("Alice"));
+  ASSERT_TRUE(
+      planner.Add(UserEvent(enrich::v1::INSERT, "Alice", std::nullopt)).ok());
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre("Alice"));
+}
+
+TEST(AffectedConversationsTextKeyTest, ChildChangesRewriteTheirParentsInFull) {
+  AffectedConversationsPlanner planner(
+      RoutesOf(kTextKeyedRollup, RootKeyForm::kText));
+  // An insert with a body: an append under today's view, in full here.
+  ASSERT_TRUE(
+      planner
+          .Add(MakeEvent(enrich::v1::INSERT, "raw_support_conversations",
+                         UserConversationRow("Alice", "hi"), std::nullopt))
+          .ok());
+  // An update of the body alone: a body edit under today's view.
+  ASSERT_TRUE(
+      planner
+          .Add(MakeEvent(enrich::v1::UPDATE, "raw_support_conversations",
+                         UserConversationRow("Bob", "new"),
+                         UserConversationRow("Bob", "old")))
+          .ok());
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre("Alice", "Bob"));
+  EXPECT_THAT(planner.plan().appends, IsEmpty());
+  EXPECT_THAT(planner.plan().body_edits, IsEmpty());
+  EXPECT_THAT(planner.plan().column_updates, IsEmpty());
+  // A moved child and a deleted one: old and new parent.
+  ASSERT_TRUE(
+      planner
+          .Add(MakeEvent(enrich::v1::UPDATE, "raw_support_conversations",
+                         UserConversationRow("carol", "x"),
+                         UserConversationRow("Carol", "x")))
+          .ok());
+  ASSERT_TRUE(
+      planner
+          .Add(MakeEvent(enrich::v1::DELETE, "raw_support_conversations",
+                         std::nullopt, UserConversationRow("Dan", "x")))
+          .ok());
+  EXPECT_THAT(planner.plan().full_rewrites,
+              ElementsAre("Alice", "Bob", "Carol", "Dan", "carol"));
+
+  // The switch decides: the same routes with in-place child edits plan the
+  // insert as an append.
+  AffectedConversationsPlanner in_place(
+      RoutesOf(kTextKeyedRollup, RootKeyForm::kText, ChildEdits::kInPlace));
+  ASSERT_TRUE(
+      in_place
+          .Add(MakeEvent(enrich::v1::INSERT, "raw_support_conversations",
+                         UserConversationRow("Alice", "hi"), std::nullopt))
+          .ok());
+  EXPECT_THAT(in_place.plan().appends, ElementsAre(Pair("Alice", kMsg1)));
+  EXPECT_THAT(in_place.plan().full_rewrites, IsEmpty());
+}
+
+TEST(AffectedConversationsTextKeyTest, ColumnUpdateThenChildChangeIsFull) {
+  AffectedConversationsPlanner planner(
+      RoutesOf(kTextKeyedRollup, RootKeyForm::kText));
+  // A root UPDATE keeping its key: a column update, for any view.
+  ASSERT_TRUE(
+      planner.Add(UserEvent(enrich::v1::UPDATE, "Alice ", std::nullopt)).ok());
+  EXPECT_THAT(planner.plan().column_updates, ElementsAre("Alice "));
+  ASSERT_TRUE(
+      planner
+          .Add(MakeEvent(enrich::v1::INSERT, "raw_support_conversations",
+                         UserConversationRow("Alice ", "hi"), std::nullopt))
+          .ok());
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre("Alice "));
+  EXPECT_THAT(planner.plan().column_updates, IsEmpty());
+  // Covered by the full rewrite from now on; another key is not.
+  ASSERT_TRUE(
+      planner.Add(UserEvent(enrich::v1::UPDATE, "Alice ", std::nullopt)).ok());
+  ASSERT_TRUE(
+      planner.Add(UserEvent(enrich::v1::UPDATE, "Alice", std::nullopt)).ok());
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre("Alice "));
+  EXPECT_THAT(planner.plan().column_updates, ElementsAre("Alice"));
+}
+
+TEST(AffectedConversationsIntegerKeyTest, SpellingsOfOneValueAreOneKey) {
+  AffectedConversationsPlanner planner(
+      RoutesOf(kIntegerKeyedRollup, RootKeyForm::kInteger));
+  ASSERT_TRUE(
+      planner.Add(AccountEvent(enrich::v1::INSERT, "007", std::nullopt)).ok());
+  ASSERT_TRUE(planner.Add(OrderInsert("7")).ok());
+  ASSERT_TRUE(
+      planner.Add(AccountEvent(enrich::v1::DELETE, std::nullopt, "-012")).ok());
+  ASSERT_TRUE(planner.Add(OrderInsert("-12")).ok());
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre("-12", "7"));
+  // A column update in another spelling is covered by the full rewrite.
+  ASSERT_TRUE(
+      planner.Add(AccountEvent(enrich::v1::UPDATE, "0007", std::nullopt)).ok());
+  EXPECT_THAT(planner.plan().column_updates, IsEmpty());
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre("-12", "7"));
+}
+
+TEST(AffectedConversationsIntegerKeyTest, ColumnUpdateThenChildChangeIsFull) {
+  AffectedConversationsPlanner planner(
+      RoutesOf(kIntegerKeyedRollup, RootKeyForm::kInteger));
+  ASSERT_TRUE(
+      planner.Add(AccountEvent(enrich::v1::UPDATE, "007", std::nullopt)).ok());
+  EXPECT_THAT(planner.plan().column_updates, ElementsAre("7"));
+  ASSERT_TRUE(planner.Add(OrderInsert("7")).ok());
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre("7"));
+  EXPECT_THAT(planner.plan().column_updates, IsEmpty());
+  // Covered by the full rewrite whatever its spelling.
+  ASSERT_TRUE(
+      planner.Add(AccountEvent(enrich::v1::UPDATE, "07", std::nullopt)).ok());
+  EXPECT_THAT(planner.plan().column_updates, IsEmpty());
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre("7"));
+}
+
+TEST(AffectedConversationsIntegerKeyTest, NonIntegersAreRefused) {
+  AffectedConversationsPlanner planner(
+      RoutesOf(kIntegerKeyedRollup, RootKeyForm::kInteger));
+  for (const char* bad : {"x", "1.5", "", "7a", "0x10", "1e3"}) {
+    absl::Status root =
+        planner.Add(AccountEvent(enrich::v1::INSERT, bad, std::nullopt));
+    EXPECT_EQ(root.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(root.message(), HasSubstr("not a 64-bit integer")) << bad;
+    EXPECT_EQ(planner.Add(OrderInsert(bad)).code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  // A moved child with one bad key names neither: the plan is unchanged.
+  EXPECT_EQ(planner
+                .Add(MakeEvent(enrich::v1::UPDATE, "orders",
+                               MakeRow({{"id", "1"}, {"account_id", "x"}}),
+                               MakeRow({{"id", "1"}, {"account_id", "1"}})))
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(planner.plan().empty());
+  EXPECT_EQ(planner.plan().event_count, 0u);
+}
+
+TEST(AffectedConversationsIntegerKeyTest, KeysAreSigned64Bit) {
+  AffectedConversationsPlanner planner(
+      RoutesOf(kIntegerKeyedRollup, RootKeyForm::kInteger));
+  ASSERT_TRUE(planner.Add(OrderInsert("9223372036854775807")).ok());
+  ASSERT_TRUE(planner.Add(OrderInsert("-9223372036854775808")).ok());
+  for (const char* beyond : {"9223372036854775808", "-9223372036854775809",
+                             "18446744073709551616"}) {
+    EXPECT_EQ(planner.Add(OrderInsert(beyond)).code(),
+              absl::StatusCode::kInvalidArgument)
+        << beyond;
+  }
+  EXPECT_THAT(planner.plan().full_rewrites,
+              ElementsAre("-9223372036854775808", "9223372036854775807"));
+  EXPECT_EQ(planner.plan().event_count, 2u);
 }
 
 }  // namespace

@@ -50,10 +50,11 @@ constexpr char kUser1[] = "00000000-0000-0000-0000-0000000000a1";
 constexpr char kUser2[] = "00000000-0000-0000-0000-0000000000a2";
 constexpr char kConv1[] = "10000000-0000-0000-0000-000000000001";
 
-ViewRoutes RoutesOf(const std::string& sql) {
+ViewRoutes RoutesOf(const std::string& sql, RootKeyForm root_key_form,
+                    ChildEdits child_edits = ChildEdits::kFullRewrite) {
   absl::StatusOr<ViewDefinition> parsed = ParseViewDefinition(sql);
   EXPECT_TRUE(parsed.ok()) << parsed.status();
-  return ViewRoutes::FromView(*parsed, "public");
+  return ViewRoutes::FromView(*parsed, "public", root_key_form, child_edits);
 }
 
 enrich::v1::ChangeEvent InSchema(enrich::v1::ChangeEvent event,
@@ -66,7 +67,8 @@ TEST(ViewRoutesTest, TodaysViewRoutesItsFourTablesByRole) {
   absl::StatusOr<ViewDefinition> today =
       ParseViewDefinition(EnrichedSupportConversationsDefinition());
   ASSERT_TRUE(today.ok()) << today.status();
-  const ViewRoutes routes = ViewRoutes::FromView(*today, "public");
+  const ViewRoutes routes =
+      ViewRoutes::FromView(*today, "public", RootKeyForm::kUuid);
   EXPECT_EQ(routes.lookup_count(), 2u);
   ASSERT_THAT(routes.tables(), SizeIs(4));
 
@@ -108,6 +110,11 @@ TEST(ViewRoutesTest, TodaysViewRoutesItsFourTablesByRole) {
     ASSERT_NE(same, nullptr) << table.name;
     EXPECT_EQ(*same, table.routes) << table.name;
   }
+  // Uuid conversation ids, and the only routes whose child changes may be
+  // planned in place (the writer's appends and body edits are its own).
+  EXPECT_EQ(declared.root_key_form(), RootKeyForm::kUuid);
+  EXPECT_TRUE(declared.child_in_place());
+  EXPECT_FALSE(routes.child_in_place());
 }
 
 // The writer passes lookup_keys[i] as $i+1 of the compiled fan-out: the
@@ -135,14 +142,15 @@ TEST(ViewRoutesTest, LookupIndexesAreTheFanOutParameters) {
 
 TEST(ViewRoutesTest, UnqualifiedTablesAreInTheSchemaGiven) {
   const ViewRoutes routes = ViewRoutes::FromView(
-      *ParseViewDefinition(EnrichedSupportConversationsDefinition()), "src");
+      *ParseViewDefinition(EnrichedSupportConversationsDefinition()), "src",
+      RootKeyForm::kUuid);
   EXPECT_NE(routes.Find("src", "linear_issues"), nullptr);
   EXPECT_EQ(routes.Find("public", "linear_issues"), nullptr);
   EXPECT_EQ(routes.SchemasText(), "src");
 }
 
 TEST(ViewRoutesTest, RollupRoutesUsersAsRootAndConversationsAsChild) {
-  const ViewRoutes routes = RoutesOf(kRollup);
+  const ViewRoutes routes = RoutesOf(kRollup, RootKeyForm::kUuid);
   EXPECT_EQ(routes.lookup_count(), 1u);
   ASSERT_THAT(routes.tables(), SizeIs(3));
   const std::vector<TableRoute>* users = routes.Find("app", "users");
@@ -164,7 +172,7 @@ TEST(ViewRoutesTest, RollupRoutesUsersAsRootAndConversationsAsChild) {
 }
 
 TEST(ViewRoutesTest, ATableReadAsTwoLookupsHasBothRoutes) {
-  const ViewRoutes routes = RoutesOf(kTwoLookupsOfOneTable);
+  const ViewRoutes routes = RoutesOf(kTwoLookupsOfOneTable, RootKeyForm::kText);
   EXPECT_EQ(routes.lookup_count(), 2u);
   ASSERT_THAT(routes.tables(), SizeIs(3));
   const std::vector<TableRoute>* users = routes.Find("public", "users");
@@ -175,16 +183,45 @@ TEST(ViewRoutesTest, ATableReadAsTwoLookupsHasBothRoutes) {
                                              /*column_is_key=*/true}));
 }
 
+TEST(ViewRoutesTest, RootKeyFormIsTheKeyTypes) {
+  EXPECT_EQ(RootKeyFormOf("uuid"), RootKeyForm::kUuid);
+  EXPECT_EQ(RootKeyFormOf("pg_catalog.uuid"), RootKeyForm::kUuid);
+  EXPECT_EQ(RootKeyFormOf("UUID"), RootKeyForm::kUuid);
+  for (const char* integer :
+       {"smallint", "integer", "bigint", "int", "int2", "int4", "int8",
+        "pg_catalog.int8", "BIGINT", " integer "}) {
+    EXPECT_EQ(RootKeyFormOf(integer), RootKeyForm::kInteger) << integer;
+  }
+  for (const char* text :
+       {"text", "varchar", "varchar(16)", "character varying(16)",
+        "character varying", "pg_catalog.text", "citext", "numeric", ""}) {
+    EXPECT_EQ(RootKeyFormOf(text), RootKeyForm::kText) << text;
+  }
+}
+
+TEST(ViewRoutesTest, FormAndChildEditsAreTheOnesGiven) {
+  const ViewRoutes text = RoutesOf(kRollup, RootKeyForm::kText);
+  EXPECT_EQ(text.root_key_form(), RootKeyForm::kText);
+  EXPECT_FALSE(text.child_in_place());
+  const ViewRoutes integer =
+      RoutesOf(kRollup, RootKeyForm::kInteger, ChildEdits::kInPlace);
+  EXPECT_EQ(integer.root_key_form(), RootKeyForm::kInteger);
+  EXPECT_TRUE(integer.child_in_place());
+  // The same tables either way.
+  EXPECT_EQ(*text.Find("app", "users"), *integer.Find("app", "users"));
+}
+
 TEST(ViewRoutesTest, EmptyRoutesKnowNoTable) {
   const ViewRoutes routes;
   EXPECT_EQ(routes.lookup_count(), 0u);
   EXPECT_EQ(routes.Find("public", "users"), nullptr);
   EXPECT_FALSE(routes.ReadsSchema("public"));
+  EXPECT_FALSE(routes.child_in_place());
 }
 
 // The planner on the rollup: each table's events planned by its role.
 TEST(RoutedPlannerTest, RollupRootChangesNameTheirUser) {
-  AffectedConversationsPlanner planner(RoutesOf(kRollup));
+  AffectedConversationsPlanner planner(RoutesOf(kRollup, RootKeyForm::kUuid));
   ASSERT_TRUE(
       planner
           .Add(InSchema(MakeEvent(enrich::v1::INSERT, "users",
@@ -204,7 +241,7 @@ TEST(RoutedPlannerTest, RollupRootChangesNameTheirUser) {
 }
 
 TEST(RoutedPlannerTest, RollupChildChangesNameOldAndNewUser) {
-  AffectedConversationsPlanner planner(RoutesOf(kRollup));
+  AffectedConversationsPlanner planner(RoutesOf(kRollup, RootKeyForm::kUuid));
   // A conversation moved from one user to another: both users' rows.
   ASSERT_TRUE(
       planner
@@ -232,7 +269,7 @@ TEST(RoutedPlannerTest, RollupChildChangesNameOldAndNewUser) {
 }
 
 TEST(RoutedPlannerTest, RollupLookupChangesAreFanOutKeysOfTheirLookup) {
-  AffectedConversationsPlanner planner(RoutesOf(kRollup));
+  AffectedConversationsPlanner planner(RoutesOf(kRollup, RootKeyForm::kUuid));
   ASSERT_TRUE(
       planner
           .Add(MakeEvent(enrich::v1::UPDATE, "teams", MakeRow({{"id", "t2"}}),
@@ -244,7 +281,7 @@ TEST(RoutedPlannerTest, RollupLookupChangesAreFanOutKeysOfTheirLookup) {
 }
 
 TEST(RoutedPlannerTest, RollupTruncatesAreSetByRole) {
-  AffectedConversationsPlanner planner(RoutesOf(kRollup));
+  AffectedConversationsPlanner planner(RoutesOf(kRollup, RootKeyForm::kUuid));
   ASSERT_TRUE(planner
                   .Add(MakeEvent(enrich::v1::TRUNCATE, "teams", std::nullopt,
                                  std::nullopt))
@@ -268,7 +305,7 @@ TEST(RoutedPlannerTest, RollupTruncatesAreSetByRole) {
 }
 
 TEST(RoutedPlannerTest, RollupRejectsTablesItDoesNotRead) {
-  AffectedConversationsPlanner planner(RoutesOf(kRollup));
+  AffectedConversationsPlanner planner(RoutesOf(kRollup, RootKeyForm::kUuid));
   // Today's lookup is not one of the rollup's tables.
   absl::Status other =
       planner.Add(MakeEvent(enrich::v1::INSERT, "subscribers_insights",
@@ -290,7 +327,8 @@ TEST(RoutedPlannerTest, RollupRejectsTablesItDoesNotRead) {
 }
 
 TEST(RoutedPlannerTest, TwoLookupsOfOneTableGetTheKeysBoth) {
-  AffectedConversationsPlanner planner(RoutesOf(kTwoLookupsOfOneTable));
+  AffectedConversationsPlanner planner(
+      RoutesOf(kTwoLookupsOfOneTable, RootKeyForm::kText));
   ASSERT_TRUE(planner
                   .Add(MakeEvent(enrich::v1::DELETE, "users", std::nullopt,
                                  MakeRow({{"id", "p7"}})))

@@ -1,6 +1,6 @@
-// enrich-processor: consumes change events and keeps
-// enriched_support_conversations equal to the reference view by rewriting
-// only the affected rows.
+// enrich-processor: consumes change events and keeps a view's table
+// (enriched_support_conversations, or the declared view --view names) equal
+// to the view by rewriting only the affected rows.
 //
 //   enrich-processor migrate [options]   apply sql/ (compiled in); idempotent
 //                                        (migrate_command.h)
@@ -25,6 +25,9 @@
 //                                        database, with its keys and join
 //                                        indexes checked in the catalog
 //                                        (check_view_command.h)
+//   enrich-processor drop-view NAME      drop a declared view's table and
+//                                        what the processor kept for it
+//                                        (migrate_command.h)
 //
 // This file parses the options (processor_flags.h) and dispatches; `run`
 // and `replay` share their wiring (pipeline_wiring.h).
@@ -60,18 +63,23 @@ int main(int argc, char** argv) {
   enrich::OptionSet opts(
       "enrich-processor",
       "consumes change events from Kafka and rewrites the affected rows of\n"
-      "enriched_support_conversations.\n\nUsage: enrich-processor "
-      "migrate|run|replay|reconcile [options]\n"
+      "a view's table: enriched_support_conversations, or the declared view\n"
+      "--view names.\n\nUsage: enrich-processor "
+      "migrate|run|replay|reconcile [--view FILE] [options]\n"
       "       enrich-processor check-view FILE\n"
-      "       enrich-processor check-view --catalog-view NAME [--pg-dsn D]\n\n"
+      "       enrich-processor check-view --catalog-view NAME [--pg-dsn D]\n"
+      "       enrich-processor drop-view NAME [--pg-dsn D]\n\n"
+      "With --view, `migrate` creates the view's table (named as the view)\n"
+      "and registers it for its consumer group; run, replay and reconcile\n"
+      "then maintain it. drop-view drops the table, its registration and\n"
+      "its group's stored offsets.\n\n"
       "check-view parses FILE, one CREATE [MATERIALIZED] VIEW ... AS SELECT,\n"
       "with PostgreSQL's parser and prints its root table, lookups, child\n"
       "and columns, or why it is outside the supported class (exit 1). It\n"
       "reads only FILE and connects to nothing. With --catalog-view it\n"
       "reads view NAME from the database instead, and also checks that the\n"
       "keys it joins on are unique (exit 1 when not) and lists the CREATE\n"
-      "INDEX statements its join columns lack. The running pipeline does\n"
-      "not use the view yet (processor/core/VIEWS.md).");
+      "INDEX statements its join columns lack (processor/core/VIEWS.md).");
   enrich::processor::AddProcessorFlags(&opts, &flags);
   std::vector<std::string> args(argv + 1, argv + argc);
   auto rest =
@@ -97,10 +105,21 @@ int main(int argc, char** argv) {
                               flags.pg_dsn, flags.catalog_view)
                         : enrich::processor::CheckViewCommand((*rest)[1]);
   }
+  if (!rest->empty() && rest->front() == "drop-view") {
+    if (rest->size() != 2) {
+      std::fprintf(stderr,
+                   "enrich-processor: drop-view takes one view NAME; see "
+                   "--help\n");
+      return 2;
+    }
+    enrich::Logger log("processor");
+    return enrich::processor::DropViewCommand(flags, (*rest)[1], log);
+  }
   if (rest->size() != 1) {
-    std::fprintf(stderr,
-                 "enrich-processor: expected one subcommand "
-                 "(migrate|run|replay|reconcile|check-view); see --help\n");
+    std::fprintf(
+        stderr,
+        "enrich-processor: expected one subcommand "
+        "(migrate|run|replay|reconcile|check-view|drop-view); see --help\n");
     return 2;
   }
   enrich::Logger log("processor");
@@ -122,7 +141,7 @@ int main(int argc, char** argv) {
         enrich::processor::DefaultGroupId(view->name(), view->built_in());
   }
   if (command == "migrate") {
-    return enrich::processor::MigrateCommand(flags.pg_dsn, log);
+    return enrich::processor::MigrateCommand(flags, *view, log);
   }
   if (command == "run") return enrich::processor::RunCommand(flags, *view, log);
   if (command == "replay") {

@@ -41,7 +41,8 @@ absl::StatusOr<std::vector<std::string>> MaintainedView::Topics(
     absl::string_view prefix, absl::string_view schema) const {
   std::vector<std::string> topics;
   for (const RoutedTable& table :
-       ViewRoutes::FromView(definition_, schema).tables()) {
+       // The tables only: the key's form does not change them.
+       ViewRoutes::FromView(definition_, schema, RootKeyForm::kText).tables()) {
     ASSIGN_OR_RETURN(std::string topic,
                      kafka::TopicNameFor(prefix, table.schema, table.name));
     topics.push_back(std::move(topic));
@@ -59,7 +60,7 @@ absl::StatusOr<std::vector<std::string>> MaintainedView::Compile(
 }
 
 ViewRoutes MaintainedView::Routes(absl::string_view schema) const {
-  return ViewRoutes::FromView(statements().view().definition(), schema);
+  return RoutesFor(statements(), schema);
 }
 
 }  // namespace enrich::processor

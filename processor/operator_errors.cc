@@ -31,6 +31,18 @@ std::string ActionFor(const absl::Status& status) {
   }
 }
 
+std::string ViewActionFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kFailedPrecondition:
+      return "do what the error says, then restart";
+    case absl::StatusCode::kInvalidArgument:
+      return "change the view's definition (`enrich-processor check-view "
+             "FILE` checks it), then restart";
+    default:
+      return ActionFor(status);
+  }
+}
+
 bool SchemaIsCurrent(const std::string& dsn, Logger& log) {
   absl::StatusOr<std::vector<Migration>> migrations =
       OrderMigrations(EmbeddedMigrations());

@@ -19,6 +19,11 @@ namespace enrich::processor {
 // chosen by its code.
 std::string ActionFor(const absl::Status& status);
 
+// The same for an error about a declared view (--view): its
+// FailedPrecondition messages name their own fix (a key to add, the
+// migrate or drop-view to run).
+std::string ViewActionFor(const absl::Status& status);
+
 // Whether the database's applied migrations are exactly this binary's
 // (logs why not, with the action).
 bool SchemaIsCurrent(const std::string& dsn, Logger& log);

@@ -9,6 +9,7 @@
 #include "cdc/kafka/topic_naming.h"
 #include "cdc/postgres/pg_connection.h"
 #include "processor/adapters/processor_session.h"
+#include "processor/adapters/view_tables.h"
 #include "processor/core/retry.h"
 #include "processor/operator_errors.h"
 #include "processor/stop_signal.h"
@@ -124,9 +125,10 @@ std::optional<int> PipelineWiring::ConnectDatabase(
                     {"backoff", absl::FormatDuration(backoff)}});
       });
   if (!connected.ok() && !compiled_) {
-    log_->Error("cannot maintain the view", {{"view", view_->name()},
-                                             {"error", StatusText(connected)},
-                                             {"action", ActionFor(connected)}});
+    log_->Error("cannot maintain the view",
+                {{"view", view_->name()},
+                 {"error", StatusText(connected)},
+                 {"action", ViewActionFor(connected)}});
     return 1;
   }
   if (!connected.ok()) {
@@ -136,6 +138,7 @@ std::optional<int> PipelineWiring::ConnectDatabase(
     return 1;
   }
   if (!SchemaIsCurrent(flags_.pg_dsn, *log_)) return 1;
+  if (!ViewIsRegistered()) return 1;
   // Fail early, with the action to take, when the schema is not there.
   if (auto stored = writer_->StoredOffsets(topics_[0]); !stored.ok()) {
     log_->Error("cannot read the offsets table",
@@ -209,6 +212,23 @@ absl::Status PipelineWiring::CompileView() {
         {{"view", view_->name()}, {"action", statement}});
   }
   return absl::OkStatus();
+}
+
+bool PipelineWiring::ViewIsRegistered() {
+  if (view_->built_in()) return true;  // migrations 002 and 005 made it
+  auto conn = OpenProcessorSession(flags_.pg_dsn);
+  absl::Status registered =
+      conn.ok() ? CheckViewRegistered(**conn, view_->name(),
+                                      view_->definition_sql(), flags_.group_id)
+                : conn.status();
+  if (!registered.ok()) {
+    log_->Error("cannot maintain the view",
+                {{"view", view_->name()},
+                 {"error", StatusText(registered)},
+                 {"action", ViewActionFor(registered)}});
+    return false;
+  }
+  return true;
 }
 
 KafkaRecordSource::Options PipelineWiring::SourceOptions() const {

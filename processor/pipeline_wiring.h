@@ -112,6 +112,9 @@ class PipelineWiring {
   // MaintainedView::Compile once, on a session of its own; logs what the
   // view lacks.
   absl::Status CompileView();
+  // A declared view must have been migrated for --group-id with this
+  // definition (view_tables.h); logs why not.
+  bool ViewIsRegistered();
   std::optional<int> ServeMetrics();
   void ObserveStatement(absl::string_view name, absl::Duration d);
 

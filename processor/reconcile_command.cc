@@ -105,7 +105,7 @@ bool CompileView(const ProcessorFlags& flags, MaintainedView& view,
     log.Error("cannot maintain the view",
               {{"view", view.name()},
                {"error", StatusText(missing.status())},
-               {"action", ActionFor(missing.status())}});
+               {"action", ViewActionFor(missing.status())}});
     return false;
   }
   return true;

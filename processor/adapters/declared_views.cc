@@ -43,11 +43,7 @@ const ViewStatements& EnrichedSupportConversationsStatements() {
 }
 
 ViewRoutes EnrichedSupportConversationsRoutes(absl::string_view schema) {
-  // The one view whose writer applies appends and body edits.
-  return ViewRoutes::FromView(
-      EnrichedSupportConversationsView().definition(), schema,
-      RootKeyFormOf(EnrichedSupportConversationsKeyFacts().root_key_type),
-      ChildEdits::kInPlace);
+  return RoutesFor(EnrichedSupportConversationsStatements(), schema);
 }
 
 }  // namespace enrich::processor

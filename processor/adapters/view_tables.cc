@@ -249,4 +249,35 @@ absl::StatusOr<ViewTableDrop> DropViewTable(pg::PgConnection& conn,
   });
 }
 
+absl::Status CheckViewRegistered(pg::PgConnection& conn,
+                                 const std::string& name,
+                                 const std::string& definition,
+                                 const std::string& consumer_group) {
+  ASSIGN_OR_RETURN(Rows exists, conn.QueryParams(kRegistryExistsSql, {},
+                                                 "looking for the registry"));
+  ASSIGN_OR_RETURN(std::optional<Registration> registered,
+                   pg::TextOrEmpty(exists.at(0), 0) == "t"
+                       ? ReadRegistration(conn, name, /*for_update=*/false)
+                       : std::optional<Registration>());
+  if (!registered) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "view ", name,
+        " has no table yet: run `enrich-processor migrate --view FILE`"));
+  }
+  if (registered->consumer_group != consumer_group) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("view ", name, " is maintained by consumer group ",
+                     registered->consumer_group, ", not ", consumer_group,
+                     ": run with --group-id=", registered->consumer_group));
+  }
+  if (registered->definition != definition) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "view ", name,
+        " was migrated with another definition: migrate the new one under "
+        "another name, or `enrich-processor drop-view ",
+        name, "` and migrate it again"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace enrich::processor

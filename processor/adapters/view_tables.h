@@ -72,6 +72,18 @@ struct ViewTableDrop {
 absl::StatusOr<ViewTableDrop> DropViewTable(pg::PgConnection& conn,
                                             const std::string& name);
 
+// Whether `name` is registered for `consumer_group` with the definition
+// text `definition`: what `run`, `replay` and `reconcile` check before they
+// write a declared view's table. FailedPrecondition, with what to run, when
+// it is not registered (`migrate --view`), is registered for another group,
+// or with another definition (the table's columns may differ: migrate the
+// new definition under a new name, or drop-view and migrate); the
+// connection's errors otherwise. Needs only SELECT on the registry.
+absl::Status CheckViewRegistered(pg::PgConnection& conn,
+                                 const std::string& name,
+                                 const std::string& definition,
+                                 const std::string& consumer_group);
+
 }  // namespace enrich::processor
 
 #endif  // ENRICH_PROCESSOR_ADAPTERS_VIEW_TABLES_H_

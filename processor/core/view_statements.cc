@@ -224,6 +224,15 @@ bool MessagePathsApply(const CompiledView& view) {
   return maintained == 3;
 }
 
+ViewRoutes RoutesFor(const ViewStatements& statements,
+                     absl::string_view schema) {
+  return ViewRoutes::FromView(statements.view().definition(), schema,
+                              RootKeyFormOf(statements.view().key_type()),
+                              statements.has_message_paths()
+                                  ? ChildEdits::kInPlace
+                                  : ChildEdits::kFullRewrite);
+}
+
 ViewStatements::ViewStatements(CompiledView view)
     : view_(std::move(view)), has_message_paths_(MessagePathsApply(view_)) {
   const std::string& table = view_.table();

@@ -22,8 +22,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "processor/core/affected_conversations.h"
 #include "processor/core/compiled_view.h"
+#include "processor/core/view_routes.h"
 
 namespace enrich::processor {
 
@@ -43,6 +45,15 @@ struct WriterStatement {
 // gets its child changes as full rewrites (the planner is told so through
 // ViewRoutes; deriving these paths from any view is VIEWS.md's next step).
 bool MessagePathsApply(const CompiledView& view);
+
+class ViewStatements;
+
+// The affected-set rules (view_routes.h) of the view `statements` keep, its
+// unqualified tables in `schema`: the root key's form from its type, and
+// child changes planned in place exactly when the catalogue has the message
+// paths, so the planner never plans work the writer cannot apply.
+ViewRoutes RoutesFor(const ViewStatements& statements,
+                     absl::string_view schema);
 
 class ViewStatements {
  public:

@@ -39,10 +39,12 @@ absl::StatusOr<MaintainedView> MaintainedView::FromFlags(
 
 absl::StatusOr<std::vector<std::string>> MaintainedView::Topics(
     absl::string_view prefix, absl::string_view schema) const {
+  // The tables only: the key's form does not change them. (A local: a
+  // range-for over a temporary's member would outlive the temporary.)
+  const ViewRoutes routes =
+      ViewRoutes::FromView(definition_, schema, RootKeyForm::kText);
   std::vector<std::string> topics;
-  for (const RoutedTable& table :
-       // The tables only: the key's form does not change them.
-       ViewRoutes::FromView(definition_, schema, RootKeyForm::kText).tables()) {
+  for (const RoutedTable& table : routes.tables()) {
     ASSIGN_OR_RETURN(std::string topic,
                      kafka::TopicNameFor(prefix, table.schema, table.name));
     topics.push_back(std::move(topic));

@@ -10,6 +10,7 @@
 #include "cdc/postgres/pg_connection.h"
 #include "processor/adapters/processor_session.h"
 #include "processor/adapters/view_tables.h"
+#include "processor/core/database_errors.h"
 #include "processor/core/retry.h"
 #include "processor/operator_errors.h"
 #include "processor/stop_signal.h"
@@ -124,7 +125,7 @@ std::optional<int> PipelineWiring::ConnectDatabase(
                    {{"error", error.ToString()},
                     {"backoff", absl::FormatDuration(backoff)}});
       });
-  if (!connected.ok() && !compiled_) {
+  if (!connected.ok() && view_refused_) {
     log_->Error("cannot maintain the view",
                 {{"view", view_->name()},
                  {"error", StatusText(connected)},
@@ -192,11 +193,14 @@ std::optional<int> PipelineWiring::StartDeadLetters() {
 }
 
 absl::Status PipelineWiring::CompileView() {
-  if (compiled_) return absl::OkStatus();
+  if (compiled_ || view_->built_in()) return absl::OkStatus();
   auto conn = OpenProcessorSession(flags_.pg_dsn);
   if (!conn.ok()) return conn.status();
   auto missing_indexes = view_->Compile(**conn);
-  if (!missing_indexes.ok()) return missing_indexes.status();
+  if (!missing_indexes.ok()) {
+    view_refused_ = !IsRetriable(missing_indexes.status());
+    return missing_indexes.status();
+  }
   compiled_ = true;
   if (!view_->built_in()) {
     log_->Info("maintaining a declared view",

@@ -121,6 +121,7 @@ class PipelineWiring {
   const ProcessorFlags& flags_;
   MaintainedView* view_;
   bool compiled_ = false;
+  bool view_refused_ = false;  // the catalog or the compiler refused it
   Logger* const log_;
   kafka::KafkaProperties properties_;
   std::vector<std::string> topics_;

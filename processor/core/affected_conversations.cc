@@ -17,30 +17,44 @@ namespace {
 
 using ::enrich::v1::Operation;
 
-// The value of `name` in `columns`: its text, or nullopt when the row does
-// not carry the column or carries it as an unchanged TOAST marker (the value
-// is then the old row's). NULL is an error: every column the planner reads
-// is a key that is NOT NULL in the source schema, or a key whose NULL
-// reaches no enriched row.
-absl::StatusOr<std::optional<absl::string_view>> ColumnText(
-    const std::vector<ColumnView>& columns, absl::string_view name,
-    absl::string_view side) {
+// A link column's value on one side of a change.
+struct LinkValue {
+  // kAbsent: the row does not carry the column, or carries it as an
+  // unchanged TOAST marker (the value is then the old row's). kNull: a
+  // known NULL, which links to no row.
+  enum class Kind { kAbsent, kNull, kText };
+  Kind kind = Kind::kAbsent;
+  absl::string_view text;
+
+  bool known() const { return kind != Kind::kAbsent; }
+  friend bool operator==(const LinkValue& a, const LinkValue& b) {
+    return a.kind == b.kind && a.text == b.text;
+  }
+};
+
+// The value of `name` in `columns`. A NULL is an error when `nullable` is
+// false (a primary key: such an event is malformed); a nullable link (a
+// child's foreign key: a conversation without a user) reaches no row.
+absl::StatusOr<LinkValue> ColumnText(const std::vector<ColumnView>& columns,
+                                     absl::string_view name,
+                                     absl::string_view side, bool nullable) {
   for (const ColumnView& column : columns) {
     if (column.name != name) continue;
     switch (column.value) {
       case ColumnView::Value::kText:
-        return std::optional<absl::string_view>(column.text);
+        return LinkValue{LinkValue::Kind::kText, column.text};
       case ColumnView::Value::kNull:
+        if (nullable) return LinkValue{LinkValue::Kind::kNull, {}};
         return absl::InvalidArgumentError(
             absl::StrCat(side, " column ", name, " is NULL"));
       case ColumnView::Value::kUnchangedToast:
-        return std::optional<absl::string_view>();
+        return LinkValue{};
       case ColumnView::Value::kNotSet:
         return absl::InvalidArgumentError(
             absl::StrCat(side, " column ", name, " carries no value"));
     }
   }
-  return std::optional<absl::string_view>();
+  return LinkValue{};
 }
 
 std::optional<absl::string_view> KeyText(const ChangeEventView& event,
@@ -58,44 +72,51 @@ std::optional<absl::string_view> KeyText(const ChangeEventView& event,
 // `is_primary_key`: the column is the table's primary key, so under REPLICA
 // IDENTITY DEFAULT the event's key and an absent old row still tell its old
 // value; otherwise (messages.conversation_id) the old value needs REPLICA
-// IDENTITY FULL. The values point into the event's bytes.
+// IDENTITY FULL, and may be NULL (no row on that side). The values point
+// into the event's bytes.
 using LinkValueList = absl::InlinedVector<absl::string_view, 2>;
 absl::StatusOr<LinkValueList> LinkValues(const ChangeEventView& event,
                                          absl::string_view column,
                                          bool is_primary_key) {
-  std::optional<absl::string_view> before, after;
+  LinkValue before, after;
   const Operation op = event.op();
   const bool has_new = op == enrich::v1::INSERT || op == enrich::v1::UPDATE ||
                        op == enrich::v1::SNAPSHOT_READ;
   const bool has_old = op == enrich::v1::UPDATE || op == enrich::v1::DELETE;
+  const bool nullable = !is_primary_key;
   if (has_new) {
-    ASSIGN_OR_RETURN(after, ColumnText(event.new_row(), column, "new"));
+    ASSIGN_OR_RETURN(after,
+                     ColumnText(event.new_row(), column, "new", nullable));
   }
   if (has_old && event.has_old_row()) {
-    ASSIGN_OR_RETURN(before, ColumnText(event.old_row(), column, "old"));
+    ASSIGN_OR_RETURN(before,
+                     ColumnText(event.old_row(), column, "old", nullable));
   }
-  if (!before && has_old) {
-    if (is_primary_key) {
-      // DEFAULT identity: DELETE carries the key; an UPDATE without an old
-      // row did not change the key.
-      before = KeyText(event, column);
-      if (!before && op == enrich::v1::UPDATE) before = after;
+  if (!before.known() && has_old && is_primary_key) {
+    // DEFAULT identity: DELETE carries the key; an UPDATE without an old
+    // row did not change the key.
+    if (std::optional<absl::string_view> key = KeyText(event, column)) {
+      before = LinkValue{LinkValue::Kind::kText, *key};
+    } else if (op == enrich::v1::UPDATE) {
+      before = after;
     }
   }
-  if (!after && has_new) {
+  if (!after.known() && has_new) {
     // An unchanged TOAST value in the new row equals the old value.
     after = before;
   }
-  if ((has_new && !after) || (has_old && !before)) {
+  if ((has_new && !after.known()) || (has_old && !before.known())) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "no ", has_old && !before ? "old" : "new", " value of ", column,
+        "no ", has_old && !before.known() ? "old" : "new", " value of ", column,
         is_primary_key ? ""
                        : " (UPDATE and DELETE need the old row: set REPLICA "
                          "IDENTITY FULL on the source table)"));
   }
   LinkValueList values;
-  if (before) values.push_back(*before);
-  if (after && after != before) values.push_back(*after);
+  if (before.kind == LinkValue::Kind::kText) values.push_back(before.text);
+  if (after.kind == LinkValue::Kind::kText && !(after == before)) {
+    values.push_back(after.text);
+  }
   return values;
 }
 

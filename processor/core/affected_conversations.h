@@ -193,8 +193,10 @@ class AffectedConversationsPlanner {
   // Adds the rows `event` affects. InvalidArgument, with the plan unchanged,
   // when the event cannot be planned and belongs on the dead-letter topic:
   // another schema, an unknown table, an unspecified operation, a required
-  // column missing or NULL (a message UPDATE or DELETE without its old
-  // conversation_id means the table is not REPLICA IDENTITY FULL), or a
+  // column missing (a message UPDATE or DELETE without its old
+  // conversation_id means the table is not REPLICA IDENTITY FULL), a NULL
+  // primary key (a NULL foreign key of the child is no error: that side
+  // reaches no row, e.g. a conversation without a user), or a
   // root key (of the root or the child) not of the routes' form: not a
   // uuid, not a 64-bit integer. Columns the planner does not need
   // are ignored, so a column added to a source table is not an error.

@@ -229,13 +229,19 @@ class PipelineTest : public ::testing::Test {
 
   // Starts one more processor instance in the test's group and waits until
   // it is consuming.
-  ChildProcess* StartProcessor(const std::string& group = "") {
+  // `extra`: more arguments (a declared view's --view=FILE).
+  ChildProcess* StartProcessor(const std::string& group = "",
+                               const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {
+        BinaryPath("enrich-processor"),
+        "run",
+        "--topic-prefix=" + name_,
+        "--group-id=" + (group.empty() ? group_ : group),
+        "--metrics-addr=127.0.0.1:0",
+        "--batch-max-wait-ms=100"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     processors_.push_back(std::make_unique<ChildProcess>(
-        std::vector<std::string>{
-            BinaryPath("enrich-processor"), "run", "--topic-prefix=" + name_,
-            "--group-id=" + (group.empty() ? group_ : group),
-            "--metrics-addr=127.0.0.1:0", "--batch-max-wait-ms=100"},
-        ChildEnvironment(), Log("processor")));
+        std::move(argv), ChildEnvironment(), Log("processor")));
     ChildProcess* p = processors_.back().get();
     EXPECT_TRUE(WaitFor(
         [&] {
@@ -250,8 +256,10 @@ class PipelineTest : public ::testing::Test {
     return absl::StrCat(name_, ".public.", table);
   }
 
-  // High watermark of every partition of the four topics.
-  std::map<std::pair<std::string, int>, int64_t> HighWatermarks() {
+  // High watermark of every partition of the topics of `tables` (empty: the
+  // four).
+  std::map<std::pair<std::string, int>, int64_t> HighWatermarks(
+      const std::vector<std::string>& tables = {}) {
     std::string error;
     std::unique_ptr<RdKafka::Conf> conf(
         RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
@@ -264,7 +272,8 @@ class PipelineTest : public ::testing::Test {
     EXPECT_NE(client, nullptr) << error;
     std::map<std::pair<std::string, int>, int64_t> out;
     if (client == nullptr) return out;
-    for (const char* table : kTables) {
+    const std::vector<std::string> all(std::begin(kTables), std::end(kTables));
+    for (const std::string& table : tables.empty() ? all : tables) {
       for (int p = 0; p < kPartitions; ++p) {
         int64_t low = 0, high = 0;
         RdKafka::ErrorCode err = client->query_watermark_offsets(
@@ -276,8 +285,12 @@ class PipelineTest : public ::testing::Test {
     return out;
   }
 
-  // Every change committed so far is in Kafka and applied by the group.
-  ::testing::AssertionResult WaitUntilDrained(absl::Duration timeout) {
+  // Every change committed so far is in Kafka and applied by the group:
+  // the test's, or `group` consuming the topics of `tables` (a declared
+  // view's).
+  ::testing::AssertionResult WaitUntilDrained(
+      absl::Duration timeout, const std::string& group = "",
+      const std::vector<std::string>& tables = {}) {
     auto lsn = sql_->QueryValue("SELECT pg_current_wal_lsn()");
     if (!lsn.ok()) return ::testing::AssertionFailure() << lsn.status();
     const bool published = WaitFor(
@@ -294,14 +307,14 @@ class PipelineTest : public ::testing::Test {
              << "slot not confirmed past " << *lsn << "\n"
              << cdc_->log();
     }
-    const auto high = HighWatermarks();
+    const auto high = HighWatermarks(tables);
     std::string missing;
     const bool applied = WaitFor(
         [&] {
           auto rows = sql_->Query(
               absl::StrCat("SELECT topic, partition, next_offset FROM "
                            "enrich_processor_offsets WHERE consumer_group = '",
-                           group_, "'"));
+                           group.empty() ? group_ : group, "'"));
           if (!rows.ok()) return false;
           std::map<std::pair<std::string, int>, int64_t> stored;
           for (const auto& r : *rows) {

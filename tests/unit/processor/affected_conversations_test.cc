@@ -1199,6 +1199,53 @@ TEST(AffectedConversationsTextKeyTest, EachKeyIsPlannedOnce) {
   EXPECT_THAT(planner.plan().full_rewrites, ElementsAre("Alice"));
 }
 
+// A child whose foreign key is NULL belongs to no root: nothing to rewrite
+// on that side, and the other side still is (found by the declared-view
+// pipeline test: dead-lettering these lost a user's un-assignment).
+TEST(AffectedConversationsTextKeyTest, NullForeignKeyReachesNoRoot) {
+  AffectedConversationsPlanner planner(
+      RoutesOf(kTextKeyedRollup, RootKeyForm::kText));
+  auto row = [](std::optional<std::string> user_id) {
+    return MakeRow({{"id", kMsg1}, {"user_id", user_id}});
+  };
+  ASSERT_TRUE(
+      planner
+          .Add(MakeEvent(enrich::v1::INSERT, "raw_support_conversations",
+                         row(std::nullopt), std::nullopt))
+          .ok());
+  EXPECT_TRUE(planner.plan().full_rewrites.empty());
+  EXPECT_EQ(planner.plan().event_count, 1u);
+  // Un-assigned from Alice, then assigned to Bob.
+  ASSERT_TRUE(
+      planner
+          .Add(MakeEvent(enrich::v1::UPDATE, "raw_support_conversations",
+                         row(std::nullopt), row("Alice")))
+          .ok());
+  ASSERT_TRUE(
+      planner
+          .Add(MakeEvent(enrich::v1::UPDATE, "raw_support_conversations",
+                         row("Bob"), row(std::nullopt)))
+          .ok());
+  ASSERT_TRUE(
+      planner
+          .Add(MakeEvent(enrich::v1::DELETE, "raw_support_conversations",
+                         std::nullopt, row(std::nullopt)))
+          .ok());
+  EXPECT_THAT(planner.plan().full_rewrites, ElementsAre("Alice", "Bob"));
+  // A NULL root key is still a malformed event.
+  enrich::v1::ChangeEvent null_key =
+      MakeEvent(enrich::v1::DELETE, "users", std::nullopt,
+                MakeRow({{"distinct_id", std::nullopt}}));
+  null_key.set_schema("app");
+  EXPECT_EQ(planner.Add(null_key).code(), absl::StatusCode::kInvalidArgument);
+  // The old row missing altogether is still REPLICA IDENTITY DEFAULT's.
+  EXPECT_EQ(planner
+                .Add(MakeEvent(enrich::v1::DELETE, "raw_support_conversations",
+                               std::nullopt, std::nullopt))
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(AffectedConversationsTextKeyTest, ChildChangesRewriteTheirParentsInFull) {
   AffectedConversationsPlanner planner(
       RoutesOf(kTextKeyedRollup, RootKeyForm::kText));

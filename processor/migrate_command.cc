@@ -52,10 +52,8 @@ bool MigrateView(const std::string& pg_dsn, const std::string& group,
                                      view.definition_sql(), group)
                    : missing.status();
   if (!created.ok()) {
-    log.Error("cannot create the view's table",
-              {{"view", view.name()},
-               {"error", StatusText(created.status())},
-               {"action", ViewActionFor(created.status())}});
+    LogViewError(log, "cannot create the view's table", view.name(),
+                 created.status());
     return false;
   }
   log.Info(created->created ? "created the view's table"
@@ -126,10 +124,7 @@ int DropViewCommand(const ProcessorFlags& flags, const std::string& name,
   absl::StatusOr<ViewTableDrop> dropped =
       conn.ok() ? DropViewTable(**conn, name) : conn.status();
   if (!dropped.ok()) {
-    log.Error("cannot drop the view",
-              {{"view", name},
-               {"error", StatusText(dropped.status())},
-               {"action", ViewActionFor(dropped.status())}});
+    LogViewError(log, "cannot drop the view", name, dropped.status());
     return 1;
   }
   log.Info("dropped the view",

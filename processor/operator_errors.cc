@@ -43,6 +43,13 @@ std::string ViewActionFor(const absl::Status& status) {
   }
 }
 
+void LogViewError(Logger& log, absl::string_view what, const std::string& view,
+                  const absl::Status& status) {
+  log.Error(what, {{"view", view},
+                   {"error", StatusText(status)},
+                   {"action", ViewActionFor(status)}});
+}
+
 bool SchemaIsCurrent(const std::string& dsn, Logger& log) {
   absl::StatusOr<std::vector<Migration>> migrations =
       OrderMigrations(EmbeddedMigrations());

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "cdc/common/log.h"
 
 namespace enrich::processor {
@@ -23,6 +24,11 @@ std::string ActionFor(const absl::Status& status);
 // FailedPrecondition messages name their own fix (a key to add, the
 // migrate or drop-view to run).
 std::string ViewActionFor(const absl::Status& status);
+
+// Logs `what` about the declared view `view` failing with `status`, its
+// action from ViewActionFor.
+void LogViewError(Logger& log, absl::string_view what, const std::string& view,
+                  const absl::Status& status);
 
 // Whether the database's applied migrations are exactly this binary's
 // (logs why not, with the action).

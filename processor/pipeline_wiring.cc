@@ -126,10 +126,7 @@ std::optional<int> PipelineWiring::ConnectDatabase(
                     {"backoff", absl::FormatDuration(backoff)}});
       });
   if (!connected.ok() && view_refused_) {
-    log_->Error("cannot maintain the view",
-                {{"view", view_->name()},
-                 {"error", StatusText(connected)},
-                 {"action", ViewActionFor(connected)}});
+    LogViewError(*log_, "cannot maintain the view", view_->name(), connected);
     return 1;
   }
   if (!connected.ok()) {
@@ -226,10 +223,7 @@ bool PipelineWiring::ViewIsRegistered() {
                                       view_->definition_sql(), flags_.group_id)
                 : conn.status();
   if (!registered.ok()) {
-    log_->Error("cannot maintain the view",
-                {{"view", view_->name()},
-                 {"error", StatusText(registered)},
-                 {"action", ViewActionFor(registered)}});
+    LogViewError(*log_, "cannot maintain the view", view_->name(), registered);
     return false;
   }
   return true;

@@ -102,10 +102,8 @@ bool CompileView(const ProcessorFlags& flags, MaintainedView& view,
   absl::StatusOr<std::vector<std::string>> missing =
       conn.ok() ? view.Compile(**conn) : conn.status();
   if (!missing.ok()) {
-    log.Error("cannot maintain the view",
-              {{"view", view.name()},
-               {"error", StatusText(missing.status())},
-               {"action", ViewActionFor(missing.status())}});
+    LogViewError(log, "cannot maintain the view", view.name(),
+                 missing.status());
     return false;
   }
   return true;

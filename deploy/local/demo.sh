@@ -2,8 +2,9 @@
 # The README's run command: installs what is missing, builds, brings up the
 # local stack (PostgreSQL + Kafka) with the contract's source tables, starts
 # enrich-cdc and enrich-processor in the background, writes ~20 s of
-# realistic support traffic and shows enriched_support_conversations catching
-# up live, then checks it against the contract's reference view.
+# realistic support traffic and shows enriched_support_conversations (and a
+# second, declared view, support_user_rollup, kept by `run --view`) catching
+# up live, then checks each against its reference view.
 #
 # Environment: ENRICH_STATE_DIR (default .local), ENRICH_BUILD_DIR (default
 # build), DEMO_TRAFFIC_SECONDS (20), DEMO_SEED_CONVERSATIONS (200), and the
@@ -28,6 +29,12 @@ for t in raw_support_conversations support_conversation_messages subscribers_ins
 done
 # The reference view, for the equality check (not needed by the pipeline).
 psql "$ENRICH_PG_DSN" -X -q -v ON_ERROR_STOP=1 -f "$contract/enriched_reference.sql" >/dev/null
+# A second, declared view (per subscriber: conversations, open ones, latest
+# titles), kept beside the first by its own `run --view`; its own SQL under
+# another name is its reference.
+rollup="$root/sql/views/support_user_rollup.sql"
+sed 's/CREATE MATERIALIZED VIEW support_user_rollup AS/CREATE OR REPLACE VIEW support_user_rollup_reference AS/' \
+  "$rollup" | psql "$ENRICH_PG_DSN" -X -q -v ON_ERROR_STOP=1 >/dev/null
 
 state=${ENRICH_STATE_DIR:-$root/.local}
 
@@ -65,11 +72,15 @@ fi
 start enrich-cdc "msg=streaming" "$build/bin/enrich-cdc" --metrics-addr=127.0.0.1:0
 "$build/bin/enrich-processor" migrate
 start enrich-processor "msg=consuming" "$build/bin/enrich-processor" run --metrics-addr=127.0.0.1:0
+"$build/bin/enrich-processor" migrate --view="$rollup"
+start enrich-processor-rollup "msg=consuming" "$build/bin/enrich-processor" run --view="$rollup" \
+  --metrics-addr=127.0.0.1:0
 
 # One line a second: source sizes, enriched rows, rows differing from the
 # reference (EXCEPT ALL both ways) and freshness (now minus the newest source
 # commit the processor has written).
-watch_sql="SELECT format('%s  conversations=%s messages=%s enriched=%s differing=%s freshness=%s',
+rollup_cols="distinct_id, conversations, open_conversations, last_activity_at, latest_titles"
+watch_sql="SELECT format('%s  conversations=%s messages=%s enriched=%s differing=%s freshness=%s rollup=%s rollup_differing=%s',
   to_char(clock_timestamp(), 'HH24:MI:SS'),
   (SELECT count(*) FROM raw_support_conversations),
   (SELECT count(*) FROM support_conversation_messages),
@@ -93,9 +104,17 @@ watch_sql="SELECT format('%s  conversations=%s messages=%s enriched=%s differing
      FROM enriched_support_conversations
      EXCEPT ALL SELECT * FROM enriched_support_conversations_reference) b),
   coalesce(round(extract(epoch FROM now() - (SELECT max(source_commit_at)
-     FROM enriched_support_conversations))::numeric, 2) || ' s', 'n/a'))"
+     FROM enriched_support_conversations))::numeric, 2) || ' s', 'n/a'),
+  (SELECT count(*) FROM support_user_rollup),
+  (SELECT count(*) FROM (SELECT $rollup_cols FROM support_user_rollup_reference
+     EXCEPT ALL SELECT $rollup_cols FROM support_user_rollup) a)
+  + (SELECT count(*) FROM (SELECT $rollup_cols FROM support_user_rollup
+     EXCEPT ALL SELECT $rollup_cols FROM support_user_rollup_reference) b))"
+# Rows differing from their views, both tables together.
 differing() {
-  psql "$ENRICH_PG_DSN" -X -qAt -c "$watch_sql" | sed 's/.*differing=\([0-9]*\).*/\1/'
+  psql "$ENRICH_PG_DSN" -X -qAt -c "$watch_sql" |
+    sed 's/.* differing=\([0-9]*\) .*rollup_differing=\([0-9]*\).*/\1 \2/' |
+    awk '{ print $1 + $2 }'
 }
 
 echo "demo: writing support traffic for ${traffic_seconds}s (new conversations, replies, status changes, insights, Linear tickets)"
@@ -116,9 +135,9 @@ for _ in $(seq 1 30); do
 done
 
 if [[ $equal == yes ]]; then
-  echo "demo: EQUAL: enriched_support_conversations matches the reference (EXCEPT ALL both ways = 0)"
+  echo "demo: EQUAL: enriched_support_conversations matches the reference and support_user_rollup its view (EXCEPT ALL both ways = 0)"
 else
-  echo "demo: NOT EQUAL after 30 s: see $state/enrich-processor.log; 'enrich-processor reconcile' repairs and reports the rows"
+  echo "demo: NOT EQUAL after 30 s: see $state/enrich-processor.log and $state/enrich-processor-rollup.log; 'enrich-processor reconcile [--view FILE]' repairs and reports the rows"
 fi
 
 # A state directory other than the default must be named again.
@@ -130,8 +149,9 @@ $state). Try:
   eval "\$(${env_prefix}deploy/local/stack.sh env)"
   deploy/local/support_traffic.sh run 10            # more traffic
   $build/bin/enrich-processor reconcile --dry-run   # compare with the reference
+  $build/bin/enrich-processor reconcile --dry-run --view=sql/views/support_user_rollup.sql
   $build/bin/enrich-cdc inspect --topic support.public.raw_support_conversations --from-beginning --idle-exit-ms 3000
 Stop everything with:
-  kill \$(cat $state/enrich-processor.pid) \$(cat $state/enrich-cdc.pid); ${env_prefix}deploy/local/stack.sh down
+  kill \$(cat $state/enrich-processor.pid) \$(cat $state/enrich-processor-rollup.pid) \$(cat $state/enrich-cdc.pid); ${env_prefix}deploy/local/stack.sh down
 MSG
 [[ $equal == yes ]]

@@ -65,6 +65,13 @@
 #      replay, and one after setting the view's all_messages to LZ4
 #      compression, which the processor's writes use (enriched_row_writer.h).
 #      BENCH_REPLAY_ARGS: extra arguments for `replay`;
+#   (g) BENCH_SECOND_VIEW=1: a second, declared view added to the running
+#      pipeline (sql/views/support_user_rollup.sql, per subscriber): `migrate
+#      --view` + `run --view` in a group of its own, timed from migrate until
+#      its stored offsets reach the ends of the two topics it reads, against
+#      one REFRESH ... CONCURRENTLY (and one REFRESH) of the same SQL as a
+#      materialized view on the same data; then its table compared with that
+#      view (EXCEPT ALL both ways); its processor's peak RSS;
 #   9. (e) BENCH_SMALL=1: the same data at 1/BENCH_SMALL_FACTOR in a second
 #      database with its own enrich-cdc and processor, and the same burst.
 #
@@ -85,6 +92,7 @@
 #   BENCH_SMALL [1]               BENCH_SMALL_FACTOR [10]
 #   BENCH_REPLAY [1]              BENCH_REPLAY_ARGS [""]    (BENCH_REPLAY=0: skip (c))
 #   BENCH_FIRST_START [1]         (BENCH_FIRST_START=0: skip (f))
+#   BENCH_SECOND_VIEW [1]         (BENCH_SECOND_VIEW=0: skip (g))
 #   BENCH_VERIFY_FULL [1]         BENCH_FSYNC [on]          BENCH_TIMEOUT [300]
 #   BENCH_KEEP [0]                1: keep the state dir (logs, metrics)
 #   BENCH_FIGURES [""]            a file: also write each figure there as one
@@ -123,6 +131,7 @@ small_factor=${BENCH_SMALL_FACTOR:-10}
 replay=${BENCH_REPLAY:-1}
 replay_args=${BENCH_REPLAY_ARGS:-}
 first_start=${BENCH_FIRST_START:-1}
+second_view=${BENCH_SECOND_VIEW:-1}
 verify_full=${BENCH_VERIFY_FULL:-1}
 fsync=${BENCH_FSYNC:-on}
 wait_timeout=${BENCH_TIMEOUT:-300}
@@ -497,6 +506,50 @@ d_n=$(psql_val "$db" "SELECT count(*) FROM processor_bench_ids WHERE set_name = 
 d_diff=$(equal_diff "$db" "user_id = 'user-hot'")
 log "(d) fan-out to $d_n conversations applied ${d_applied} s after commit, differing rows: $d_diff"
 
+# --- (g) a second view added to the running pipeline ------------------------------
+g_build=""
+if ((second_view)); then
+  rollup_file="$root/sql/views/support_user_rollup.sql"
+  log "(g) the rollup's SQL as a materialized view, and its refreshes"
+  sed 's/CREATE MATERIALIZED VIEW support_user_rollup AS/CREATE MATERIALIZED VIEW support_user_rollup_mv AS/' \
+    "$rollup_file" | psql_db "$db" >/dev/null
+  psql_db "$db" -c "CREATE UNIQUE INDEX ON support_user_rollup_mv (distinct_id)" >/dev/null
+  g_refresh_conc=$(t0=$(now); psql_db "$db" -c "REFRESH MATERIALIZED VIEW CONCURRENTLY support_user_rollup_mv" >/dev/null; elapsed "$t0" "$(now)")
+  g_refresh=$(t0=$(now); psql_db "$db" -c "REFRESH MATERIALIZED VIEW support_user_rollup_mv" >/dev/null; elapsed "$t0" "$(now)")
+  log "(g) REFRESH CONCURRENTLY $g_refresh_conc s, REFRESH $g_refresh s"
+  # The ends of the two topics it reads: the main group's offsets once
+  # drained (the topics are this run's, nothing is written meanwhile).
+  log "(g) main pipeline drained in $(drain "$db" main) s"
+  g_topics="'bench-main.public.subscribers_insights', 'bench-main.public.raw_support_conversations'"
+  g_target=$(psql_val "$db" "SELECT coalesce(sum(next_offset), 0) FROM enrich_processor_offsets
+                             WHERE consumer_group = 'bench-main' AND topic IN ($g_topics)")
+  g_t0=$(now)
+  ENRICH_PG_DSN="$(dsn_of "$db")" "$proc_bin" migrate --view="$rollup_file" --group-id=bench-rollup \
+    >"$state/migrate-rollup.log" 2>&1 || { tail -n 20 "$state/migrate-rollup.log" >&2; log "(g) migrate --view failed"; exit 1; }
+  ENRICH_PG_DSN="$(dsn_of "$db")" "$proc_bin" run --view="$rollup_file" --kafka-brokers="$brokers" \
+    --topic-prefix=bench-main --group-id=bench-rollup --metrics-addr=127.0.0.1:0 \
+    >"$state/processor-rollup.log" 2>&1 &
+  rollup_pid=$!; pids+=("$rollup_pid")
+  for i in $(seq 1 $((wait_timeout * 20))); do
+    g_stored=$(psql_val "$db" "SELECT coalesce(sum(next_offset), 0) FROM enrich_processor_offsets
+                               WHERE consumer_group = 'bench-rollup'")
+    ((g_stored >= g_target)) && break
+    kill -0 "$rollup_pid" 2>/dev/null || { tail -n 20 "$state/processor-rollup.log" >&2; log "(g) processor exited"; exit 1; }
+    sleep 0.05
+  done
+  ((g_stored >= g_target)) || { log "(g) not drained in $wait_timeout s ($g_stored < $g_target)"; exit 1; }
+  g_build=$(elapsed "$g_t0" "$(now)")
+  g_rows=$(psql_val "$db" "SELECT count(*) FROM support_user_rollup")
+  g_cols="distinct_id, conversations, open_conversations, last_activity_at, latest_titles"
+  g_diff=$(psql_val "$db" "SELECT (SELECT count(*) FROM (SELECT $g_cols FROM support_user_rollup EXCEPT ALL
+                                                         SELECT $g_cols FROM support_user_rollup_mv) a)
+                                + (SELECT count(*) FROM (SELECT $g_cols FROM support_user_rollup_mv EXCEPT ALL
+                                                         SELECT $g_cols FROM support_user_rollup) b)")
+  g_rss=$(vmhwm_mb "$rollup_pid")
+  stop_pid "$rollup_pid"
+  log "(g) second view built and drained in $g_build s ($g_rows rows, $(grep -m1 -oE 'msg="(snapshot rebuilt|empty table built)"' "$state/processor-rollup.log" || echo 'no build logged')), rows differing from its view: $g_diff, peak RSS $g_rss MB"
+fi
+
 # --- (b) sustained rate ---------------------------------------------------------
 # sustained RATE: sets b_tps[RATE] b_events[RATE] b_p50/p99/p999[RATE] b_drain[RATE] b_lag[RATE]
 declare -A b_tps=() b_events=() b_p50=() b_p99=() b_p999=() b_drain=() b_lag=() b_cpu=() b_batch=()
@@ -766,6 +819,14 @@ if ((first_start)); then
   printf "%-66s %s\n" "(f) ratio first start / REFRESH ... CONCURRENTLY (a) (target <= 1)" \
     "$(awk -v a="${results[enrich.first_start_s]}" -v b="$a_refresh_conc" 'BEGIN { printf "%.2f", a / b }')"
 fi
+if [[ -n "$g_build" ]]; then
+  printf "%-66s %s s (%s rows)\n" "(g) second view (rollup): migrate --view + run --view -> drained" "$g_build" "$g_rows"
+  printf "%-66s %s / %s s\n" "(g) its SQL as a materialized view: REFRESH CONCURRENTLY / REFRESH" "$g_refresh_conc" "$g_refresh"
+  printf "%-66s %s\n" "(g) ratio build / REFRESH ... CONCURRENTLY (target <= 1)" \
+    "$(awk -v a="$g_build" -v b="$g_refresh_conc" 'BEGIN { printf "%.2f", a / b }')"
+  printf "%-66s %s\n" "(g) rows differing from its view" "$g_diff"
+  printf "%-66s %s MB\n" "(g) peak RSS (VmHWM) enrich-processor run --view" "$g_rss"
+fi
 if [[ -n "$c_row" ]]; then
   printf "%-66s %s s\n" "(c) enrich-cdc --snapshot=initial: every source row published" "$c_snapshot"
   printf "%-66s %s s (%s, %s rows)\n" "(c) replay --from-beginning into the emptied table: start -> exit" "$c_replay" "${c_replayed:-events=?}" "$c_rows"
@@ -827,6 +888,12 @@ if [[ -n "${BENCH_FIGURES:-}" ]]; then
     fig full_rows_differing "$full_diff"
     fig processor_rss_mb "$main_proc_rss"; fig cdc_rss_mb "$main_cdc_rss"
     if ((first_start)); then fig first_start_s "${results[enrich.first_start_s]}"; fi
+    if [[ -n "$g_build" ]]; then
+      fig second_view_build_s "$g_build"; fig second_view_rows "$g_rows"
+      fig second_view_refresh_concurrently_s "$g_refresh_conc"
+      fig second_view_refresh_s "$g_refresh"
+      fig second_view_rows_differing "$g_diff"; fig second_view_rss_mb "$g_rss"
+    fi
     if [[ -n "$c_row" ]]; then
       fig snapshot_publish_s "$c_snapshot"; fig replay_s "$c_replay"
       fig replay_events "${c_replayed#events=}"; fig replay_write_s "$c_write"

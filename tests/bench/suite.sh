@@ -354,6 +354,7 @@ done
     echo -e "rebuild by replay / REFRESH (target <= 1)\tprocessor.replay_s\tprocessor.refresh_s"
     echo -e "rebuild by replay / REFRESH right after it\tprocessor.replay_s\tprocessor.refresh_after_replay_s"
     echo -e "rebuild by replay / REFRESH with LZ4\tprocessor.replay_s\tprocessor.refresh_lz4_s"
+    echo -e "second view build / its REFRESH CONCURRENTLY (target <= 1)\tprocessor.second_view_build_s\tprocessor.second_view_refresh_concurrently_s"
   fi
 } >"$raw/ratios.tsv"
 python3 "$bench_dir/bench_report.py" --figures "$raw/figures.tsv" --ratios "$raw/ratios.tsv" \

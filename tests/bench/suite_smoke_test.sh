@@ -54,21 +54,24 @@ for f in generate_s migrate_s migrate_rss_mb enriched_rows burst_write_s burst_a
          rate_500_cpu_processor_pct rate_500_machine_busy_pct full_rows_differing \
          processor_rss_mb cdc_rss_mb first_start_s snapshot_publish_s replay_s \
          replay_write_s replay_rows_differing refresh_after_replay_s refresh_lz4_s \
-         replay_rss_mb; do
+         replay_rss_mb second_view_build_s second_view_rows \
+         second_view_refresh_concurrently_s second_view_refresh_s \
+         second_view_rows_differing second_view_rss_mb; do
   figure "$f"
 done
 for r in "enrich-cdc / pg_recvlogical, changes/s" \
          "enrich-cdc (from streaming) / pg_recvlogical, changes/s" \
          "REFRESH / burst applied" "REFRESH CONCURRENTLY / burst applied" \
          "first start / REFRESH CONCURRENTLY (target <= 1)" \
-         "rebuild by replay / REFRESH (target <= 1)"; do
+         "rebuild by replay / REFRESH (target <= 1)" \
+         "second view build / its REFRESH CONCURRENTLY (target <= 1)"; do
   ratio "$r"
 done
 
 # Not timing: every benchmark checks the table against the reference after
 # its leg, and a smoke run with rows differing is a broken pipeline.
 for f in burst_rows_differing burst2_rows_differing fanout_rows_differing \
-         full_rows_differing replay_rows_differing; do
+         full_rows_differing replay_rows_differing second_view_rows_differing; do
   grep -qE "^\| $f \| 0(\.0+)? \| " "$report" || fail "figure $f: not 0"
 done
 

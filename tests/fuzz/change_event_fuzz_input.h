@@ -161,8 +161,10 @@ inline std::vector<std::string> ChangeEventFuzzSeeds() {
              "other_schema"),
        Event(v1::INSERT, "no_such_table", {{"id", "1"}}, {{"id", "1"}}, {},
              false, 501),
-       Event(v1::DELETE, messages, {{"id", msg}}, {},
-             {{"id", msg}, {"conversation_id", "", true}}, true, 502),
+       // A NULL primary key (a NULL foreign key is no error: it reaches
+       // no row, affected_conversations.h).
+       Event(v1::DELETE, "subscribers_insights", {}, {},
+             {{"distinct_id", "", true}}, true, 502),
        Event(v1::INSERT, conversations, {{"id", "not-a-uuid"}},
              {{"id", "not-a-uuid"}}, {}, false, 503),
        Event(v1::OPERATION_UNSPECIFIED, messages, {}, {}, {}, false, 504),

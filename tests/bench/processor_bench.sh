@@ -526,6 +526,7 @@ if ((second_view)); then
   g_t0=$(now)
   ENRICH_PG_DSN="$(dsn_of "$db")" "$proc_bin" migrate --view="$rollup_file" --group-id=bench-rollup \
     >"$state/migrate-rollup.log" 2>&1 || { tail -n 20 "$state/migrate-rollup.log" >&2; log "(g) migrate --view failed"; exit 1; }
+  g_migrate=$(elapsed "$g_t0" "$(now)")
   ENRICH_PG_DSN="$(dsn_of "$db")" "$proc_bin" run --view="$rollup_file" --kafka-brokers="$brokers" \
     --topic-prefix=bench-main --group-id=bench-rollup --metrics-addr=127.0.0.1:0 \
     >"$state/processor-rollup.log" 2>&1 &
@@ -547,7 +548,10 @@ if ((second_view)); then
                                                          SELECT $g_cols FROM support_user_rollup) b)")
   g_rss=$(vmhwm_mb "$rollup_pid")
   stop_pid "$rollup_pid"
-  log "(g) second view built and drained in $g_build s ($g_rows rows, $(grep -m1 -oE 'msg="(snapshot rebuilt|empty table built)"' "$state/processor-rollup.log" || echo 'no build logged')), rows differing from its view: $g_diff, peak RSS $g_rss MB"
+  log "(g) second view built and drained in $g_build s (migrate --view $g_migrate s; $g_rows rows), rows differing from its view: $g_diff, peak RSS $g_rss MB"
+  # Where the time went: the processor's own lines (build, consumer up).
+  grep -E 'msg="(maintaining a declared view|snapshot rebuilt|empty table built|consuming|partitions assigned)' \
+    "$state/processor-rollup.log" | cut -c1-240 | sed 's/^/bench: (g)   /' >&2 || true
 fi
 
 # --- (b) sustained rate ---------------------------------------------------------

@@ -90,9 +90,12 @@ absl::Status CheckAppliedMigrations(
     }
   }
   for (const auto& [version, name] : sorted) {
-    const bool is_known =
-        std::any_of(known.begin(), known.end(),
-                    [&](const Migration& m) { return m.version == version; });
+    // A copy to capture: C++17 lambdas cannot capture a structured binding
+    // (clang refuses it; the libFuzzer build compiles this file with clang).
+    const int applied_version = version;
+    const bool is_known = std::any_of(
+        known.begin(), known.end(),
+        [&](const Migration& m) { return m.version == applied_version; });
     if (!is_known) {
       return absl::FailedPreconditionError(absl::StrCat(
           "the database has migration ", name,

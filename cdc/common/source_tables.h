@@ -1,8 +1,9 @@
 // The four source tables of the contract (../shared/contract), by their
-// names in the source schema: what enrich-cdc publishes by default, the
-// topics the processor consumes, and the tables its planning knows. The
-// SQL text that reads them (processor/core/enriched_statements.cc) names
-// them in place.
+// names in the source schema: what enrich-cdc publishes by default
+// (--tables). The processor does not use this list: it consumes the topics
+// of the tables its view reads (processor/maintained_view.h), and the SQL
+// that reads them is compiled from the view's definition
+// (processor/core/view_statements.h).
 //
 //   for (absl::string_view table : kSourceTables) Subscribe(prefix, table);
 #ifndef ENRICH_CDC_COMMON_SOURCE_TABLES_H_

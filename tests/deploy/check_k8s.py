@@ -3,7 +3,11 @@
 Usage: check_k8s.py DEPLOY_K8S_DIR. Prints every problem and exits 1 if
 there is one:
   * every file kustomization.yaml lists exists, and every manifest outside
-    ops/, monitoring/ and secrets.example.yaml is listed;
+    ops/, monitoring/, views/ (opt-in components) and secrets.example.yaml
+    is listed; every resource a component under views/ lists exists;
+  * a view's containers name a definition the image carries
+    (ENRICH_VIEW under /usr/share/enrich/views/ is a file of sql/views/)
+    and a consumer group of their own (never today's);
   * every ConfigMap and Secret a pod reads is defined (the Secrets in
     secrets.example.yaml);
   * every container has its DSN as ENRICH_PG_DSN or ENRICH_PG_DSN_FILE
@@ -47,11 +51,20 @@ def main(k8s_dir):
         if r not in docs:
             problems.append(f"kustomization.yaml lists missing {r}")
     for rel in sorted(docs):
-        optional = (rel.startswith(("ops/", "monitoring/"))
+        optional = (rel.startswith(("ops/", "monitoring/", "views/"))
                     or rel == "secrets.example.yaml")
         if not optional and rel not in listed:
             problems.append(f"{rel} is not listed in kustomization.yaml")
     image_names = {i["name"] for i in kustomization.get("images", [])}
+    for rel in sorted(docs):
+        if not rel.endswith("/kustomization.yaml"):
+            continue
+        base = os.path.dirname(rel)
+        for r in docs.pop(rel)[0].get("resources", []):
+            if os.path.join(base, r) not in docs:
+                problems.append(f"{rel} lists missing {r}")
+    problems += check_views(docs, os.path.dirname(os.path.dirname(
+        os.path.abspath(k8s_dir))))
 
     objects = [(rel, d) for rel, ds in docs.items() for d in ds]
     defined = {(d["kind"], d["metadata"]["name"]) for _, d in objects}
@@ -84,6 +97,31 @@ def main(k8s_dir):
     for p in problems:
         print(f"check_k8s: {p}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def check_views(docs, repo_root):
+    problems = []
+    for rel, ds in docs.items():
+        if not rel.startswith("views/"):
+            continue
+        for d in ds:
+            if d["kind"] not in ("Deployment", "Job"):
+                continue
+            for c in d["spec"]["template"]["spec"]["containers"]:
+                env = {e["name"]: e.get("value") for e in c.get("env", [])}
+                where = f"{rel} {d['kind']}/{d['metadata']['name']}"
+                view = env.get("ENRICH_VIEW") or ""
+                prefix = "/usr/share/enrich/views/"
+                if not view.startswith(prefix) or not os.path.isfile(
+                        os.path.join(repo_root, "sql", "views",
+                                     view[len(prefix):])):
+                    problems.append(f"{where}: ENRICH_VIEW '{view}' is not "
+                                    "a view the image carries")
+                group = env.get("ENRICH_GROUP_ID") or ""
+                if not group.startswith("enrich-processor."):
+                    problems.append(f"{where}: ENRICH_GROUP_ID '{group}' is "
+                                    "not a group of its own")
+    return problems
 
 
 def container_env(c, config_maps):

@@ -3,7 +3,8 @@
 # (kubernetes-validate --strict: unknown fields are errors) for the oldest
 # and the newest Kubernetes version we claim, then the cross-references the
 # schemas cannot see (tests/deploy/check_k8s.py). Fails on any error, and on
-# a kind without a schema other than Kustomization and ServiceMonitor.
+# a kind without a schema other than Kustomization, Component and
+# ServiceMonitor.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$root/tests/deploy/python_venv.sh"
@@ -17,7 +18,7 @@ for version in 1.29.0 1.37.0; do
   out="$("$ENRICH_KUBERNETES_VALIDATE" --strict --quiet -k "$version" \
     "${manifests[@]}" 2>&1)" || status=1
   # --quiet prints only warnings and failures.
-  unexpected="$(grep -v -E "Couldn't find schema for kind (Kustomization|ServiceMonitor) " <<<"$out" || true)"
+  unexpected="$(grep -v -E "Couldn't find schema for kind (Kustomization|Component|ServiceMonitor) " <<<"$out" || true)"
   if [[ -n "$unexpected" ]]; then
     echo "kubernetes $version:" >&2
     echo "$unexpected" >&2

@@ -27,14 +27,23 @@ for exe in enrich-cdc enrich-processor; do
   fi
 done
 mkdir "$tmp/units"
+to_verify=()
 for unit in "$root"/deploy/systemd/*.service; do
-  sed "s|/usr/local/bin/|$tmp/|g" "$unit" >"$tmp/units/$(basename "$unit")"
+  name="$(basename "$unit")"
+  sed "s|/usr/local/bin/|$tmp/|g" "$unit" >"$tmp/units/$name"
+  if [[ "$name" == *@.service ]]; then
+    # verify skips a template: it checks an instance of it.
+    ln -s "$name" "$tmp/units/${name%@.service}@example.service"
+    to_verify+=("./${name%@.service}@example.service")
+  else
+    to_verify+=("./$name")
+  fi
 done
 
 status=0
 # The units' own directory first, so Requires= finds the migrate unit.
 out="$(cd "$tmp/units" && SYSTEMD_UNIT_PATH="$tmp/units:" \
-  systemd-analyze verify --man=no --generators=no ./*.service 2>&1)" || status=1
+  systemd-analyze verify --man=no --generators=no "${to_verify[@]}" 2>&1)" || status=1
 if [[ -n "$out" ]]; then
   echo "$out" >&2
   status=1
@@ -50,7 +59,15 @@ for unit in "$root"/deploy/systemd/*.service; do
   done
 done
 for env in "$root"/deploy/systemd/*.env.example; do
-  grep -q '^ENRICH_PG_DSN=' "$env" || { echo "$env: no ENRICH_PG_DSN" >&2; status=1; }
+  if [[ "$(basename "$env")" == view.env.example ]]; then
+    # Read after processor.env or migrate.env: a view's own group, never
+    # today's, and no other database.
+    grep -q '^ENRICH_GROUP_ID=enrich-processor\.' "$env" ||
+      { echo "$env: no ENRICH_GROUP_ID of its own" >&2; status=1; }
+    grep -q '^ENRICH_PG_DSN' "$env" && { echo "$env: sets the DSN" >&2; status=1; }
+  else
+    grep -q '^ENRICH_PG_DSN=' "$env" || { echo "$env: no ENRICH_PG_DSN" >&2; status=1; }
+  fi
   if grep -v '^#' "$env" | grep -Eiq 'password='; then
     echo "$env: a password belongs in the pgpass credential" >&2
     status=1
